@@ -1,0 +1,3 @@
+from lift3d.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""Reader for COCO instances JSON with the COCO-3D extension (see docs/conventions.md).
+
+``read_coco3d(path, images_root)`` validates the file as a whole (a problem there is an
+:class:`~lift3d.errors.InputError`: one line, exit 2) and turns it into one light *record* per image
+(no pixels yet: decoding is a pipeline stage, see :mod:`lift3d.io.decode`).  Per-record problems
+(duplicate ids, unknown category or image, bad bbox, bad K, a path escaping the image root...) become
+reject entries on the record and never stop the run.  The accounting invariant holds from here on:
+every input image and every input annotation ends in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lift3d.errors import InputError
+from lift3d.geometry.camera import IntrinsicsError, as_K
+from lift3d.pipeline.stage import add_reject, reject_record
+
+STAGE = "read"
+BBOX_TOLERANCE_PX = 1.0  # boxes may overhang the image by this much (rounding) and are clipped
+
+
+@dataclass
+class CocoInput:
+    """The parsed input: records in image-id order plus the whole-file counts."""
+
+    path: Path
+    images_root: Path
+    records: list[dict]
+    categories: dict[int, str]
+    input_images: int
+    input_annotations: int
+    orphan_rejects: list[dict] = field(default_factory=list)  # annotations whose image does not exist
+
+    def counts(self) -> dict:
+        return {"input_images": self.input_images, "input_annotations": self.input_annotations}
+
+
+def _load_json(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotations file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read annotations file ({exc.__class__.__name__}: {exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _vector(v, n: int) -> list[float] | None:
+    if not isinstance(v, (list, tuple)) or len(v) != n or not all(_finite_number(x) for x in v):
+        return None
+    return [float(x) for x in v]
+
+
+def safe_join(root: Path, rel) -> Path | None:
+    """``root / rel`` if it stays inside ``root`` (no absolute paths, no ``..`` escapes), else None."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute():
+        return None
+    p = (root / rel).resolve()
+    try:
+        p.relative_to(root.resolve())
+    except ValueError:
+        return None
+    return p
+
+
+def _image_record(img: dict, root: Path) -> dict:
+    rec = {
+        "image_id": img.get("id"),
+        "file_name": img.get("file_name"),
+        "width": img.get("width"),
+        "height": img.get("height"),
+        "K": None,
+        "gravity": None,
+        "depth_file": img.get("depth_file"),
+        "depth_scale": 1000.0,
+        "images_root": str(root),
+        "annotations": [],
+        "rejects": [],
+        "failed": False,
+    }
+    problems = []
+    if not isinstance(rec["file_name"], str) or not rec["file_name"]:
+        problems.append(("bad_image_entry", "missing file_name"))
+    for key in ("width", "height"):
+        v = rec[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            problems.append(("bad_image_entry", f"{key} must be a positive integer, got {v!r}"))
+    if not problems and safe_join(root, rec["file_name"]) is None:
+        problems.append(("path_escapes_root", f"file_name {rec['file_name']!r} escapes the image root"))
+    if rec["depth_file"] is not None and safe_join(root, rec["depth_file"]) is None:
+        problems.append(("path_escapes_root", f"depth_file {rec['depth_file']!r} escapes the image root"))
+    if "depth_scale" in img:
+        s = img["depth_scale"]
+        if not _finite_number(s) or s <= 0:
+            problems.append(("bad_depth_scale", f"depth_scale must be > 0, got {s!r}"))
+        else:
+            rec["depth_scale"] = float(s)
+    if img.get("K") is not None:
+        try:
+            rec["K"] = [float(x) for x in as_K(img["K"]).reshape(9)]
+        except IntrinsicsError as exc:
+            problems.append(("bad_intrinsics", str(exc)))
+    if img.get("gravity") is not None:
+        g = _vector(img["gravity"], 3)
+        n = float(np.linalg.norm(g)) if g else 0.0
+        if g is None or n < 1e-6:
+            problems.append(("bad_gravity", f"gravity must be 3 finite numbers, not all zero: {img['gravity']!r}"))
+        else:
+            rec["gravity"] = [x / n for x in g]
+    if problems:
+        reason, detail = problems[0]
+        rec["_pending_reject"] = (reason, "; ".join(d for _, d in problems))
+    return rec
+
+
+def _annotation(ann: dict, rec: dict, categories: dict[int, str]) -> tuple[dict | None, tuple | None]:
+    """Validate one annotation against its image. Returns (annotation, None) or (None, (reason, detail))."""
+    cid = ann.get("category_id")
+    if cid not in categories:
+        return None, ("unknown_category", f"category_id {cid!r} is not in categories")
+    bbox = _vector(ann.get("bbox"), 4)
+    if bbox is None:
+        return None, ("bad_bbox", f"bbox must be 4 finite numbers [x, y, w, h], got {ann.get('bbox')!r}")
+    x, y, w, h = bbox
+    if w <= 0 or h <= 0:
+        return None, ("bad_bbox", f"bbox has non-positive size w={w}, h={h}")
+    W, H = rec["width"], rec["height"]
+    t = BBOX_TOLERANCE_PX
+    if x < -t or y < -t or x + w > W + t or y + h > H + t:
+        return None, ("bad_bbox", f"bbox {bbox} lies outside the {W}x{H} image")
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2, y2 = min(float(W), x + w), min(float(H), y + h)
+    seg = ann.get("segmentation")
+    if seg is not None and not isinstance(seg, (list, dict)):
+        return None, ("bad_segmentation", f"segmentation must be polygons or RLE, got {type(seg).__name__}")
+    iscrowd = ann.get("iscrowd", 0)
+    return {
+        "annotation_id": ann["id"],
+        "category_id": cid,
+        "category": categories[cid],
+        "bbox2d": [x1, y1, x2, y2],
+        "segmentation": seg if seg not in ([], {}) else None,
+        "iscrowd": 1 if iscrowd in (1, True) else 0,
+    }, None
+
+
+def read_coco3d(path, images_root) -> CocoInput:
+    path = Path(path)
+    root = Path(images_root)
+    if not root.is_dir():
+        raise InputError(f"{root}: image root is not a directory (pass --images ROOT)")
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with images, annotations and categories")
+    missing = [k for k in ("images", "annotations", "categories") if k not in data]
+    if missing:
+        raise InputError(f"{path}: missing top-level key(s) {', '.join(missing)} (a COCO instances file needs images, annotations, categories)")
+    for k in ("images", "annotations", "categories"):
+        if not isinstance(data[k], list):
+            raise InputError(f"{path}: '{k}' must be a list, got {type(data[k]).__name__}")
+
+    categories: dict[int, str] = {}
+    for c in data["categories"]:
+        if not isinstance(c, dict) or not isinstance(c.get("id"), int) or not isinstance(c.get("name"), str):
+            raise InputError(f"{path}: every category needs an integer id and a string name, got {c!r}")
+        categories[c["id"]] = c["name"]
+
+    by_id: dict[int, dict] = {}
+    dup_records: list[dict] = []
+    bad_id_images = 0
+    orphan_rejects: list[dict] = []
+    for img in data["images"]:
+        if not isinstance(img, dict) or not isinstance(img.get("id"), int) or isinstance(img.get("id"), bool):
+            bad_id_images += 1
+            orphan_rejects.append(
+                {"image_id": None, "annotation_id": None, "stage": STAGE, "reason": "bad_image_entry",
+                 "detail": f"image entry without an integer id: {str(img)[:200]}"}
+            )
+            continue
+        rec = _image_record(img, root)
+        if rec["image_id"] in by_id:
+            dup = rec
+            dup["_pending_reject"] = ("duplicate_image_id", f"image id {rec['image_id']} appears more than once")
+            dup_records.append(dup)
+        else:
+            by_id[rec["image_id"]] = rec
+
+    seen_ann: set = set()
+    n_ann = 0
+    for ann in data["annotations"]:
+        n_ann += 1
+        if not isinstance(ann, dict) or not isinstance(ann.get("id"), int) or isinstance(ann.get("id"), bool):
+            orphan_rejects.append(
+                {"image_id": ann.get("image_id") if isinstance(ann, dict) else None, "annotation_id": None,
+                 "stage": STAGE, "reason": "bad_annotation_entry",
+                 "detail": f"annotation without an integer id: {str(ann)[:200]}"}
+            )
+            continue
+        aid, iid = ann["id"], ann.get("image_id")
+        rec = by_id.get(iid)
+        if aid in seen_ann:
+            target = rec if rec is not None else None
+            r = {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
+                 "reason": "duplicate_annotation_id",
+                 "detail": f"annotation id {aid} appears more than once; the first occurrence is kept"}
+            (target["rejects"] if target is not None else orphan_rejects).append(r)
+            continue
+        seen_ann.add(aid)
+        if rec is None:
+            orphan_rejects.append(
+                {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
+                 "reason": "unknown_image", "detail": f"image_id {iid!r} is not in images"}
+            )
+            continue
+        if rec.get("_pending_reject"):
+            rec["annotations"].append({"annotation_id": aid})  # rejected with its image below
+            continue
+        a, problem = _annotation(ann, rec, categories)
+        if problem:
+            add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)
+        else:
+            rec["annotations"].append(a)
+
+    records = sorted(by_id.values(), key=lambda r: r["image_id"]) + dup_records
+    for rec in records:
+        pending = rec.pop("_pending_reject", None)
+        if pending:
+            reject_record(rec, STAGE, *pending)
+    return CocoInput(
+        path=path,
+        images_root=root,
+        records=records,
+        categories=categories,
+        input_images=len(data["images"]),
+        input_annotations=n_ann,
+        orphan_rejects=orphan_rejects,
+    )

@@ -1,0 +1,100 @@
+"""Pipeline stages: small units with a declared resource need, unaware of which executor runs them.
+
+A *record* is a plain dict for one input image (see docs/architecture.md, "Records").  A stage takes a
+batch (list) of records and returns the same records, enriched.  Per-record failures never escape a
+stage: :meth:`Stage.process` turns an exception on one record into a ``rejects`` entry on that record
+and marks it ``failed`` so later stages pass it through untouched.
+
+Executors (``lift3d.pipeline.executors``) call ``setup()`` once per worker, then ``process(batch)``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs. ``num_gpus`` > 0 makes it an actor pool stage in Ray."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    batch_size: int = 8
+
+
+class RecordRejected(Exception):
+    """Raised inside a stage to reject a whole image record with a stable reason code."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def add_reject(record: dict, stage: str, reason: str, detail: str = "", annotation_id=None) -> None:
+    record.setdefault("rejects", []).append(
+        {
+            "image_id": record.get("image_id"),
+            "annotation_id": annotation_id,
+            "stage": stage,
+            "reason": reason,
+            "detail": str(detail)[:500],
+        }
+    )
+
+
+def reject_record(record: dict, stage: str, reason: str, detail: str = "") -> None:
+    """Reject an image: one row for the image, one per annotation still pending on it.
+
+    The accounting invariant (every input image and annotation ends in exactly one place) is kept:
+    annotations that were already rejected individually are not rejected again, and objects already
+    lifted are moved to rejects too because the image row will not be written.
+    """
+    add_reject(record, stage, reason, detail, annotation_id=None)
+    for ann in record.get("annotations", []) or []:
+        add_reject(record, stage, "image_rejected", f"{reason}: {detail}", annotation_id=ann["annotation_id"])
+    for obj in record.get("objects", []) or []:
+        add_reject(record, stage, "image_rejected", f"{reason}: {detail}", annotation_id=obj["annotation_id"])
+    record["annotations"] = []
+    record["objects"] = []
+    record["qa"] = []
+    record["failed"] = True
+
+
+class Stage:
+    """Base class. Subclasses set ``name`` and ``resources`` and implement ``process_record``."""
+
+    name: str = "stage"
+    resources: Resources = Resources()
+
+    def setup(self) -> None:
+        """Load models or other heavy state; called once per worker before the first batch."""
+
+    def process_record(self, record: dict) -> dict:
+        raise NotImplementedError
+
+    def process_batch(self, records: list[dict]) -> list[dict]:
+        """Override for stages that batch across records (e.g. a GPU model); default: one by one."""
+        return [self._safe(self.process_record, r) for r in records]
+
+    def process(self, records: list[dict]) -> list[dict]:
+        live = [r for r in records if not r.get("failed")]
+        if live:
+            try:
+                self.process_batch(live)
+            except Exception:  # a batch-level failure: retry each record alone to isolate it
+                for r in live:
+                    self._safe(lambda rec: self.process_batch([rec])[0], r)
+        return records
+
+    def _safe(self, fn, record: dict) -> dict:
+        try:
+            out = fn(record)
+            return out if out is not None else record
+        except RecordRejected as rej:
+            reject_record(record, self.name, rej.reason, rej.detail)
+        except Exception as exc:  # never crash the run for one record
+            detail = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-300:]}"
+            reject_record(record, self.name, "stage_error", detail)
+        return record
