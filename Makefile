@@ -35,8 +35,8 @@ test: $(STAMP)
 
 build-dataset: $(STAMP)
 	$(BIN)/lift3d synth --scenes $(SCENES) --seed $(SEED) --out $(SYNTH)
-	$(BIN)/lift3d build --annotations $(SYNTH)/annotations.json --images $(SYNTH) --depth dataset \
-		--out $(OUT) --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
+	$(BIN)/lift3d build --config pipelines/sample.yaml --annotations $(SYNTH)/annotations.json \
+		--images $(SYNTH) --out $(OUT) --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
 	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(OUT)', 'qa'); print(ds)"
 
 bench: $(STAMP)

@@ -43,9 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     b = add("build", "Build the corpus: decode -> depth -> lift -> QA -> sharded Parquet + dataset card.",
             "lift3d build --annotations out/synth/annotations.json --images out/synth --depth dataset --out out/sample")
-    b.add_argument("--annotations", required=True, help="COCO instances JSON (with the optional COCO-3D fields)")
-    b.add_argument("--images", required=True, help="root folder that file_name and depth_file are relative to")
-    b.add_argument("--out", required=True, help="output folder or fsspec URI")
+    b.add_argument("--config", default=None, metavar="YAML",
+                   help="run config (pipelines/*.yaml): keys are these options' names; flags override it")
+    b.add_argument("--annotations", help="COCO instances JSON (with the optional COCO-3D fields)")
+    b.add_argument("--images", help="root folder that file_name and depth_file are relative to")
+    b.add_argument("--out", help="output folder or fsspec URI")
     b.add_argument("--depth", default="dataset",
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
     b.add_argument("--device", default="auto", help="auto | cpu | cuda (for model backends)")
@@ -82,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--depth", required=True, help="depth backend (short name, HF id or local dir)")
     d.add_argument("--device", default="auto")
 
+    _BUILD_DEFAULTS.update({act.dest: act.default for act in b._actions})
+
     sc = add("schema", "Export the output contract (JSON Schema + field reference).", "lift3d schema --export schemas")
     sc.add_argument("--export", required=True, metavar="DIR")
     return p
@@ -99,8 +103,36 @@ def _cmd_synth(a) -> int:
     return 0
 
 
+def _apply_run_config(a) -> None:
+    """Fill options not given on the command line from a run config YAML."""
+    import yaml
+
+    if a.config:
+        try:
+            with open(a.config) as f:
+                conf = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise UserError(f"{a.config}: cannot read run config ({type(exc).__name__}: {exc})") from None
+        if not isinstance(conf, dict):
+            raise UserError(f"{a.config}: a run config is a mapping of option names to values")
+        for key, value in conf.items():
+            attr = key.replace("-", "_")
+            if not hasattr(a, attr) or attr == "config":
+                raise UserError(f"{a.config}: unknown option {key!r} (see lift3d build --help)")
+            if getattr(a, attr) == _BUILD_DEFAULTS.get(attr):
+                setattr(a, attr, value)
+    for req in ("annotations", "images", "out"):
+        if not getattr(a, req):
+            raise UserError(f"--{req} is required (on the command line or in --config)")
+
+
+_BUILD_DEFAULTS: dict = {}
+
+
 def _cmd_build(a) -> int:
     from lift3d.build import build
+
+    _apply_run_config(a)
     from lift3d.pipeline.stages import BuildConfig
     from lift3d.summary import format_summary
 

@@ -151,6 +151,9 @@ class UnitWriter:
     def clear(self) -> None:
         if self.fs.exists(self.staging):
             self.fs.rm(self.staging, recursive=True)
+        parent = posixpath.dirname(self.staging)
+        if self.fs.exists(parent) and not self.fs.ls(parent, detail=False):
+            self.fs.rm(parent, recursive=True)
 
     def unit_files(self, config: str) -> list[str]:
         d = posixpath.join(self.staging, config)

@@ -43,6 +43,8 @@ OBJECT_FIELDS: dict[str, tuple] = {
     "flags": (List(Value("string")), "Lifting flags, e.g. truncated, occluded, few_points, yaw_unreliable, box_only."),
     "num_points": (Value("int64"), "Depth points used for the fit."),
     "mask_source": (Value("string"), "Where the object's pixels came from: dataset | sam | box."),
+    "on_floor": (Value("bool"), "True when the box was snapped to rest on the floor plane."),
+    "yaw_confidence": (Value("float32"), "Confidence of the fitted yaw in [0, 1] (low for round or thin objects)."),
 }
 
 OBJECTS_ROW: dict[str, tuple] = {
@@ -56,7 +58,12 @@ OBJECTS_ROW: dict[str, tuple] = {
     "depth_assumed_focal": (Value("bool"), "True when the depth model's metric scale assumes a focal length not from the image."),
     "gravity": (_vec(3), "Unit down direction in the camera frame; null when unknown."),
     "gravity_source": (Value("string"), "dataset | estimated | camera (camera = unknown, camera frame used)."),
+    "gravity_confidence": (Value("float32"), "Confidence of the down direction in [0, 1] (1 for dataset gravity)."),
     "objects": (List({k: v[0] for k, v in OBJECT_FIELDS.items()}), "Lifted 3D objects of the image (fields below)."),
+    "rejected_categories": (
+        List(Value("string")),
+        "Categories with an annotation in this image that was not lifted (questions never treat them as absent or unique).",
+    ),
 }
 
 MESSAGE_CONTENT = {"type": Value("string"), "text": Value("string")}
@@ -111,9 +118,9 @@ def columns(config: str) -> list[str]:
 _warned: set = set()
 
 
-def _project(row: dict, names, config: str) -> dict:
+def _project(row: dict, names, config: str, warn: bool = True) -> dict:
     extra = set(row) - set(names)
-    if extra and (config, frozenset(extra)) not in _warned:
+    if warn and extra and (config, frozenset(extra)) not in _warned:
         _warned.add((config, frozenset(extra)))
         log.warning("%s: columns not in the contract are not written: %s", config, sorted(extra))
     return {k: row.get(k) for k in names}
@@ -121,7 +128,8 @@ def _project(row: dict, names, config: str) -> dict:
 
 def normalize_row(config: str, row: dict) -> dict:
     """Keep exactly the contract's columns (and object fields) of a row; missing ones become null."""
-    out = _project(row, _ROWS[config], config)
+    # Image rows are built from pipeline records, which carry working fields: only nested objects warn.
+    out = _project(row, _ROWS[config], config, warn=config != "objects")
     if config == "objects":
         out["objects"] = [_project(o, OBJECT_FIELDS, "objects.objects") for o in (row.get("objects") or [])]
     return out

@@ -88,6 +88,7 @@ def _image_record(img: dict, root: Path) -> dict:
         "depth_scale": 1000.0,
         "images_root": str(root),
         "annotations": [],
+        "annotation_categories": {},  # every annotation of the image with a known category, lifted or not
         "rejects": [],
         "failed": False,
     }
@@ -228,6 +229,8 @@ def read_coco3d(path, images_root) -> CocoInput:
         if rec.get("_pending_reject"):
             rec["annotations"].append({"annotation_id": aid})  # rejected with its image below
             continue
+        if ann.get("category_id") in categories:
+            rec["annotation_categories"][aid] = categories[ann["category_id"]]
         a, problem = _annotation(ann, rec, categories)
         if problem:
             add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)

@@ -77,6 +77,12 @@ class QAStage(Stage):
         from lift3d.qa import generate_qa
 
         image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name")}
+        lifted = {o["annotation_id"] for o in record.get("objects") or []}
+        record["rejected_categories"] = sorted(
+            {c for aid, c in (record.get("annotation_categories") or {}).items() if aid not in lifted}
+        )
+        # Categories with an unlifted instance: "the chair" or a count would not be true to the image.
+        image["rejected_categories"] = record["rejected_categories"]
         rows, stats = generate_qa(image, record.get("objects") or [], self.config, qa_seed(self.seed, record["image_id"]))
         record["qa"] = rows
         record["qa_stats"] = stats

@@ -1,0 +1,130 @@
+"""QA benchmarks: generation speed (one core) and lifted-vs-ground-truth answer agreement per type.
+
+    .venv/bin/python benchmarks/bench_qa.py [--scenes 60] [--speed-images 2000]
+
+Agreement: synthetic scenes (lift3d.synth.make_sample: exact boxes + corrupted depth + masks) are lifted
+with lift3d.lift.lift_image; questions are generated from the *lifted* boxes; each question is then
+re-derived (lift3d.validate.derive) on the *ground-truth* boxes of the same annotation ids.  A question
+agrees when the GT answer equals it (yes/no, choice, order, clock, count), is within +/-25 % (lengths),
+or, for boxes, every answer box has 3D IoU >= 0.25 with its GT box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lift3d.qa import QAConfig, generate_qa  # noqa: E402
+from lift3d.validate import ImageView, Mismatch, derive  # noqa: E402
+
+
+def speed(n_images: int) -> tuple[int, float]:
+    from lift3d.geometry.boxes import normalize, rotation_from_yaw
+    from lift3d.geometry.camera import K_from_fov
+
+    rng = np.random.default_rng(0)
+    cats = ["chair", "table", "lamp", "sofa", "bed", "tv", "person", "cup", "plant", "shelf"]
+    K = K_from_fov(640, 480, 60).reshape(9).tolist()
+    data = []
+    for g in range(n_images):
+        down = normalize(np.array([0.0, 1.0, 0.0]) + rng.normal(0, 0.1, 3))
+        objs = []
+        for k in range(int(rng.integers(2, 15))):
+            yaw = float(rng.uniform(-3, 3))
+            objs.append(dict(annotation_id=g * 100 + k, category=cats[int(rng.integers(0, 10))], bbox2d=[0, 0, 1, 1],
+                             center_cam=[rng.uniform(-2, 2), rng.uniform(-0.5, 1.2), rng.uniform(1.5, 8)],
+                             dimensions=list(rng.uniform(0.2, 2, 3)), R_cam=rotation_from_yaw(yaw, down).reshape(9).tolist(),
+                             yaw=yaw, quality=float(rng.uniform(0.4, 1)), flags=[], num_points=100, mask_source="x"))
+        data.append((dict(image_id=g, width=640, height=480, K=K, gravity=down.tolist(), file_name=""), objs))
+    cfg = QAConfig()
+    t0 = time.process_time()
+    n = 0
+    for g, (img, objs) in enumerate(data):
+        rows, _ = generate_qa(img, objs, cfg, g)
+        n += len(rows)
+    return n, time.process_time() - t0
+
+
+def agreement(n_scenes: int, seed: int):
+    from lift3d.geometry.iou import iou_3d
+    from lift3d.lift import lift_image
+    from lift3d.synth.dataset import make_sample
+
+    from lift3d.geometry.camera import K_from_fov  # noqa: F401
+
+    per_type = defaultdict(Counter)
+    cfg = QAConfig(max_per_image=40, max_per_type_per_image=3)
+    n_obj = n_lift = 0
+    for idx in range(n_scenes):
+        s = make_sample(seed, idx)
+        K = np.asarray(s.scene.K if hasattr(s.scene, "K") else s.scene.camera.K, dtype=float)
+        down = getattr(s.scene, "gravity", None)
+        if down is None and hasattr(s.scene, "down"):
+            down = s.scene.down
+        anns = [dict(annotation_id=o["annotation_id"], category=o["category"], bbox2d=o["bbox2d"],
+                     mask=s.masks[o["annotation_id"]]) for o in s.objects]
+        res = lift_image(s.depth, K, anns, None if down is None else list(map(float, down)), image_id=s.image_id)
+        n_obj += len(anns)
+        n_lift += len(res.objects)
+        W, H = s.depth.shape[1], s.depth.shape[0]
+        image = dict(image_id=s.image_id, width=W, height=H, K=K.reshape(9).tolist(), gravity=res.gravity, file_name="")
+        rows, _ = generate_qa(image, res.objects, cfg, idx)
+        lifted_ids = {o["annotation_id"] for o in res.objects}
+        gt_objs = [dict(o) for o in s.objects if o["annotation_id"] in lifted_ids]
+        gt_image = dict(image, gravity=None if down is None else list(map(float, down)), objects=gt_objs)
+        view = ImageView(gt_image)
+        for r in rows:
+            t = r["question_type"]
+            try:
+                exp = derive(r, gt_image, view)
+            except Mismatch:
+                per_type[t]["disagree"] += 1  # e.g. a referent that is not unique/true on the GT boxes
+                continue
+            if r["answer_form"] == "numeric" and r["answer_unit"] == "m":
+                ok = abs(float(r["answer_value"]) - exp) <= 0.25 * exp
+            elif r["answer_form"] == "boxes":
+                recs = json.loads(r["answer_value"])
+                ok = all(iou_3d((np.asarray(g["center_cam"]), np.asarray(g["dimensions"]),
+                                 np.asarray(g["R_cam"]).reshape(3, 3)),
+                                (np.asarray(o["center_cam"]), np.asarray(o["dimensions"]),
+                                 np.asarray(o["R_cam"]).reshape(3, 3))) >= 0.25
+                         for g, o in zip(exp, [next(x for x in res.objects if x["annotation_id"] == a)
+                                               for a in r["object_ids"]]))
+                _ = recs
+            else:
+                ok = exp == r["answer_value"]
+            per_type[t]["agree" if ok else "disagree"] += 1
+    return per_type, n_obj, n_lift
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", type=int, default=60)
+    ap.add_argument("--speed-images", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    n, dt = speed(a.speed_images)
+    print(f"speed: {n} questions from {a.speed_images} images in {dt:.2f} s CPU = {n / dt:,.0f} questions/s (one core)")
+    per_type, n_obj, n_lift = agreement(a.scenes, a.seed)
+    print(f"\nagreement: {a.scenes} synthetic scenes, {n_obj} annotations, {n_lift} lifted")
+    print(f"{'question_type':28s} {'n':>6s} {'agree':>7s}")
+    tot = Counter()
+    for t in sorted(per_type):
+        c = per_type[t]
+        m = c["agree"] + c["disagree"]
+        tot.update(c)
+        print(f"{t:28s} {m:6d} {c['agree'] / m:7.1%}")
+    m = tot["agree"] + tot["disagree"]
+    print(f"{'ALL':28s} {m:6d} {tot['agree'] / max(m, 1):7.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Run the stages on Ray Data: one row per work unit, streamed through stage *segments*.
+
+Consecutive stages with the same kind of resource are fused into one segment (so a unit's pixels are not
+shipped between CPU stages): decode -> [depth, a GPU actor pool when the backend is a model and GPUs
+exist] -> lift + QA + write (CPU tasks).  Each row carries a unit's records pickled; the last segment writes
+the unit's staging files itself and returns only its small stats, so the driver holds nothing large and
+Ray Data's streaming executor bounds memory through backpressure.
+
+Faults: Ray retries a task whose worker died (``max_retries``) and restarts actors.  Blocks that still
+fail are tolerated (``DataContext.max_errored_blocks``); their units are then re-run one record per task,
+so a record that keeps crashing its worker is isolated, rejected as ``worker_crashed`` after bounded
+retries, and the rest of its unit is written normally.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from lift3d.pipeline.executors import RunReport, WorkUnit, run_stages
+from lift3d.pipeline.stage import Stage, reject_record
+
+log = logging.getLogger(__name__)
+
+TASK_RETRIES = 2  # a task whose worker died is retried this many times before its block counts as failed
+
+
+def segments(stages: list[Stage]) -> list[list[Stage]]:
+    """Group consecutive stages by whether they need a GPU."""
+    out: list[list[Stage]] = []
+    for s in stages:
+        gpu = s.resources.num_gpus > 0
+        if out and (out[-1][0].resources.num_gpus > 0) == gpu:
+            out[-1].append(s)
+        else:
+            out.append([s])
+    return out
+
+
+def _process(stages, sink, batch: dict, setup_done: bool) -> dict:
+    if not setup_done:
+        for s in stages:
+            s.setup()
+    unit_ids, payloads = [], []
+    for unit_id, payload in zip(batch["unit_id"], batch["payload"]):
+        records = pickle.loads(payload)
+        run_stages(stages, records)
+        if sink is not None:
+            stats = sink.write_unit(int(unit_id), records)
+            payload = pickle.dumps({"images": len(records), "stats": stats})
+        else:
+            payload = pickle.dumps(records)
+        unit_ids.append(int(unit_id))
+        payloads.append(payload)
+    return {"unit_id": np.array(unit_ids, dtype=np.int64), "payload": np.array(payloads, dtype=object)}
+
+
+class _SegmentActor:
+    """Actor for a GPU segment: models load once per actor (``setup``), then batches stream through."""
+
+    def __init__(self, stages_blob: bytes, sink_blob: bytes):
+        self.stages = pickle.loads(stages_blob)
+        self.sink = pickle.loads(sink_blob)
+        for s in self.stages:
+            s.setup()
+
+    def __call__(self, batch):
+        return _process(self.stages, self.sink, batch, setup_done=True)
+
+
+def _segment_task(batch, stages_blob: bytes, sink_blob: bytes):
+    return _process(pickle.loads(stages_blob), pickle.loads(sink_blob), batch, setup_done=False)
+
+
+def _one_record(stages_blob: bytes, record_blob: bytes) -> bytes:
+    stages = pickle.loads(stages_blob)
+    for s in stages:
+        s.setup()
+    records = [pickle.loads(record_blob)]
+    run_stages(stages, records)
+    return pickle.dumps(records[0])
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, progress: bool | None = None, gpus_per_actor: float = 1.0):
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.gpus_per_actor = gpus_per_actor
+
+    def _init(self):
+        import ray
+
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        if not ray.is_initialized():
+            kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(**kwargs)
+        ctx = ray.data.DataContext.get_current()
+        ctx.max_errored_blocks = -1  # failed units are isolated record by record below
+        ctx.enable_progress_bars = bool(self.progress)
+        ctx.execution_options.preserve_order = False
+        return ray
+
+    def run(self, stages: list[Stage], units: list[WorkUnit], sink) -> RunReport:
+        import time
+
+        ray = self._init()
+        report = RunReport()
+        t0 = time.perf_counter()
+        if not units:
+            return report
+        n_gpus = int(ray.cluster_resources().get("GPU", 0))
+        segs = segments(stages)
+        ds = ray.data.from_items(
+            [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records)} for u in units],
+            override_num_blocks=len(units),
+        )
+        from ray import cloudpickle  # stages may be defined in __main__ or a test module
+
+        sink_blob = cloudpickle.dumps(sink)
+        for i, seg in enumerate(segs):
+            last = i == len(segs) - 1
+            blob = cloudpickle.dumps(seg)
+            this_sink = sink_blob if last else cloudpickle.dumps(None)
+            if seg[0].resources.num_gpus > 0 and n_gpus > 0:
+                ds = ds.map_batches(
+                    _SegmentActor, batch_size=1, fn_constructor_args=(blob, this_sink),
+                    compute=ray.data.ActorPoolStrategy(size=max(1, int(n_gpus // self.gpus_per_actor))),
+                    num_gpus=self.gpus_per_actor, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
+                )
+            else:
+                ds = ds.map_batches(
+                    _segment_task, batch_size=1, fn_args=(blob, this_sink),
+                    num_cpus=max(s.resources.num_cpus for s in seg), max_retries=TASK_RETRIES,
+                )
+        done = set()
+        for row in ds.iter_rows():
+            info = pickle.loads(row["payload"])
+            done.add(int(row["unit_id"]))
+            report.units += 1
+            report.images += info["images"]
+        missing = [u for u in units if u.unit_id not in done]
+        if missing:
+            log.warning("%d work unit(s) failed after retries; re-running them one record per task", len(missing))
+            self._isolate(ray, stages, missing, sink, report)
+        report.seconds = time.perf_counter() - t0
+        report.stage_seconds = defaultdict(float)
+        return report
+
+    def _isolate(self, ray, stages, units: list[WorkUnit], sink, report: RunReport) -> None:
+        """Re-run failed units record by record; a record whose task keeps dying is rejected."""
+        need_gpu = any(s.resources.num_gpus > 0 for s in stages) and ray.cluster_resources().get("GPU", 0) > 0
+        remote = ray.remote(num_gpus=self.gpus_per_actor if need_gpu else 0, max_retries=TASK_RETRIES)(_one_record)
+        from ray import cloudpickle
+
+        blob = ray.put(cloudpickle.dumps(stages))
+        for unit in units:
+            refs = [remote.remote(blob, pickle.dumps(r)) for r in unit.records]
+            out = []
+            for rec, ref in zip(unit.records, refs):
+                try:
+                    out.append(pickle.loads(ray.get(ref)))
+                except Exception as exc:  # the worker died on this record every time
+                    rec = dict(rec)
+                    reject_record(rec, "executor", "worker_crashed",
+                                  f"worker died on this record {TASK_RETRIES + 1} times: {type(exc).__name__}")
+                    out.append(rec)
+            sink.write_unit(unit.unit_id, out)
+            report.units += 1
+            report.images += len(out)

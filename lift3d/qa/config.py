@@ -1,0 +1,73 @@
+"""Configuration of the spatial QA generator (all thresholds that decide what may be asked)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+# Flags of the lifting stage that widen an object's uncertainty (multipliers of its sigmas).
+DEFAULT_FLAG_SIGMA = {
+    "occluded": 1.3,
+    "few_points": 1.5,
+    "amodal_completed": 1.3,
+    "box_only": 2.0,
+    "truncated": 1.5,
+    "truncated_top": 1.3,
+    "truncated_bottom": 1.3,
+    "yaw_unreliable": 1.0,
+}
+
+
+@dataclass
+class QAConfig:
+    """What the generator may ask and how sure it must be.
+
+    Uncertainty model (see schemas/question_types.md, "Truthfulness guards"): an object's position
+    sigma is ``(pos_sigma_base + pos_sigma_rel * distance_to_camera) * q * f`` and a size sigma is
+    ``(size_sigma_base + size_sigma_rel * size) * q * f`` where ``q = 1 + quality_gain * (1 - quality)``
+    and ``f`` is the product of ``flag_sigma`` over the object's flags.  A comparison is asked only when
+    the difference exceeds ``margin_k * sqrt(sigma_a^2 + sigma_b^2)`` and the absolute floor for its kind.
+    """
+
+    max_per_image: int = 20
+    max_per_type_per_image: int = 2
+    # question_type id -> weight; None = the default mix (families weighted, types even within a family)
+    mix: dict | None = None
+    # box serialisation in questions/answers/reasoning: "n3d" | "cam" | "qwen"
+    box_format: str = "n3d"
+    # objects below this quality are never asked about (they still count for ambiguity and counting)
+    min_quality: float = 0.3
+    margin_k: float = 2.0
+    pos_sigma_base: float = 0.05
+    pos_sigma_rel: float = 0.04
+    size_sigma_base: float = 0.03
+    size_sigma_rel: float = 0.15
+    quality_gain: float = 1.0
+    flag_sigma: dict = field(default_factory=lambda: dict(DEFAULT_FLAG_SIGMA))
+    min_pos_margin: float = 0.10  # metres, floor for position / distance comparisons
+    min_size_margin: float = 0.03  # metres, floor for width / height / length comparisons
+    min_log_volume_margin: float = 0.15  # floor for bigger/smaller: |ln(vA / vB)|
+    descriptor_margin_k: float = 2.0  # referring descriptors ("the leftmost chair") need this many sigmas
+    clock_min_margin_deg: float = 5.0  # distance of the bearing from a clock-sector boundary
+    clock_min_distance: float = 0.3  # metres between the two objects in the ground plane
+    numeric_min_snr: float = 4.0  # a numeric value must exceed this many sigmas of its own uncertainty
+    cm_below: float = 1.0  # numeric lengths below this (metres) are written in cm
+    assume_level_without_gravity: bool = True  # gravity None: use the camera frame; False: skip such types
+    max_det_boxes: int = 20  # detection / locate-all questions only for up to this many boxes
+    min_count_ask: int = 1
+    attempts_per_question: int = 6  # random draws per question before the type is given up for the image
+    include_types: tuple | None = None  # restrict to these type ids (None = all)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "QAConfig":
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown QAConfig keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> None:
+        if self.box_format not in ("n3d", "cam", "qwen"):
+            raise ValueError(f"box_format must be n3d, cam or qwen, got {self.box_format!r}")
+        if self.max_per_image < 0 or self.max_per_type_per_image < 1:
+            raise ValueError("max_per_image must be >= 0 and max_per_type_per_image >= 1")

@@ -1,0 +1,717 @@
+"""The QA generator: question types, truthfulness guards, balance and caps.
+
+Every question type is defined in schemas/question_types.md (what is measured, in which frame, with
+which formula).  Numbers come from :class:`lift3d.qa.scene.Scene` (printed precision) so the chain of
+thought is exact arithmetic on the numbers it shows.  ``lift3d.validate`` re-derives every answer from
+the stored boxes independently of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from lift3d.qa import templates as T
+from lift3d.qa.config import QAConfig
+from lift3d.qa.scene import HEIGHT_BLOCKERS, SIZE_BLOCKERS, WIDTH_BLOCKERS, Scene
+from lift3d.qa.serialize import format_boxes
+from lift3d.qa.text import cap_first, cat_text, fmt2, fmt_length, join_names, plural, r2
+
+FRAME_NOTE = "gravity-aligned frame (x right, y down, z forward, metres)"
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A pairwise comparison: positive pole holds for A over B iff q_A < q_B (smaller) or q_A > q_B."""
+
+    key: str
+    qty: str  # x y z d w h l V
+    smaller_is_pos: bool
+    pos_rel: str
+    neg_rel: str
+    pos_cmp: str
+    neg_cmp: str
+    elig: str  # pos | width | height | size
+    frame: bool  # depends on the gravity frame
+    opposite: bool = False
+
+
+AXES = {
+    "left": Axis("left", "x", True, "to the left of", "to the right of", "more to the left", "more to the right",
+                 "pos", True),
+    "above": Axis("above", "y", True, "above", "below", "higher up", "lower down", "pos", True),
+    "front": Axis("front", "z", True, "in front of", "behind", "further in front", "further back", "pos", True),
+    "wider": Axis("wider", "w", False, "wider than", "thinner than", "wider", "thinner", "width", False),
+    "taller": Axis("taller", "h", False, "taller than", "shorter than", "taller", "shorter", "height", False),
+    "bigger": Axis("bigger", "V", False, "bigger than", "smaller than", "bigger", "smaller", "size", False),
+    "closer": Axis("closer", "d", True, "closer to the camera than", "farther from the camera than",
+                   "closer to the camera", "farther from the camera", "pos", False),
+    "left_opp": Axis("left_opp", "x", False, "to the left of", "to the right of", "", "", "pos", True, True),
+    "front_opp": Axis("front_opp", "z", False, "in front of", "behind", "", "", "pos", True, True),
+}
+
+# question_type -> (family, builder kind, parameters)
+TYPES: dict[str, tuple[str, str, tuple]] = {
+    "det_all": ("grounding", "det_all", ()),
+    "ground_single": ("grounding", "ground_single", ()),
+    "ground_multi": ("grounding", "ground_multi", ()),
+    "ground_referring": ("grounding", "ground_referring", ()),
+    "2p_left_yn": ("yes_no", "yn", ("left",)),
+    "2p_above_yn": ("yes_no", "yn", ("above",)),
+    "2p_front_yn": ("yes_no", "yn", ("front",)),
+    "2p_wider_yn": ("yes_no", "yn", ("wider",)),
+    "2p_taller_yn": ("yes_no", "yn", ("taller",)),
+    "2p_bigger_yn": ("yes_no", "yn", ("bigger",)),
+    "2p_closer_camera_yn": ("yes_no", "yn", ("closer",)),
+    "2p_anchor_closer_yn": ("yes_no", "anchor_yn", ()),
+    "2p_left_choice": ("choice", "choice", ("left", True)),
+    "2p_right_choice": ("choice", "choice", ("left", False)),
+    "2p_above_choice": ("choice", "choice", ("above", True)),
+    "2p_below_choice": ("choice", "choice", ("above", False)),
+    "2p_front_choice": ("choice", "choice", ("front", True)),
+    "2p_behind_choice": ("choice", "choice", ("front", False)),
+    "2p_wider_choice": ("choice", "choice", ("wider", True)),
+    "2p_thinner_choice": ("choice", "choice", ("wider", False)),
+    "2p_taller_choice": ("choice", "choice", ("taller", True)),
+    "2p_shorter_choice": ("choice", "choice", ("taller", False)),
+    "2p_bigger_choice": ("choice", "choice", ("bigger", True)),
+    "2p_smaller_choice": ("choice", "choice", ("bigger", False)),
+    "2p_closer_camera_choice": ("choice", "choice", ("closer", True)),
+    "2p_farther_camera_choice": ("choice", "choice", ("closer", False)),
+    "2p_anchor_closer_choice": ("choice", "anchor_choice", (True,)),
+    "2p_anchor_farther_choice": ("choice", "anchor_choice", (False,)),
+    "2p_distance": ("metric", "metric2", ("3d",)),
+    "2p_horizontal_distance": ("metric", "metric2", ("horizontal",)),
+    "2p_vertical_distance": ("metric", "metric2", ("vertical",)),
+    "1p_width": ("metric", "metric1", ("w",)),
+    "1p_height": ("metric", "metric1", ("h",)),
+    "1p_length": ("metric", "metric1", ("l",)),
+    "1p_distance_camera": ("metric", "metric1", ("d",)),
+    "2p_clock": ("metric", "clock", (False,)),
+    "3p_closest_anchor": ("multi", "anchor3", (True,)),
+    "3p_farthest_anchor": ("multi", "anchor3", (False,)),
+    "3p_order_distance_camera": ("multi", "order", ("d",)),
+    "3p_order_height": ("multi", "order", ("h",)),
+    "3p_order_size": ("multi", "order", ("V",)),
+    "count": ("multi", "count", ()),
+    "2p_left_opposite_yn": ("opposite", "yn", ("left_opp",)),
+    "2p_front_opposite_yn": ("opposite", "yn", ("front_opp",)),
+    "2p_clock_opposite": ("opposite", "clock", (True,)),
+}
+QUESTION_TYPES = tuple(TYPES)
+
+FAMILY_WEIGHTS = {"grounding": 0.15, "yes_no": 0.22, "choice": 0.2, "metric": 0.23, "multi": 0.12, "opposite": 0.08}
+
+# types whose truth depends on the gravity frame (skipped without gravity unless assume_level_without_gravity)
+FRAME_TYPES = {t for t, (_, kind, p) in TYPES.items()
+               if (kind in ("yn", "choice") and AXES[p[0]].frame) or kind == "clock"
+               or (kind == "metric2" and p[0] in ("horizontal", "vertical"))}
+
+
+def default_mix() -> dict[str, float]:
+    n = Counter(f for f, _, _ in TYPES.values())
+    return {t: FAMILY_WEIGHTS[f] / n[f] for t, (f, _, _) in TYPES.items()}
+
+
+class _Ctx:
+    def __init__(self, scene: Scene, cfg: QAConfig, rng: random.Random):
+        self.S = scene
+        self.cfg = cfg
+        self.rng = rng
+        self.used: set = set()
+        self.skipped: Counter = Counter()
+        self.yes_next = rng.random() < 0.5
+        self.pos_next: dict[int, int] = {}
+        self._elig: dict[str, list[int]] = {}
+
+    def take_yes(self) -> bool:
+        v = self.yes_next
+        self.yes_next = not v
+        return v
+
+    def take_position(self, n: int) -> int:
+        if n not in self.pos_next:
+            self.pos_next[n] = self.rng.randrange(n)
+        p = self.pos_next[n]
+        self.pos_next[n] = (p + 1) % n
+        return p
+
+    def elig(self, kind: str) -> list[int]:
+        if kind not in self._elig:
+            S = self.S
+            block = {"pos": (), "width": WIDTH_BLOCKERS, "height": HEIGHT_BLOCKERS, "size": SIZE_BLOCKERS,
+                     "vertical": HEIGHT_BLOCKERS}[kind]
+            self._elig[kind] = [i for i in S.askable if not (S.flags[i] & set(block))] if block else list(S.askable)
+        return self._elig[kind]
+
+    def pick(self, cand: list[int], k: int, key_prefix: tuple, ordered: bool = False):
+        """k askable objects of distinct categories not used together before for this key; None after a miss."""
+        if len(cand) < k:
+            self.skipped["too_few_objects"] += 1
+            return None
+        idx = self.rng.sample(cand, k)
+        cats = {self.S.cats[i] for i in idx}
+        if len(cats) < k:
+            self.skipped["same_category"] += 1
+            return None
+        key = key_prefix + (tuple(idx) if ordered else tuple(sorted(idx)))
+        if key in self.used:
+            self.skipped["duplicate"] += 1
+            return None
+        return idx, key
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+def _qty(S: Scene, q: str) -> list[float]:
+    return {"x": S.x, "y": S.y, "z": S.z, "d": S.dist, "w": S.w, "h": S.h, "l": S.l, "V": S.vol}[q]
+
+
+def _axis_margin_ok(S: Scene, axis: Axis, i: int, j: int) -> bool:
+    cfg = S.cfg
+    q = axis.qty
+    if q in "xyzd":
+        vals = _qty(S, q)
+        return abs(vals[i] - vals[j]) > S.pos_margin(i, j)
+    if q in "whl":
+        vals = _qty(S, q)
+        m = max(cfg.min_size_margin, cfg.margin_k * math.hypot(S.size_sig(i, vals[i]), S.size_sig(j, vals[j])))
+        return abs(vals[i] - vals[j]) > m
+    # volume: log ratio against the relative size sigmas
+    def lsig(k):
+        return math.sqrt(sum((S.size_sig(k, d) / d) ** 2 for d in (S.w[k], S.h[k], S.l[k])))
+    if S.vol[i] <= 0 or S.vol[j] <= 0:
+        return False
+    m = max(cfg.min_log_volume_margin, cfg.margin_k * math.hypot(lsig(i), lsig(j)))
+    return abs(math.log(S.vol[i] / S.vol[j])) > m
+
+
+def _is_pos(S: Scene, axis: Axis, a: int, b: int) -> bool:
+    v = _qty(S, axis.qty)
+    return v[a] < v[b] if axis.smaller_is_pos else v[a] > v[b]
+
+
+def _intro(S: Scene, objs: list[int], letters: str, centres: bool = True, dims: bool = False) -> str:
+    parts = [f"{letters[k]} = {S.names[i]}: {S.box_line(i, k)}" for k, i in enumerate(objs)]
+    s = "Boxes: " + "; ".join(parts) + "."
+    if centres:
+        s += f" Centres in the {FRAME_NOTE}: " + ", ".join(
+            f"{letters[k]} {S.centre_txt[i]}" for k, i in enumerate(objs)) + "."
+    if dims:
+        s += " Sizes (width, height, length) in metres: " + ", ".join(
+            f"{letters[k]} {S.dims_txt[i]}" for k, i in enumerate(objs)) + "."
+    return s
+
+
+def _sq(v: float) -> str:
+    return f"{fmt2(v)}^2" if v >= 0 else f"({fmt2(v)})^2"
+
+
+def _neg(v: float) -> str:
+    return fmt2(v) if v >= 0 else f"({fmt2(v)})"
+
+
+def _dist_cam_text(S: Scene, i: int, L: str) -> str:
+    return f"d_{L} = sqrt({_sq(S.x[i])} + {_sq(S.y[i])} + {_sq(S.z[i])}) = {fmt2(S.dist[i])} m"
+
+
+def _vol_text(S: Scene, i: int, L: str) -> str:
+    return f"V_{L} = {fmt2(S.w[i])} x {fmt2(S.h[i])} x {fmt2(S.l[i])} = {S.vol[i]:.3g} m^3"
+
+
+def _compare_text(S: Scene, axis: Axis, a: int, b: int, La: str = "A", Lb: str = "B") -> str:
+    """Computation steps comparing a (La) and b (Lb) along the axis, ending with the relation that holds."""
+    q = axis.qty
+    pos = _is_pos(S, axis, a, b)
+    rel = axis.pos_rel if pos else axis.neg_rel
+    pre = ""
+    if axis.opposite:
+        pre = ("Seen from the opposite side (camera turned 180 degrees about the vertical), right and forward are "
+               "reversed, so left/right and front/behind swap. ")
+    if q in "xyz":
+        v = _qty(S, q)
+        d = fmt2(r2(v[a] - v[b]))
+        sign = "< 0" if v[a] < v[b] else "> 0"
+        return f"{pre}{q}_{La} - {q}_{Lb} = {fmt2(v[a])} - {_neg(v[b])} = {d} {sign}, so {La} is {rel} {Lb}."
+    if q == "d":
+        d = fmt2(r2(S.dist[a] - S.dist[b]))
+        sign = "< 0" if S.dist[a] < S.dist[b] else "> 0"
+        return (f"{_dist_cam_text(S, a, La)}; {_dist_cam_text(S, b, Lb)}; d_{La} - d_{Lb} = {d} {sign}, "
+                f"so {La} is {rel} {Lb}.")
+    if q in "whl":
+        v = _qty(S, q)
+        d = fmt2(r2(v[a] - v[b]))
+        sign = "< 0" if v[a] < v[b] else "> 0"
+        return (f"{q}_{La} = {fmt2(v[a])} m, {q}_{Lb} = {fmt2(v[b])} m; {q}_{La} - {q}_{Lb} = {d} {sign}, "
+                f"so {La} is {rel} {Lb}.")
+    ratio = S.vol[a] / S.vol[b]
+    sign = "< 1" if ratio < 1 else "> 1"
+    return (f"{_vol_text(S, a, La)}; {_vol_text(S, b, Lb)}; V_{La} / V_{Lb} = {ratio:.2f} {sign}, "
+            f"so {La} is {rel} {Lb}.")
+
+
+def _other(axis: Axis, rel: str) -> str:
+    return axis.neg_rel if rel == axis.pos_rel else axis.pos_rel
+
+
+def _dist3(S: Scene, a: int, b: int) -> tuple[float, float, float, float]:
+    dx, dy, dz = r2(S.x[b] - S.x[a]), r2(S.y[b] - S.y[a]), r2(S.z[b] - S.z[a])
+    return dx, dy, dz, r2(math.sqrt(dx * dx + dy * dy + dz * dz))
+
+
+# ----------------------------------------------------------------------------------------- builders
+# Each returns a partial row dict (question, answer, answer_form, answer_value, answer_unit, choices,
+# reasoning, object indices) or None after recording why in ctx.skipped.
+
+def b_yn(ctx: _Ctx, t: str, axis_key: str):
+    S, rng = ctx.S, ctx.rng
+    axis = AXES[axis_key]
+    got = ctx.pick(ctx.elig(axis.elig), 2, (t,))
+    if got is None:
+        return None
+    (i, j), key = got
+    if not _axis_margin_ok(S, axis, i, j):
+        ctx.skipped["near_tie"] += 1
+        return None
+    ctx.used.add(key)
+    want_yes = ctx.take_yes()
+    a, b = (i, j) if want_yes == _is_pos(S, axis, i, j) else (j, i)
+    # canonical relation: A <pos_rel> B; converse phrasing "B <neg_rel> A" asks the same thing
+    if rng.random() < 0.5:
+        s, o, rel = a, b, axis.pos_rel
+    else:
+        s, o, rel = b, a, axis.neg_rel
+    tpl = rng.choice(T.YN_OPPOSITE if axis.opposite else T.YN)
+    q = tpl.format(S=S.names[s], O=S.names[o], rel=rel)
+    q = cap_first(q)
+    view = "from the opposite side, " if axis.opposite else ""
+    if want_yes:
+        ans = f"Yes, {view}{S.names[s]} is {rel} {S.names[o]}."
+    else:
+        ans = f"No, {view}{S.names[s]} is {_other(axis, rel)} {S.names[o]}."
+    reasoning = (_intro(S, [a, b], "AB", centres=axis.qty in "xyzd", dims=axis.qty in "whlV") + " "
+                 + _compare_text(S, axis, a, b) + f" The answer is {'yes' if want_yes else 'no'}.")
+    return dict(question=q, answer=ans, answer_form="yes_no", answer_value="yes" if want_yes else "no",
+                answer_unit=None, choices=[], reasoning=reasoning, objs=[a, b])
+
+
+def _place(ctx: _Ctx, winner: int, others: list[int]) -> list[int]:
+    n = len(others) + 1
+    p = ctx.take_position(n)
+    rest = list(others)
+    ctx.rng.shuffle(rest)
+    return rest[:p] + [winner] + rest[p:]
+
+
+def b_choice(ctx: _Ctx, t: str, axis_key: str, pole: bool):
+    S, rng = ctx.S, ctx.rng
+    axis = AXES[axis_key]
+    got = ctx.pick(ctx.elig(axis.elig), 2, (t,))
+    if got is None:
+        return None
+    (i, j), key = got
+    if not _axis_margin_ok(S, axis, i, j):
+        ctx.skipped["near_tie"] += 1
+        return None
+    ctx.used.add(key)
+    winner, loser = (i, j) if _is_pos(S, axis, i, j) == pole else (j, i)
+    order = _place(ctx, winner, [loser])
+    names = [S.names[k] for k in order]
+    cmp = axis.pos_cmp if pole else axis.neg_cmp
+    q = rng.choice(T.CHOICE).format(X=names[0], Y=names[1], Xc=cap_first(names[0]), cmp=cmp)
+    La = "AB"[order.index(winner)]
+    reasoning = (_intro(S, order, "AB", centres=axis.qty in "xyzd", dims=axis.qty in "whlV") + " "
+                 + _compare_text(S, axis, order[0], order[1])
+                 + f" Therefore {La} ({S.names[winner]}) is {cmp}.")
+    return dict(question=q, answer=f"{cap_first(S.names[winner])} is {cmp}.", answer_form="choice",
+                answer_value=S.names[winner], answer_unit=None, choices=names, reasoning=reasoning, objs=order)
+
+
+def _anchor_pair(ctx: _Ctx, t: str):
+    S = ctx.S
+    got = ctx.pick(ctx.elig("pos"), 3, (t,), ordered=True)
+    if got is None:
+        return None
+    (c, i, j), key = got
+    key = (t, c, min(i, j), max(i, j))
+    if key in ctx.used:
+        ctx.skipped["duplicate"] += 1
+        return None
+    di, dj = _dist3(S, c, i)[3], _dist3(S, c, j)[3]
+    if abs(di - dj) <= S.pos_margin(c, i, j):
+        ctx.skipped["near_tie"] += 1
+        return None
+    ctx.used.add(key)
+    return c, i, j, di, dj
+
+
+def _anchor_dist_text(S: Scene, c: int, i: int, Lc: str, Li: str) -> str:
+    dx, dy, dz, d = _dist3(S, c, i)
+    return (f"{Li}-{Lc} = ({fmt2(dx)}, {fmt2(dy)}, {fmt2(dz)}), "
+            f"|{Li}{Lc}| = sqrt({_sq(dx)} + {_sq(dy)} + {_sq(dz)}) = {fmt2(d)} m")
+
+
+def b_anchor_yn(ctx: _Ctx, t: str):
+    S, rng = ctx.S, ctx.rng
+    got = _anchor_pair(ctx, t)
+    if got is None:
+        return None
+    c, i, j, di, dj = got
+    want_yes = ctx.take_yes()
+    # canonical: A closer to C than B
+    a, b = (i, j) if want_yes == (di < dj) else (j, i)
+    if rng.random() < 0.5:
+        s, o, rel = a, b, "closer to"
+    else:
+        s, o, rel = b, a, "farther from"
+    q = cap_first(rng.choice(T.ANCHOR_YN).format(S=S.names[s], O=S.names[o], C=S.names[c], rel=rel))
+    other = "farther from" if rel == "closer to" else "closer to"
+    if want_yes:
+        ans = f"Yes, {S.names[s]} is {rel} {S.names[c]} than {S.names[o]} is."
+    else:
+        ans = f"No, {S.names[s]} is {other} {S.names[c]} than {S.names[o]} is."
+    da, db = _dist3(S, c, a)[3], _dist3(S, c, b)[3]
+    reasoning = (_intro(S, [c, a, b], "CAB") + " " + _anchor_dist_text(S, c, a, "C", "A") + "; "
+                 + _anchor_dist_text(S, c, b, "C", "B") + f"; {fmt2(da)} {'<' if da < db else '>'} {fmt2(db)}, so A is "
+                 + ("closer to" if da < db else "farther from") + f" C than B is. The answer is {'yes' if want_yes else 'no'}.")
+    return dict(question=q, answer=ans, answer_form="yes_no", answer_value="yes" if want_yes else "no",
+                answer_unit=None, choices=[], reasoning=reasoning, objs=[c, a, b])
+
+
+def b_anchor_choice(ctx: _Ctx, t: str, closer: bool):
+    S, rng = ctx.S, ctx.rng
+    got = _anchor_pair(ctx, t)
+    if got is None:
+        return None
+    c, i, j, di, dj = got
+    winner, loser = (i, j) if (di < dj) == closer else (j, i)
+    order = _place(ctx, winner, [loser])
+    names = [S.names[k] for k in order]
+    cmp = "closer to" if closer else "farther from"
+    q = cap_first(rng.choice(T.ANCHOR_CHOICE).format(X=names[0], Y=names[1], C=S.names[c], cmp=cmp))
+    d0, d1 = _dist3(S, c, order[0])[3], _dist3(S, c, order[1])[3]
+    La = "AB"[order.index(winner)]
+    reasoning = (_intro(S, [c] + order, "CAB") + " " + _anchor_dist_text(S, c, order[0], "C", "A") + "; "
+                 + _anchor_dist_text(S, c, order[1], "C", "B") + f"; {fmt2(d0)} {'<' if d0 < d1 else '>'} {fmt2(d1)}. "
+                 f"Therefore {La} ({S.names[winner]}) is {cmp} C.")
+    return dict(question=q, answer=f"{cap_first(S.names[winner])} is {cmp} {S.names[c]}.", answer_form="choice",
+                answer_value=S.names[winner], answer_unit=None, choices=names, reasoning=reasoning,
+                objs=[c] + order)
+
+
+def b_metric1(ctx: _Ctx, t: str, q: str):
+    S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    kind = {"w": "width", "l": "width", "h": "height", "d": "pos"}[q]
+    cand = [i for i in ctx.elig(kind) if (t, i) not in ctx.used]
+    if not cand:
+        ctx.skipped["too_few_objects"] += 1
+        return None
+    i = rng.choice(cand)
+    v = _qty(S, q)[i]
+    sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
+    if v < cfg.numeric_min_snr * sig:
+        ctx.skipped["low_snr"] += 1
+        ctx.used.add((t, i))
+        return None
+    ctx.used.add((t, i))
+    text, val = fmt_length(v, cfg.cm_below)
+    name = S.names[i]
+    if q == "d":
+        step = _dist_cam_text(S, i, "A") + "."
+        ans = f"{cap_first(name)} is {text} from the camera."
+        dims = False
+    else:
+        word = {"w": "width", "h": "height", "l": "length"}[q]
+        step = f"The {word} of A is {q} = {fmt2(v)} m."
+        ans = f"The {word} of {name} is {text}."
+        dims = True
+    reasoning = _intro(S, [i], "A", centres=(q == "d"), dims=dims) + " " + step + f" Answer: {text}."
+    return dict(question=cap_first(rng.choice(T.METRIC[t]).format(A=name)), answer=ans, answer_form="numeric",
+                answer_value=val, answer_unit="m", choices=[], reasoning=reasoning, objs=[i])
+
+
+def b_metric2(ctx: _Ctx, t: str, kind: str):
+    S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    got = ctx.pick(ctx.elig("vertical" if kind == "vertical" else "pos"), 2, (t,))
+    if got is None:
+        return None
+    (a, b), key = got
+    ctx.used.add(key)
+    dx, dy, dz, d3 = _dist3(S, a, b)
+    if kind == "3d":
+        v = d3
+        step = f"B - A = ({fmt2(dx)}, {fmt2(dy)}, {fmt2(dz)}); |B - A| = sqrt({_sq(dx)} + {_sq(dy)} + {_sq(dz)}) = {fmt2(v)} m."
+        sig = math.sqrt(S.pos_sig[a] ** 2 + S.pos_sig[b] ** 2)
+    elif kind == "horizontal":
+        v = r2(math.sqrt(dx * dx + dz * dz))
+        step = (f"In the ground plane (x, z): B - A = ({fmt2(dx)}, {fmt2(dz)}); "
+                f"sqrt({_sq(dx)} + {_sq(dz)}) = {fmt2(v)} m.")
+        sig = math.sqrt(S.pos_sig[a] ** 2 + S.pos_sig[b] ** 2)
+    else:
+        v = abs(dy)
+        step = f"Along gravity (y): y_B - y_A = {fmt2(S.y[b])} - {_neg(S.y[a])} = {fmt2(dy)}; |{fmt2(dy)}| = {fmt2(v)} m."
+        sig = math.sqrt(S.pos_sig[a] ** 2 + S.pos_sig[b] ** 2)
+    if v < cfg.numeric_min_snr * sig:
+        ctx.skipped["low_snr"] += 1
+        return None
+    text, val = fmt_length(v, cfg.cm_below)
+    word = {"3d": "distance", "horizontal": "horizontal distance", "vertical": "vertical distance"}[kind]
+    q = cap_first(rng.choice(T.METRIC[t]).format(A=S.names[a], B=S.names[b]))
+    ans = f"The {word} between {S.names[a]} and {S.names[b]} is {text}."
+    reasoning = _intro(S, [a, b], "AB") + " " + step + f" Answer: {text}."
+    return dict(question=q, answer=ans, answer_form="numeric", answer_value=val, answer_unit="m", choices=[],
+                reasoning=reasoning, objs=[a, b])
+
+
+def b_clock(ctx: _Ctx, t: str, opposite: bool):
+    S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    got = ctx.pick(ctx.elig("pos"), 2, (t,), ordered=True)
+    if got is None:
+        return None
+    (a, b), key = got
+    ctx.used.add(key)
+    dx, dz = r2(S.x[b] - S.x[a]), r2(S.z[b] - S.z[a])
+    if opposite:
+        dx, dz = r2(-dx), r2(-dz)
+    r = math.hypot(dx, dz)
+    if r < cfg.clock_min_distance:
+        ctx.skipped["too_close"] += 1
+        return None
+    bearing = round(math.degrees(math.atan2(dx, dz)) % 360.0, 1) % 360.0
+    sector = bearing / 30.0
+    hour_f = math.floor(sector + 0.5)
+    off = abs(sector - hour_f) * 30.0  # degrees from the sector centre
+    s = math.hypot(S.pos_sig[a], S.pos_sig[b])
+    need = max(cfg.clock_min_margin_deg, math.degrees(math.atan2(cfg.margin_k * s, r)))
+    if 15.0 - off < need:
+        ctx.skipped["near_tie"] += 1
+        return None
+    hour = int(hour_f) % 12 or 12
+    q = cap_first(rng.choice(T.METRIC[t]).format(A=S.names[a], B=S.names[b]))
+    if opposite:
+        step = ("Facing back toward the camera reverses right and forward: "
+                f"(dx, dz) = -({fmt2(r2(-dx))}, {fmt2(r2(-dz))}) = ({fmt2(dx)}, {fmt2(dz)}).")
+    else:
+        step = f"In the ground plane from A to B: (dx, dz) = ({fmt2(dx)}, {fmt2(dz)})."
+    step += (f" Bearing clockwise from straight ahead = atan2(dx, dz) = {bearing:.1f} deg; "
+             f"{bearing:.1f} / 30 = {sector:.2f}, rounded to {hour_f} -> {hour} o'clock.")
+    reasoning = _intro(S, [a, b], "AB") + " " + step
+    return dict(question=q, answer=f"{cap_first(S.names[b])} is at {hour} o'clock.", answer_form="numeric",
+                answer_value=str(hour), answer_unit="o'clock", choices=[], reasoning=reasoning, objs=[a, b])
+
+
+def b_anchor3(ctx: _Ctx, t: str, closest: bool):
+    S, rng = ctx.S, ctx.rng
+    got = ctx.pick(ctx.elig("pos"), 4, (t,), ordered=True)
+    if got is None:
+        return None
+    (c, *cands), key = got
+    key = (t, c) + tuple(sorted(cands))
+    if key in ctx.used:
+        ctx.skipped["duplicate"] += 1
+        return None
+    ctx.used.add(key)
+    d = {i: _dist3(S, c, i)[3] for i in cands}
+    srt = sorted(cands, key=lambda i: d[i], reverse=not closest)
+    best, second = srt[0], srt[1]
+    if abs(d[best] - d[second]) <= S.pos_margin(c, best, second):
+        ctx.skipped["near_tie"] += 1
+        return None
+    order = _place(ctx, best, [i for i in cands if i != best])
+    names = [S.names[k] for k in order]
+    sup = "closest to" if closest else "farthest from"
+    q = cap_first(rng.choice(T.ANCHOR3).format(L=join_names(names, "and"), C=S.names[c], sup=sup))
+    letters = "CABD"[: len(order) + 1]
+    steps = "; ".join(_anchor_dist_text(S, c, i, "C", letters[k + 1]) for k, i in enumerate(order))
+    Lw = letters[order.index(best) + 1]
+    reasoning = (_intro(S, [c] + order, letters) + " " + steps
+                 + f". The {'smallest' if closest else 'largest'} distance is {fmt2(d[best])} m, "
+                   f"so {Lw} ({S.names[best]}) is {sup} C.")
+    return dict(question=q, answer=f"{cap_first(S.names[best])} is {sup} {S.names[c]}.", answer_form="choice",
+                answer_value=S.names[best], answer_unit=None, choices=names, reasoning=reasoning,
+                objs=[c] + order)
+
+
+def b_order(ctx: _Ctx, t: str, q: str):
+    S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    kind = {"d": "pos", "h": "height", "V": "size"}[q]
+    got = ctx.pick(ctx.elig(kind), 3, (t,))
+    if got is None:
+        return None
+    objs, key = got
+    ctx.used.add(key)
+    vals = _qty(S, q)
+    srt = sorted(objs, key=lambda i: vals[i], reverse=(q != "d"))
+    axis = AXES[{"d": "closer", "h": "taller", "V": "bigger"}[q]]
+    for u, v in zip(srt, srt[1:]):
+        if not _axis_margin_ok(S, axis, u, v):
+            ctx.skipped["near_tie"] += 1
+            return None
+    letters = "ABC"
+    if q == "d":
+        steps = "; ".join(_dist_cam_text(S, i, letters[k]) for k, i in enumerate(objs))
+        phrase = "from nearest to farthest"
+    elif q == "h":
+        steps = "; ".join(f"h_{letters[k]} = {fmt2(S.h[i])} m" for k, i in enumerate(objs))
+        phrase = "from tallest to shortest"
+    else:
+        steps = "; ".join(_vol_text(S, i, letters[k]) for k, i in enumerate(objs))
+        phrase = "from largest to smallest"
+    names = [S.names[i] for i in objs]
+    q_text = cap_first(rng.choice(T.ORDER[t]).format(L=join_names(names, "and")))
+    ordered = [S.names[i] for i in srt]
+    reasoning = (_intro(S, objs, letters, centres=(q == "d"), dims=(q != "d")) + " " + steps + ". Sorted "
+                 + phrase + ": " + ", ".join(letters[objs.index(i)] for i in srt) + ".")
+    return dict(question=q_text, answer=cap_first(phrase) + ": " + ", ".join(ordered) + ".",
+                answer_form="open", answer_value=json.dumps(ordered), answer_unit=None, choices=[],
+                reasoning=reasoning, objs=objs)
+
+
+def b_count(ctx: _Ctx, t: str):
+    S, rng = ctx.S, ctx.rng
+    cats = [c for c in S.by_cat if not S.incomplete.get(c) and (t, c) not in ctx.used]
+    if not cats:
+        ctx.skipped["no_complete_category"] += 1
+        return None
+    c = rng.choice(cats)
+    ctx.used.add((t, c))
+    members = S.by_cat[c]
+    n = len(members)
+    P = plural(cat_text(c))
+    noun = cat_text(c) if n == 1 else P
+    q = cap_first(rng.choice(T.COUNT).format(P=P))
+    boxes = "; ".join(S.box_line(i, k) for k, i in enumerate(members))
+    reasoning = f"Boxes of category {cat_text(c)}: {boxes}. That is {n} {noun}."
+    ans = f"There {'is' if n == 1 else 'are'} {n} {noun}."
+    return dict(question=q, answer=ans, answer_form="numeric", answer_value=str(n), answer_unit="count",
+                choices=[], reasoning=reasoning, objs=list(members))
+
+
+def _boxes_answer(S: Scene, objs: list[int]) -> tuple[str, str]:
+    recs = [S.recs[i] for i in objs]
+    return format_boxes(S.cfg.box_format, recs, S.K, S.width, S.height), json.dumps(recs)
+
+
+def b_ground(ctx: _Ctx, t: str):
+    S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    hint = T.FORMAT_HINT[cfg.box_format]
+    if t == "det_all":
+        if (t,) in ctx.used:
+            return None
+        ctx.used.add((t,))
+        if S.incomplete or S.n == 0:
+            ctx.skipped["incomplete_scene"] += 1
+            return None
+        if S.n > cfg.max_det_boxes:
+            ctx.skipped["too_many_boxes"] += 1
+            return None
+        objs = list(range(S.n))
+        q = rng.choice(T.GROUND[t]) + hint
+        counts = ", ".join(f"{len(v)} {cat_text(c) if len(v) == 1 else plural(cat_text(c))}" for c, v in S.by_cat.items())
+        reasoning = f"The image contains {S.n} objects ({counts}). Each box: centre projected to the image, depth, yaw and size."
+    elif t == "ground_multi":
+        cats = [c for c, v in S.by_cat.items() if len(v) >= 2 and not S.incomplete.get(c)
+                and len(v) <= cfg.max_det_boxes and (t, c) not in ctx.used]
+        if not cats:
+            ctx.skipped["no_repeated_category"] += 1
+            return None
+        c = rng.choice(cats)
+        ctx.used.add((t, c))
+        objs = list(S.by_cat[c])
+        q = rng.choice(T.GROUND[t]).format(P=plural(cat_text(c)), c=cat_text(c)) + hint
+        reasoning = f"There are {len(objs)} {plural(cat_text(c))} in the image; their boxes follow."
+    else:
+        want_unique = t == "ground_single"
+        cand = [i for i in S.askable if (S.cat_count[S.cats[i]] == 1) == want_unique and (t, i) not in ctx.used]
+        if not cand:
+            ctx.skipped["no_referable_object"] += 1
+            return None
+        i = rng.choice(cand)
+        ctx.used.add((t, i))
+        objs = [i]
+        q = cap_first(rng.choice(T.GROUND[t]).format(A=S.names[i])) + hint
+        if want_unique:
+            reasoning = f"There is exactly one {cat_text(S.cats[i])} in the image; its box follows."
+        else:
+            grp = S.by_cat[S.cats[i]]
+            desc = S.names[i]
+            if "camera" in desc:
+                vals = "; ".join(f"{S.box_line(j, k)}: " + _dist_cam_text(S, j, str(k)) for k, j in enumerate(grp))
+            else:
+                vals = "; ".join(f"{S.box_line(j, k)}: x_{k} = {fmt2(S.x[j])}" for k, j in enumerate(grp))
+            reasoning = (f"There are {len(grp)} {plural(cat_text(S.cats[i]))}: {vals}. "
+                         f"{cap_first(desc)} is the one with centre {S.centre_txt[i]}.")
+    text, value = _boxes_answer(S, objs)
+    return dict(question=q, answer=text, answer_form="boxes", answer_value=value, answer_unit=None, choices=[],
+                reasoning=reasoning, objs=objs)
+
+
+BUILDERS = {
+    "det_all": b_ground, "ground_single": b_ground, "ground_multi": b_ground, "ground_referring": b_ground,
+    "yn": b_yn, "choice": b_choice, "anchor_yn": b_anchor_yn, "anchor_choice": b_anchor_choice,
+    "metric1": b_metric1, "metric2": b_metric2, "clock": b_clock, "anchor3": b_anchor3, "order": b_order,
+    "count": b_count,
+}
+
+
+def _messages(question: str, reasoning: str, answer: str) -> list[dict]:
+    return [
+        {"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": question}]},
+        {"role": "assistant", "content": [{"type": "text", "text": f"<think>{reasoning}</think>{answer}"}]},
+    ]
+
+
+def generate_qa(image: dict, objects: list[dict], config: QAConfig | None = None, seed: int = 0):
+    """Questions about one image. Returns ``(rows, stats)``; deterministic for (image, objects, config, seed)."""
+    cfg = config if config is not None else QAConfig()
+    cfg.validate()
+    rng = random.Random(f"lift3d-qa:{int(seed)}:{int(image['image_id'])}")
+    S = Scene(image, objects, cfg, rng)
+    ctx = _Ctx(S, cfg, rng)
+    stats = {"generated": {}, "skipped": {}, "objects": S.n, "askable_objects": len(S.askable),
+             "invalid_objects": S.n_invalid}
+    rows: list[dict] = []
+    if S.n == 0 or cfg.max_per_image == 0:
+        if S.n == 0:
+            ctx.skipped["no_objects"] += 1
+        stats["skipped"] = dict(ctx.skipped)
+        return rows, stats
+
+    mix = cfg.mix if cfg.mix is not None else default_mix()
+    unknown = set(mix) - set(TYPES)
+    if unknown:
+        raise ValueError(f"unknown question types in mix: {sorted(unknown)}")
+    alive = [t for t in QUESTION_TYPES if mix.get(t, 0) > 0
+             and (cfg.include_types is None or t in cfg.include_types)]
+    if not S.has_gravity and not cfg.assume_level_without_gravity:
+        ctx.skipped["no_gravity"] += sum(1 for t in alive if t in FRAME_TYPES)
+        alive = [t for t in alive if t not in FRAME_TYPES]
+    weights = {t: float(mix[t]) for t in alive}
+    made = Counter()
+    misses = Counter()
+    image_id = S.image_id
+    while alive and len(rows) < cfg.max_per_image:
+        t = rng.choices(alive, weights=[weights[x] for x in alive])[0]
+        fam, kind, params = TYPES[t]
+        res = BUILDERS[kind](ctx, t, *params)
+        if res is None:
+            misses[t] += 1
+            if misses[t] >= cfg.attempts_per_question:
+                alive.remove(t)
+            continue
+        misses[t] = 0
+        made[t] += 1
+        if made[t] >= cfg.max_per_type_per_image:
+            alive.remove(t)
+        objs = res.pop("objs")
+        row = {"id": f"{image_id}-{len(rows):04d}", "image_id": image_id, "question_type": t}
+        row.update(res)
+        row["object_ids"] = [S.ids[i] for i in objs]
+        row["messages"] = _messages(row["question"], row["reasoning"], row["answer"])
+        rows.append(row)
+    stats["generated"] = dict(made)
+    stats["skipped"] = dict(ctx.skipped)
+    return rows, stats

@@ -1,0 +1,129 @@
+"""End-to-end builds on small synthetic sets: layout, loading, accounting, determinism, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from lift3d.build import build
+from lift3d.errors import UserError
+from lift3d.output import read_config_table
+from lift3d.pipeline.stages import BuildConfig
+from lift3d.synth import generate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("synth")
+    generate(d, 6, 123, width=320, height=240)
+    # Real inputs are never clean: add a missing image and two bad annotations, which must end as rejects.
+    data = json.loads((d / "annotations.json").read_text())
+    img = dict(data["images"][0], id=999, file_name="images/missing.png")
+    data["images"].append(img)
+    next_id = max(a["id"] for a in data["annotations"]) + 1
+    data["annotations"].append(dict(data["annotations"][0], id=next_id, image_id=999))
+    data["annotations"].append(dict(data["annotations"][0], id=next_id + 1, bbox=[300, 200, 100, 100]))
+    (d / "annotations.json").write_text(json.dumps(data))
+    return d
+
+
+def _build(synth_dir, out, **kw):
+    ex = kw.pop("executor", "local")
+    cfg = BuildConfig(**{"images_per_unit": 2, "rows_per_shard": 40, **kw})
+    return build(synth_dir / "annotations.json", synth_dir, out, cfg, executor=ex, progress=False)
+
+
+def contents(out) -> dict:
+    return {c: read_config_table(out, c).to_pylist() for c in ("objects", "qa", "rejects")}
+
+
+def test_end_to_end_layout_and_loading(synth_dir, tmp_path):
+    out = tmp_path / "out"
+    info = _build(synth_dir, out)
+    assert (out / "README.md").exists() and (out / "build_info.json").exists()
+    assert not (out / ".staging").exists()
+    qa_shards = sorted(p.name for p in (out / "qa").iterdir())
+    n = len(qa_shards)
+    assert n >= 2, "rows_per_shard=40 should split the questions"
+    assert qa_shards == [f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+    for config in ("objects", "qa", "rejects"):
+        ds = datasets.load_dataset(str(out), config)
+        assert ds["train"].num_rows == info["counts"][f"{config}_rows"]
+    one = datasets.load_dataset("parquet", data_files=str(out / "qa" / qa_shards[0]), split="train")
+    assert "messages" in one.features and one.num_rows > 0
+    objs = datasets.load_dataset(str(out), "objects")["train"]
+    assert objs.num_rows == 6
+    rejects = datasets.load_dataset(str(out), "rejects")["train"]
+    reasons = {(r["image_id"], r["annotation_id"]): r["reason"] for r in rejects}
+    assert reasons[(999, None)] == "image_missing"
+    assert "bad_bbox" in reasons.values()
+    assert all(len(r["objects"]) > 0 for r in objs)
+
+    # accounting: every input annotation ends in exactly one place
+    gt = json.loads((synth_dir / "annotations.json").read_text())
+    ids = [a["id"] for a in gt["annotations"]]
+    lifted = [o["annotation_id"] for r in objs for o in r["objects"]]
+    rej = [r["annotation_id"] for r in datasets.load_dataset(str(out), "rejects")["train"] if r["annotation_id"] is not None]
+    assert sorted(lifted + rej) == sorted(ids)
+    card = (out / "README.md").read_text()
+    assert "config_name: qa" in card and "load_dataset" in card
+
+
+def test_deterministic_and_resume(synth_dir, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _build(synth_dir, a)
+    _build(synth_dir, b)
+    ca = contents(a)
+    assert ca == contents(b)
+    # an interrupted build: staging holds some finished units and one half-written unit
+    c = tmp_path / "c"
+    _build(synth_dir, c)
+    from lift3d.output import UnitWriter
+    w = UnitWriter(str(c), "train")
+    # rebuild staging as if units 0 and 2 had finished, unit 1 crashed mid-write
+    for config in ("objects", "qa", "rejects"):
+        for p in (c / config).iterdir():
+            p.unlink()
+    from lift3d.io.coco import read_coco3d
+    from lift3d.pipeline.executors import make_units, run_stages
+    from lift3d.pipeline.stages import make_stages
+
+    cfg = BuildConfig(images_per_unit=2, rows_per_shard=40)
+    units = make_units(read_coco3d(synth_dir / "annotations.json", synth_dir).records, 2)
+    stages = make_stages(cfg)
+    for s in stages:
+        s.setup()
+    for u in (units[0], units[2]):
+        w.write_unit(u.unit_id, run_stages(stages, u.records))
+    (c / ".staging" / "train" / "qa").mkdir(parents=True, exist_ok=True)
+    (c / ".staging" / "train" / "qa" / "unit-000001.parquet.tmp").write_bytes(b"partial")
+    info = build(synth_dir / "annotations.json", synth_dir, c, cfg, resume=True, progress=False)
+    assert info["units"]["skipped_on_resume"] == 2 and info["units"]["run"] == len(units) - 2
+    assert contents(c) == ca
+
+
+def test_existing_split_needs_flag(synth_dir, tmp_path):
+    out = tmp_path / "o"
+    _build(synth_dir, out)
+    with pytest.raises(UserError, match="--overwrite"):
+        _build(synth_dir, out)
+    cfg = BuildConfig(images_per_unit=2, rows_per_shard=40)
+    build(synth_dir / "annotations.json", synth_dir, out, cfg, overwrite=True, progress=False)
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    env = dict(os.environ, LIFT3D_EXECUTOR="local")
+    r = subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", str(bad), "--images", str(tmp_path),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "malformed JSON" in r.stderr and "Traceback" not in r.stderr
