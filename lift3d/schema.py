@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
-from datasets import Features, List, Value
+from datasets import Features, Image, List, Value
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ OBJECTS_ROW: dict[str, tuple] = {
     "gravity_source": (Value("string"), "dataset | estimated | camera (camera = unknown, camera frame used)."),
     "gravity_confidence": (Value("float32"), "Confidence of the down direction in [0, 1] (1 for dataset gravity)."),
     "objects": (List({k: v[0] for k, v in OBJECT_FIELDS.items()}), "Lifted 3D objects of the image (fields below)."),
+    "depth": (
+        Image(),
+        "Depth used for lifting as a 16-bit PNG in millimetres (0 = invalid); only with --keep-depth, else null.",
+    ),
     "rejected_categories": (
         List(Value("string")),
         "Categories with an annotation in this image that was not lifted (questions never treat them as absent or unique).",
@@ -141,6 +145,9 @@ def to_table(config: str, rows: list[dict]) -> pa.Table:
 
 # ----------------------------------------------------------------------------------------------- exports
 def _feature_json_schema(feat) -> dict:
+    if isinstance(feat, Image):
+        return {"type": ["object", "null"], "properties": {"bytes": {"type": ["string", "null"], "contentEncoding": "base64"},
+                                                           "path": {"type": ["string", "null"]}}}
     if isinstance(feat, Value):
         t = {
             "int32": "integer", "int64": "integer", "float32": "number", "float64": "number",
@@ -180,6 +187,8 @@ def json_schema(config: str) -> dict:
 
 
 def _type_str(feat) -> str:
+    if isinstance(feat, Image):
+        return "image (PNG bytes)"
     if isinstance(feat, Value):
         return feat.dtype
     if isinstance(feat, List):

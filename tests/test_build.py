@@ -127,3 +127,23 @@ def test_cli_bad_input_is_one_line(tmp_path):
                         "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "malformed JSON" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_keep_depth_stores_uint16_png(synth_dir, tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "kd"
+    _build(synth_dir, out, keep_depth=True)
+    objs = datasets.load_dataset(str(out), "objects")["train"].cast_column("depth", datasets.Image(decode=False))
+    row = objs[0]
+    depth = np.asarray(Image.open(io.BytesIO(row["depth"]["bytes"])))
+    assert depth.dtype == np.uint16 and depth.shape == (row["height"], row["width"])
+    src = json.loads((synth_dir / "annotations.json").read_text())
+    img = next(i for i in src["images"] if i["id"] == row["image_id"])
+    sensor = np.asarray(Image.open(synth_dir / img["depth_file"]))
+    assert np.array_equal(depth, sensor)  # dataset depth in mm round-trips exactly
+    plain = datasets.load_dataset(str(out), "objects")
+    assert plain["train"].features["depth"] == datasets.Image()

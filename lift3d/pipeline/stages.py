@@ -17,6 +17,19 @@ from lift3d.pipeline.stage import RecordRejected, Resources, Stage, add_reject
 PIXEL_FIELDS = ("rgb", "depth", "depth_dataset")
 
 
+def depth_png_bytes(depth: np.ndarray) -> bytes:
+    """Depth in metres -> 16-bit PNG in millimetres (0 = invalid, clipped at 65.535 m)."""
+    import io
+
+    from PIL import Image
+
+    d = np.nan_to_num(np.asarray(depth, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    mm = np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(mm).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def qa_seed(seed: int, image_id: int) -> int:
     """Per-image seed: the same image gets the same questions whatever the sharding or executor."""
     return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(image_id) & 0xFFFFFFFFFFFF]).generate_state(1)[0])
@@ -53,8 +66,10 @@ class LiftStage(Stage):
         record["gravity_source"] = res.gravity_source
         record["gravity_confidence"] = res.gravity_confidence
         record["annotations"] = []  # every annotation is now an object or a reject
-        if not self.keep_pixels:
-            for k in PIXEL_FIELDS:
+        if self.keep_pixels:
+            record["depth"] = {"bytes": depth_png_bytes(record["depth"]), "path": None}
+        for k in PIXEL_FIELDS:
+            if not (self.keep_pixels and k == "depth"):
                 record.pop(k, None)
         return record
 
