@@ -75,6 +75,7 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
         "units": {"total": len(units), "skipped_on_resume": len(done & {u.unit_id for u in units}),
                   "run": report.units},
         "timing": {"seconds": round(time.perf_counter() - t_start, 3),
+                   "executor_seconds": round(report.seconds, 3),
                    "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()}},
         "models": {"depth": cfg.depth},
     }

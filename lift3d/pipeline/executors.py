@@ -66,7 +66,9 @@ class LocalExecutor:
             bar = tqdm(total=sum(len(u.records) for u in units), unit="img", desc="build")
         for unit in units:
             run_stages(stages, unit.records, report.stage_seconds)
+            t_write = time.perf_counter()
             sink.write_unit(unit.unit_id, unit.records)
+            report.stage_seconds["write"] += time.perf_counter() - t_write
             report.units += 1
             report.images += len(unit.records)
             if bar is not None:

@@ -102,8 +102,9 @@ class RayExecutor:
             kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             if self.address:
                 ray.init(address=self.address, **kwargs)
-            else:
-                ray.init(**kwargs)
+            else:  # a local instance; LIFT3D_RAY_NUM_CPUS caps its CPUs (benchmarks, shared machines)
+                n = os.environ.get("LIFT3D_RAY_NUM_CPUS")
+                ray.init(num_cpus=int(n) if n else None, **kwargs)
         ctx = ray.data.DataContext.get_current()
         ctx.max_errored_blocks = -1  # failed units are isolated record by record below
         ctx.enable_progress_bars = bool(self.progress)

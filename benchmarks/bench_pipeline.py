@@ -1,0 +1,177 @@
+"""Pipeline benchmark (issue 6): CPU cost per image of every non-model stage, worker scaling, peak memory.
+
+  .venv/bin/python benchmarks/bench_pipeline.py                      # all three parts
+  .venv/bin/python benchmarks/bench_pipeline.py --parts cost         # one part
+  .venv/bin/python benchmarks/bench_pipeline.py --small 20 --large 400
+
+cost:    local executor, one process, COCO-sized synthetic images (640x480); CPU ms per image per stage.
+scaling: Ray executor with 1 vs 2 CPUs on the same input; images/s and the ratio.
+memory:  peak RSS of the build's whole process tree (driver + Ray processes), `--small` vs `--large` scenes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def synth(out: Path, n: int, seed: int = 2026) -> Path:
+    from lift3d.synth import generate
+
+    if not (out / "annotations.json").exists():
+        generate(out, n, seed)
+    return out
+
+
+def subset(src: Path, n: int, dst: Path) -> Path:
+    data = json.loads((src / "annotations.json").read_text())
+    keep = {im["id"] for im in sorted(data["images"], key=lambda i: i["id"])[:n]}
+    data["images"] = [im for im in data["images"] if im["id"] in keep]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def part_cost(root: Path, n: int) -> dict:
+    from lift3d.io.coco import read_coco3d
+    from lift3d.output import UnitWriter
+    from lift3d.pipeline.executors import LocalExecutor, make_units
+    from lift3d.pipeline.stages import BuildConfig, make_stages
+
+    ann = subset(root, n, root / f"subset_{n}.json")
+    inp = read_coco3d(ann, root)
+    n_obj = sum(len(r["annotations"]) for r in inp.records)
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = UnitWriter(tmp, "train")
+        t0 = time.process_time()
+        rep = LocalExecutor(progress=False).run(make_stages(BuildConfig()), make_units(inp.records, 16), writer)
+        cpu = time.process_time() - t0
+    per = {k: 1000 * v / n for k, v in rep.stage_seconds.items()}
+    return {"images": n, "objects_per_image": n_obj / n, "ms_per_image": per, "sum_ms": sum(per.values()),
+            "process_cpu_ms_per_image": 1000 * cpu / n}
+
+
+def _build_cmd(ann: Path, root: Path, out: Path, executor: str, extra=()):
+    return [sys.executable, "-m", "lift3d", "build", "--annotations", str(ann), "--images", str(root),
+            "--out", str(out), "--executor", executor, "--no-progress", "--images-per-unit", "8", *extra]
+
+
+def run_measured(cmd, env) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) summed over the process tree, sampled every 50 ms."""
+    proc = psutil.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                procs = [proc] + proc.children(recursive=True)
+                rss = 0
+                for p in procs:
+                    try:
+                        rss += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], rss / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t0 = time.perf_counter()
+    t.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    done.set()
+    t.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"build failed: {err.decode()[-2000:]}")
+    return wall, peak[0]
+
+
+def ray_env(num_cpus: int) -> dict:
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+    env.pop("RAY_ADDRESS", None)
+    env["LIFT3D_RAY_NUM_CPUS"] = str(num_cpus)
+    return env
+
+
+def part_scaling(root: Path, n: int) -> dict:
+    ann = subset(root, n, root / f"subset_{n}.json")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for cpus in (1, 2):
+            o = Path(tmp) / f"o{cpus}"
+            wall, _ = run_measured(_build_cmd(ann, root, o, "ray"), ray_env(cpus))
+            ex = json.loads((o / "build_info.json").read_text())["splits"]["train"]["timing"]["executor_seconds"]
+            out[cpus] = {"seconds": ex, "wall": wall, "images_per_s": n / ex}
+    out["ratio"] = out[2]["images_per_s"] / out[1]["images_per_s"]
+    return out
+
+
+def part_memory(root: Path, small: int, large: int) -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (small, large):
+            ann = subset(root, n, root / f"subset_{n}.json")
+            wall, peak = run_measured(_build_cmd(ann, root, Path(tmp) / f"m{n}", "ray"), ray_env(2))
+            out[n] = {"seconds": wall, "peak_rss_mb": peak}
+    out["ratio"] = out[large]["peak_rss_mb"] / out[small]["peak_rss_mb"]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="cost,scaling,memory")
+    ap.add_argument("--small", type=int, default=20)
+    ap.add_argument("--large", type=int, default=400)
+    ap.add_argument("--cost-images", type=int, default=40)
+    ap.add_argument("--scaling-images", type=int, default=80)
+    ap.add_argument("--cache", default=str(REPO / ".bench" / "pipeline_synth"))
+    a = ap.parse_args(argv)
+    parts = a.parts.split(",")
+    need = max([a.cost_images] + ([a.scaling_images] if "scaling" in parts else [])
+               + ([a.large] if "memory" in parts else []))
+    root = Path(a.cache + f"_{need}")
+    t0 = time.perf_counter()
+    synth(root, need)
+    print(f"# machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{need} synthetic 640x480 scenes ready in {time.perf_counter() - t0:.1f} s")
+    if "cost" in parts:
+        r = part_cost(root, a.cost_images)
+        print(f"\n## CPU cost per image ({r['images']} images, {r['objects_per_image']:.1f} objects/image, local executor)")
+        print("| stage | CPU ms / image |\n|---|---|")
+        for k, v in r["ms_per_image"].items():
+            print(f"| {k} | {v:.1f} |")
+        print(f"| **sum** | **{r['sum_ms']:.1f}** |  (process CPU {r['process_cpu_ms_per_image']:.1f} ms/image)")
+    if "scaling" in parts:
+        r = part_scaling(root, a.scaling_images)
+        print(f"\n## Worker scaling (Ray, {a.scaling_images} images; executor time, Ray start excluded)")
+        print("| CPUs | executor s | wall s (with Ray start) | images/s |\n|---|---|---|---|")
+        for c in (1, 2):
+            print(f"| {c} | {r[c]['seconds']:.1f} | {r[c]['wall']:.1f} | {r[c]['images_per_s']:.2f} |")
+        print(f"ratio 2 vs 1: {r['ratio']:.2f}")
+    if "memory" in parts:
+        r = part_memory(root, a.small, a.large)
+        print(f"\n## Peak memory, driver + Ray processes (Ray executor, 2 CPUs)")
+        print("| scenes | seconds | peak RSS MB |\n|---|---|---|")
+        for n in (a.small, a.large):
+            print(f"| {n} | {r[n]['seconds']:.1f} | {r[n]['peak_rss_mb']:.0f} |")
+        print(f"ratio {a.large} vs {a.small}: {r['ratio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
