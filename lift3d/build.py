@@ -61,7 +61,8 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
     if inp.orphan_rejects and orphan_unit not in done:
         writer.write_extra_rejects(orphan_unit, inp.orphan_rejects)
 
-    shards = finalize(writer, cfg.rows_per_shard)
+    shards = finalize(writer, cfg.rows_per_shard,
+                      int(cfg.max_shard_mb * 2**20) if cfg.max_shard_mb else None)
     stats = merge_stats(writer.load_stats())
     stats.update(inp.counts())
     info = _load_build_info(fs, root)

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--ray-address", default=None, help="join an existing Ray cluster (else RAY_ADDRESS)")
     b.add_argument("--images-per-unit", type=int, default=64, help="images per work unit (default 64)")
     b.add_argument("--rows-per-shard", type=int, default=20000, help="rows per output shard (default 20000)")
+    b.add_argument("--max-shard-mb", type=float, default=None,
+                   help="also cap shards by size: more shards when the staged data exceeds this many MB each")
     b.add_argument("--keep-depth", action="store_true", help="keep depth maps (uint16 PNG, mm) in the objects rows")
     b.add_argument("--source-name", default="", help="source dataset name for the dataset card")
     b.add_argument("--source-license", default="", help="source dataset licence for the dataset card")
@@ -137,7 +139,7 @@ def _cmd_build(a) -> int:
     from lift3d.summary import format_summary
 
     cfg = BuildConfig(split=a.split, depth=a.depth, device=a.device, seed=a.seed,
-                      images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard,
+                      images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
                       keep_depth=a.keep_depth, source_name=a.source_name, source_license=a.source_license)
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)

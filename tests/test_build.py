@@ -147,3 +147,35 @@ def test_keep_depth_stores_uint16_png(synth_dir, tmp_path):
     assert np.array_equal(depth, sensor)  # dataset depth in mm round-trips exactly
     plain = datasets.load_dataset(str(out), "objects")
     assert plain["train"].features["depth"] == datasets.Image()
+
+
+def test_killed_build_resumes_to_the_same_dataset(synth_dir, tmp_path):
+    """A real interruption: the build process is killed after its first finished unit, then resumed."""
+    import signal
+    import time
+
+    ref = tmp_path / "ref"
+    _build(synth_dir, ref)
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "lift3d", "build", "--annotations", str(synth_dir / "annotations.json"),
+            "--images", str(synth_dir), "--out", str(out), "--executor", "local", "--images-per-unit", "2",
+            "--rows-per-shard", "40", "--no-progress"]
+    proc = subprocess.Popen(args)
+    marker_dir = out / ".staging" / "train" / "stats"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (marker_dir.exists() and any(marker_dir.glob("unit-*.json"))):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "README.md").exists(), "the build finished before it could be killed"
+    r = subprocess.run(args + ["--resume"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert contents(out) == contents(ref)
+
+
+def test_fsspec_uri_and_size_capped_shards(synth_dir, tmp_path):
+    out = tmp_path / "uri"
+    info = _build(synth_dir, f"file://{out}", rows_per_shard=100000, max_shard_mb=0.01)
+    assert len(info["shards"]["qa"]["shards"]) > 1  # the size cap split what the row cap would not
+    ds = datasets.load_dataset(str(out), "qa")["train"]
+    assert ds.num_rows == info["counts"]["qa_rows"]

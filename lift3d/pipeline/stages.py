@@ -114,6 +114,7 @@ class BuildConfig:
     seed: int = 0
     images_per_unit: int = 64
     rows_per_shard: int = 20000
+    max_shard_mb: float | None = None
     row_group_size: int = 256
     keep_depth: bool = False
     masks: str = "dataset"
