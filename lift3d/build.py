@@ -8,6 +8,7 @@ import platform
 import posixpath
 import time
 from importlib import metadata
+from pathlib import Path
 
 from lift3d import __version__
 from lift3d.errors import UserError
@@ -28,6 +29,12 @@ def library_versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def _abs(p) -> str:
+    """Local paths are recorded absolute (so `lift3d show`/`report` work from anywhere); URIs as given."""
+    s = str(p)
+    return s if "://" in s else str(Path(s).resolve())
 
 
 def _load_build_info(fs, root: str) -> dict:
@@ -68,7 +75,7 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
     info = _load_build_info(fs, root)
     split_info = {
         "config": dataclasses.asdict(cfg),
-        "input": {"annotations": str(annotations), "images": str(images)},
+        "input": {"annotations": _abs(annotations), "images": _abs(images)},
         "counts": {**inp.counts(), **{f"{c}_rows": shards[c]["num_examples"] for c in CONFIG_NAMES}},
         "stats": stats,
         "shards": shards,

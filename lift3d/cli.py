@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sc = add("schema", "Export the output contract (JSON Schema + field reference).", "lift3d schema --export schemas")
     sc.add_argument("--export", required=True, metavar="DIR")
+
+    from lift3d.viz.cli import register as register_viz
+
+    register_viz(sub, add)
     return p
 
 
@@ -186,6 +190,10 @@ def _cmd_schema(a) -> int:
 
 COMMANDS = {"synth": _cmd_synth, "build": _cmd_build, "validate": _cmd_validate, "eval": _cmd_eval,
             "eval-depth": _cmd_eval_depth, "schema": _cmd_schema}
+
+from lift3d.viz.cli import COMMANDS as VIZ_COMMANDS  # noqa: E402  (cheap: no numpy/matplotlib import)
+
+COMMANDS.update(VIZ_COMMANDS)
 
 
 def main(argv=None) -> int:
