@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     from lift3d.viz.cli import register as register_viz
 
     register_viz(sub, add)
+
+    from lift3d.train.cli import register as register_train
+
+    COMMANDS.update(register_train(sub, add))
     return p
 
 
