@@ -1,0 +1,179 @@
+"""Up direction and floor level per image.
+
+* :func:`resolve_gravity` - the dataset's gravity when given; otherwise a floor-plane fit on likely-floor
+  points (normals near the camera's down axis, lower part of the image, outside the annotated objects),
+  with sanity checks (plane below the camera at a plausible height, few points below it, tilt within
+  limits - never simply the largest plane, which can be a wall); otherwise the camera frame, flagged.
+* :func:`floor_height` - height of the floor below the camera along a known down vector: the lowest
+  well-supported horizontal surface (normals parallel to gravity).
+
+Everything works on a strided copy of the depth map (a few thousand points), never per pixel of the
+full image.  Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lift3d.geometry.camera import backproject
+
+CAM_DOWN = np.array([0.0, 1.0, 0.0])
+
+
+@dataclass
+class GravityEstimate:
+    down: np.ndarray | None  # unit down vector in the camera frame, None = camera frame
+    source: str  # "dataset" | "estimated" | "camera"
+    confidence: float
+    floor_h: float | None = None  # distance of the floor plane below the camera along down (m)
+
+
+def _grid(depth: np.ndarray, max_side: int = 160) -> tuple[int, np.ndarray, np.ndarray]:
+    H, W = depth.shape
+    s = max(1, int(np.ceil(max(H, W) / max_side)))
+    vv = np.arange(0, H, s)
+    uu = np.arange(0, W, s)
+    return s, vv, uu
+
+
+def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 160, rel_jump: float = 0.05):
+    """Strided point map (h, w, 3), normals (h, w, 3, oriented towards +camera-y) and validity (h, w)."""
+    s, vv, uu = _grid(depth, max_side)
+    d = depth[np.ix_(vv, uu)].astype(np.float64)
+    ok = np.isfinite(d) & (d > 0)
+    d = np.where(ok, d, 0.0)
+    U, V = np.meshgrid(uu.astype(np.float64), vv.astype(np.float64))
+    P = backproject(U, V, d, K)
+    n = np.zeros_like(P)
+    nok = np.zeros(ok.shape, dtype=bool)
+    if P.shape[0] >= 3 and P.shape[1] >= 3:
+        dx = P[1:-1, 2:] - P[1:-1, :-2]
+        dy = P[2:, 1:-1] - P[:-2, 1:-1]
+        c = np.cross(dx, dy)
+        norm = np.linalg.norm(c, axis=-1)
+        dc = d[1:-1, 1:-1]
+        neigh = np.stack([d[1:-1, 2:], d[1:-1, :-2], d[2:, 1:-1], d[:-2, 1:-1]], axis=0)
+        smooth = np.all(np.abs(neigh - dc[None]) <= rel_jump * s * np.maximum(dc[None], 1e-6), axis=0)
+        good = ok[1:-1, 1:-1] & ok[1:-1, 2:] & ok[1:-1, :-2] & ok[2:, 1:-1] & ok[:-2, 1:-1] & smooth & (norm > 0)
+        c = c / np.maximum(norm, 1e-12)[..., None]
+        c = np.where((c[..., 1:2] < 0), -c, c)
+        n[1:-1, 1:-1] = c
+        nok[1:-1, 1:-1] = good
+    return P, n, ok, nok, vv, uu
+
+
+def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
+    """Lowest (largest h) well-supported level among horizontal-surface heights h."""
+    h = h[np.isfinite(h) & (h > 0.05)]
+    if len(h) < min_support:
+        return None
+    bin_w = 0.04
+    lo, hi = float(np.min(h)), float(np.max(h))
+    nb = max(1, int(np.ceil((hi - lo) / bin_w)) + 1)
+    counts = np.bincount(((h - lo) / bin_w).astype(np.int64), minlength=nb)
+    # smooth over 3 bins (noise spreads a plane over a few bins)
+    sm = np.convolve(counts, np.ones(3), mode="same")
+    need = max(min_support, 0.08 * len(h))
+    idx = np.nonzero(sm >= need)[0]
+    if len(idx) == 0:
+        return None
+    b = idx[-1]
+    # the peak of that level (search the neighbourhood of the highest supported bin)
+    lo_b = max(0, b - 3)
+    peak = lo_b + int(np.argmax(sm[lo_b: b + 1]))
+    centre = lo + (peak + 0.5) * bin_w
+    near = h[np.abs(h - centre) < 2 * bin_w]
+    return float(np.median(near)) if len(near) else float(centre)
+
+
+def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
+                 max_tilt_deg: float = 20.0) -> float | None:
+    """Distance from the camera down to the floor along ``down`` (None when no floor is seen)."""
+    P, n, ok, nok, _, _ = grid if grid is not None else point_and_normal_grid(depth, K)
+    horiz = nok & (np.abs(n @ down) > np.cos(np.radians(max_tilt_deg)))
+    h = P[horiz] @ down
+    fh = _floor_from_heights(h, min_support=25)
+    if fh is None or not (0.1 < fh < 50.0):
+        return None
+    return fh
+
+
+def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=None, seed: int = 0,
+                     max_tilt_deg: float = 45.0) -> tuple[np.ndarray | None, float, float | None]:
+    """Floor-plane fit on likely-floor points. Returns (down or None, confidence 0..1, floor_h)."""
+    P, n, ok, nok, vv, uu = grid if grid is not None else point_and_normal_grid(depth, K)
+    cand = nok & (n @ CAM_DOWN > np.cos(np.radians(max_tilt_deg)))
+    # likely floor: lower 60 % of the image and outside annotated objects (not an object's top)
+    cand &= (vv >= 0.4 * depth.shape[0])[:, None]
+    for (x1, y1, x2, y2) in exclude_boxes:
+        rv = (vv >= y1) & (vv <= y2)
+        ru = (uu >= x1) & (uu <= x2)
+        cand &= ~(rv[:, None] & ru[None, :])
+    pts = P[cand]
+    allp = P[ok]
+    if len(pts) < 30:
+        return None, 0.0, None
+    rng = np.random.default_rng(seed)
+    n_hyp = 128
+    idx = rng.integers(0, len(pts), size=(n_hyp, 3))
+    a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
+    nrm = np.cross(b - a, c - a)
+    ln = np.linalg.norm(nrm, axis=1)
+    keep = ln > 1e-9
+    nrm = nrm[keep] / ln[keep, None]
+    a = a[keep]
+    nrm = np.where(nrm[:, 1:2] < 0, -nrm, nrm)
+    tilt_ok = nrm @ CAM_DOWN > np.cos(np.radians(max_tilt_deg))
+    nrm, a = nrm[tilt_ok], a[tilt_ok]
+    if len(nrm) == 0:
+        return None, 0.0, None
+    d = np.einsum("ij,ij->i", nrm, a)  # camera height along each normal
+    tol = np.maximum(0.03, 0.02 * pts[:, 2])
+    dist = pts @ nrm.T - d[None, :]  # (N, hyp)
+    inl = (np.abs(dist) < tol[:, None]).sum(axis=0)
+    # points clearly below the plane (beyond the floor) make a hypothesis implausible
+    below = ((allp @ nrm.T - d[None, :]) > np.maximum(0.08, 0.04 * allp[:, 2:3])).mean(axis=0)
+    plausible = (d > 0.2) & (d < 20.0) & (below < 0.03)
+    if not np.any(plausible):
+        return None, 0.0, None
+    score = np.where(plausible, inl, -1)
+    best_inl = score.max()
+    # among well-supported planes prefer the lowest one (floor below tables/seats)
+    good = np.nonzero(score >= 0.5 * best_inl)[0]
+    j = good[np.argmax(d[good])]
+    inliers = pts[np.abs(dist[:, j]) < tol]
+    if len(inliers) < 20:
+        return None, 0.0, None
+    # least-squares refit
+    cen = inliers.mean(axis=0)
+    _, _, vt = np.linalg.svd(inliers - cen, full_matrices=False)
+    down = vt[2]
+    if down[1] < 0:
+        down = -down
+    fh = float(cen @ down)
+    frac = len(inliers) / 400.0  # supporting grid points (of ~10-20 k) for full confidence
+    tilt = np.degrees(np.arccos(np.clip(down @ CAM_DOWN, -1, 1)))
+    conf = float(np.clip(frac, 0, 1) * np.clip(1.0 - tilt / max_tilt_deg, 0, 1) ** 0.5
+                 * (1.0 - below[j] / 0.03) ** 0.5)
+    return down, conf, fh
+
+
+def resolve_gravity(gravity, depth: np.ndarray, K: np.ndarray, annotations=(), estimate: bool = True,
+                    min_confidence: float = 0.2) -> GravityEstimate:
+    """Pick the up direction for one image and the floor level along it."""
+    grid = point_and_normal_grid(depth, K)
+    if gravity is not None:
+        g = np.asarray(gravity, dtype=np.float64).reshape(3)
+        nrm = np.linalg.norm(g)
+        if np.all(np.isfinite(g)) and nrm > 1e-6:
+            down = g / nrm
+            return GravityEstimate(down, "dataset", 1.0, floor_height(depth, K, down, grid))
+    if estimate:
+        boxes = [a.get("bbox2d") for a in annotations if a.get("bbox2d") is not None]
+        down, conf, fh = estimate_gravity(depth, K, boxes, grid)
+        if down is not None and conf >= min_confidence:
+            fh2 = floor_height(depth, K, down, grid)
+            return GravityEstimate(down, "estimated", conf, fh2 if fh2 is not None else fh)
+    return GravityEstimate(None, "camera", 0.0, None)

@@ -1,0 +1,71 @@
+"""Category size priors: typical (w, h, l) in metres, shipped as ``lift3d/priors/size_priors.csv``.
+
+``h`` is the vertical extent, ``l >= w`` the horizontal ones.  Category names are normalised
+(lower-case, ``_``/``-`` -> space, a trailing plural ``s`` tried) and aliases in the table map to the
+same row.  Unknown categories have no prior (:func:`lookup` returns ``None``); the lifter then uses a
+square-footprint fallback built from the visible extents.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SizePrior:
+    category: str
+    w: float
+    h: float
+    l: float  # noqa: E741 - the box convention's name
+    rel_std: float
+
+    @property
+    def horizontal(self) -> tuple[float, float]:
+        """(short, long) horizontal extents."""
+        return (min(self.w, self.l), max(self.w, self.l))
+
+
+def normalise_name(name: str) -> str:
+    return " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+@lru_cache(maxsize=1)
+def load_table() -> dict[str, SizePrior]:
+    text = resources.files("lift3d").joinpath("priors/size_priors.csv").read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    table: dict[str, SizePrior] = {}
+    for row in csv.DictReader(io.StringIO("\n".join(lines))):
+        names = [normalise_name(n) for n in row["category"].split("|") if n.strip()]
+        w, h, l_ = float(row["w"]), float(row["h"]), float(row["l"])
+        if min(w, h, l_) <= 0:
+            raise ValueError(f"size prior for {names[0]!r} has a non-positive dimension")
+        prior = SizePrior(names[0], min(w, l_), h, max(w, l_), float(row.get("rel_std") or 0.3))
+        for n in names:
+            table.setdefault(n, prior)
+    return table
+
+
+@lru_cache(maxsize=4096)
+def lookup(category: str | None) -> SizePrior | None:
+    if not category:
+        return None
+    table = load_table()
+    n = normalise_name(category)
+    if n in table:
+        return table[n]
+    for cand in (n[:-1] if n.endswith("s") else None, n[:-2] if n.endswith("es") else None,
+                 n.split(" ")[-1] if " " in n else None):
+        if cand and cand in table:
+            return table[cand]
+    return None
+
+
+def prior_array(category: str | None) -> np.ndarray | None:
+    p = lookup(category)
+    return None if p is None else np.array([p.w, p.h, p.l])

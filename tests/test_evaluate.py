@@ -1,0 +1,127 @@
+"""lift3d.evaluate: per-object errors, AP3D (Omni3D protocol) against hand computations, file formats."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lift3d.evaluate import _ap_101, ap3d, evaluate, evaluate_predictions, format_report, load_gt, object_errors
+from lift3d.geometry.boxes import Box3D
+
+
+def _obj(aid, cat, center, dims, yaw, down=None, **kw):
+    b = Box3D.from_yaw(center, dims, yaw, None if down is None else np.asarray(down))
+    return {"annotation_id": aid, "category": cat, **b.to_row(), "yaw": yaw, **kw}
+
+
+def test_object_errors_symmetries():
+    g = _obj(1, "chair", [0, 0.5, 4], [0.5, 0.9, 1.2], 0.3)
+    g_np = load_gt_like(g)
+    same_swapped = _obj(1, "chair", [0, 0.5, 4], [1.2, 0.9, 0.5], 0.3 + np.pi / 2)
+    e = object_errors(same_swapped, g_np)
+    assert e["iou"] == pytest.approx(1.0, abs=1e-9)
+    assert e["yaw_err_deg"] == pytest.approx(0.0, abs=1e-6) and e["size_err"] == pytest.approx(0.0, abs=1e-9)
+    half_turn = _obj(1, "chair", [0, 0.5, 4], [0.5, 0.9, 1.2], 0.3 + np.pi)
+    assert object_errors(half_turn, g_np)["yaw_err_deg"] == pytest.approx(0.0, abs=1e-6)
+    off = _obj(1, "chair", [0.3, 0.5, 4.4], [0.5, 0.9, 1.2], 0.3 + np.radians(10))
+    e = object_errors(off, g_np)
+    assert e["yaw_err_deg"] == pytest.approx(10.0, abs=1e-6)
+    assert e["center_err"] == pytest.approx(0.5, abs=1e-9) and e["depth_err"] == pytest.approx(0.4, abs=1e-9)
+
+
+def load_gt_like(o):
+    return {"annotation_id": o["annotation_id"], "category": o["category"],
+            "center_cam": np.asarray(o["center_cam"]), "dimensions": np.asarray(o["dimensions"]),
+            "R_cam": np.asarray(o["R_cam"]).reshape(3, 3)}
+
+
+def test_ap_101_hand_computed():
+    # TP, FP, TP with 2 GT: precision 1 up to recall 0.5, then 2/3 up to recall 1
+    assert _ap_101(np.array([1.0, 0.0, 1.0]), 2) == pytest.approx((51 + 50 * 2 / 3) / 101)
+    assert _ap_101(np.array([1.0, 1.0]), 2) == pytest.approx(1.0)
+    assert _ap_101(np.array([0.0, 1.0]), 2) == pytest.approx((51 * 0.5) / 101)
+    assert _ap_101(np.array([]), 3) == 0.0
+
+
+def test_ap3d_ranking_and_buckets():
+    g1 = _obj(1, "chair", [0, 0.5, 4], [0.5, 0.9, 0.6], 0.0)
+    g2 = _obj(2, "chair", [2, 0.5, 6], [0.5, 0.9, 0.6], 0.0)
+    g3 = _obj(3, "car", [1, 0.5, 20], [1.8, 1.5, 4.5], 0.0)  # medium bucket
+    gt = {1: [load_gt_like(g) for g in (g1, g2, g3)]}
+    fp = _obj(9, "chair", [-3, 0.5, 5], [0.5, 0.9, 0.6], 0.0, quality=0.8)
+    preds = {1: [dict(g1, quality=0.9), fp, dict(g2, quality=0.7), dict(g3, quality=0.5)]}
+    r = ap3d(preds, gt)
+    assert r["all"]["per_category"]["chair"] == pytest.approx((51 + 50 * 2 / 3) / 101)
+    assert r["all"]["per_category"]["car"] == pytest.approx(1.0)
+    assert r["near"]["per_category"] == {"chair": pytest.approx((51 + 50 * 2 / 3) / 101)}
+    assert r["medium"]["per_category"] == {"car": pytest.approx(1.0)}
+    assert np.isnan(r["far"]["mAP"])
+    # an IoU between thresholds: a pred shifted so IoU ~ 0.3 counts at 0.05..0.30 only
+    shifted = _obj(3, "car", [1, 0.5, 22.25], [1.8, 1.5, 4.5], 0.0, quality=1.0)  # half overlap: IoU 1/3
+    iou = object_errors(shifted, gt[1][2])["iou"]
+    assert iou == pytest.approx(1 / 3)
+    r2 = ap3d({1: [shifted]}, {1: [gt[1][2]]})
+    n_hit = 6  # thresholds 0.05 .. 0.30
+    assert r2["all"]["mAP"] == pytest.approx(n_hit / 10)
+
+
+def _write_preds(tmp_path, preds):
+    d = tmp_path / "out" / "objects"
+    d.mkdir(parents=True)
+    rows = [{"image_id": k, "objects": v} for k, v in preds.items()]
+    pq.write_table(pa.Table.from_pylist(rows), d / "train-00000-of-00001.parquet")
+    return tmp_path / "out"
+
+
+def test_evaluate_reads_parquet_and_both_gt_formats(tmp_path):
+    down = [0.0, 0.98, 0.2]
+    g1 = _obj(11, "chair", [0, 0.5, 4], [0.5, 0.9, 0.6], 0.2, down=down)
+    g2 = _obj(12, "table", [1, 0.6, 5], [0.8, 0.75, 1.4], -0.4, down=down)
+    g3 = _obj(13, "lamp", [1, 0.6, 3], [0.3, 0.5, 0.3], 0.0, down=down)  # never lifted
+    synth = {"images": [{"image_id": 5, "K": [500, 0, 320, 0, 500, 240, 0, 0, 1], "gravity": down,
+                         "objects": [dict(g, bbox2d=[0, 0, 1, 1], visible_fraction=1.0, truncated=False,
+                                          on_floor=True) for g in (g1, g2, g3)]}]}
+    (tmp_path / "gt_boxes.json").write_text(json.dumps(synth))
+    p2 = _obj(12, "table", [1.1, 0.6, 5], [0.8, 0.75, 1.4], -0.4, down=down)
+    preds = {5: [dict(g1, quality=0.9, flags=["on_floor"], bbox2d=[0, 0, 1, 1]),
+                 dict(p2, quality=0.8, flags=[], bbox2d=[0, 0, 1, 1])]}
+    out = _write_preds(tmp_path, preds)
+    r = evaluate(out, tmp_path / "gt_boxes.json")
+    ov = r["overall"]
+    iou2 = object_errors(preds[5][1], load_gt(tmp_path / "gt_boxes.json")[5][1])["iou"]
+    assert 0.5 < iou2 < 1.0
+    assert ov["n_gt"] == 3 and ov["n_lifted"] == 2
+    assert ov["mean_iou_lifted"] == pytest.approx((1.0 + iou2) / 2)
+    assert ov["mean_iou_all"] == pytest.approx((1.0 + iou2) / 3)
+    assert r["per_category"]["lamp"]["n_lifted"] == 0 and r["per_category"]["lamp"]["AP3D"] == 0.0
+    assert r["per_category"]["chair"]["AP3D"] == pytest.approx(1.0)
+    rep = format_report(r)
+    assert "AP3D" in rep and "chair" in rep and "lamp" in rep
+
+    omni = {"images": [{"id": 5, "width": 640, "height": 480, "K": [[500, 0, 320], [0, 500, 240], [0, 0, 1]]}],
+            "categories": [{"id": 1, "name": "chair"}, {"id": 2, "name": "table"}, {"id": 3, "name": "lamp"}],
+            "annotations": [
+                {"id": 11, "image_id": 5, "category_id": 1, "category_name": "chair", "valid3D": True,
+                 "center_cam": g1["center_cam"], "dimensions": g1["dimensions"],
+                 "R_cam": np.asarray(g1["R_cam"]).reshape(3, 3).tolist()},
+                {"id": 12, "image_id": 5, "category_id": 2, "valid3D": True,
+                 "center_cam": g2["center_cam"], "dimensions": g2["dimensions"],
+                 "R_cam": np.asarray(g2["R_cam"]).reshape(3, 3).tolist()},
+                {"id": 13, "image_id": 5, "category_id": 3, "category_name": "lamp", "valid3D": False,
+                 "center_cam": [-1, -1, -1], "dimensions": [-1, -1, -1], "R_cam": np.eye(3).tolist()},
+            ]}
+    (tmp_path / "omni.json").write_text(json.dumps(omni))
+    r2 = evaluate(out, tmp_path / "omni.json")
+    assert r2["overall"]["n_gt"] == 2 and r2["overall"]["mean_iou_all"] == pytest.approx((1.0 + iou2) / 2)
+    assert r2["per_category"]["table"]["n_lifted"] == 1
+
+
+def test_unmatched_predictions_are_counted():
+    g = _obj(1, "chair", [0, 0.5, 4], [0.5, 0.9, 0.6], 0.0)
+    r = evaluate_predictions({1: [dict(g, annotation_id=99, quality=1.0)]}, {1: [load_gt_like(g)]})
+    assert r["n_pred_unmatched"] == 1 and r["overall"]["n_lifted"] == 0
+    assert r["AP3D"]["all"] == pytest.approx(1.0)  # AP matches by IoU, not by id
