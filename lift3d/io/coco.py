@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,15 +66,18 @@ def _vector(v, n: int) -> list[float] | None:
 
 
 def safe_join(root: Path, rel) -> Path | None:
-    """``root / rel`` if it stays inside ``root`` (no absolute paths, no ``..`` escapes), else None."""
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute():
+    """``root / rel`` if the relative path stays inside ``root``, else None.
+
+    The check is lexical (no absolute paths, no ``..`` climbing out of the root); symbolic links placed inside
+    the root by the dataset's owner are followed as usual.
+    """
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or "\x00" in rel:
         return None
-    p = (root / rel).resolve()
-    try:
-        p.relative_to(root.resolve())
-    except ValueError:
+    base = os.path.normpath(os.path.abspath(root))
+    joined = os.path.normpath(os.path.join(base, rel))
+    if joined != base and not joined.startswith(base + os.sep):
         return None
-    return p
+    return Path(joined)
 
 
 def _image_record(img: dict, root: Path) -> dict:
