@@ -11,7 +11,7 @@ OUT    ?= out/sample
 SYNTH  ?= out/synth
 SCENES ?= 32
 SEED   ?= 0
-EXECUTOR ?= local
+EXECUTOR ?= ray
 BUILD_ARGS ?=
 
 .PHONY: all venv test build-dataset bench schema clean help
