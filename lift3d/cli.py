@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--depth", default="dataset",
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
     b.add_argument("--device", default="auto", help="auto | cpu | cuda (for model backends)")
+    b.add_argument("--masks", choices=["auto", "dataset", "sam", "depth"], default="auto",
+                   help="object masks: dataset segmentation, a box-prompted segmenter, or depth separation "
+                        "(auto: dataset > segmenter when its weights are available > depth)")
+    b.add_argument("--segmenter", default="sam2.1-hiera-base-plus",
+                   help="segmenter for --masks sam/auto: sam-vit-base, sam-hq-vit-base, "
+                        "sam2.1-hiera-{tiny,small,base-plus,large}, edgetam, an HF id or a local dir")
     b.add_argument("--split", default="train", help="split name (default train)")
     b.add_argument("--seed", type=int, default=0, help="seed for question sampling (default 0)")
     b.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("LIFT3D_EXECUTOR", "ray"),
@@ -148,6 +154,7 @@ def _cmd_build(a) -> int:
 
     cfg = BuildConfig(split=a.split, depth=a.depth, device=a.device, seed=a.seed,
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
+                      masks=a.masks, segmenter=a.segmenter,
                       keep_depth=a.keep_depth, source_name=a.source_name, source_license=a.source_license)
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)

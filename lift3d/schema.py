@@ -42,7 +42,7 @@ OBJECT_FIELDS: dict[str, tuple] = {
     "quality": (Value("float32"), "Lifting confidence in [0, 1]."),
     "flags": (List(Value("string")), "Lifting flags, e.g. truncated, occluded, few_points, yaw_unreliable, box_only."),
     "num_points": (Value("int64"), "Depth points used for the fit."),
-    "mask_source": (Value("string"), "Where the object's pixels came from: dataset | sam | box."),
+    "mask_source": (Value("string"), "Where the object's pixels came from: dataset (annotation) | sam (segmenter) | depth (box-only separation)."),
     "on_floor": (Value("bool"), "True when the box was snapped to rest on the floor plane."),
     "yaw_confidence": (Value("float32"), "Confidence of the fitted yaw in [0, 1] (low for round or thin objects)."),
 }

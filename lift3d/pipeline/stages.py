@@ -59,6 +59,11 @@ class LiftStage(Stage):
         K = np.asarray(record["K"], dtype=np.float64).reshape(3, 3)
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
                          image_id=record["image_id"])
+        by_id = {a["annotation_id"]: a for a in record["annotations"]}
+        for o in res.objects:
+            a = by_id.get(o["annotation_id"], {})
+            o["mask_source"] = a.get("mask_source", "dataset" if a.get("mask") is not None else "depth")
+            o["flags"] = list(o.get("flags") or []) + list(a.get("mask_flags") or [])
         record["objects"] = res.objects
         for aid, reason, detail in res.rejects:
             add_reject(record, self.name, reason, detail, annotation_id=aid)
@@ -117,7 +122,8 @@ class BuildConfig:
     max_shard_mb: float | None = None
     row_group_size: int = 256
     keep_depth: bool = False
-    masks: str = "dataset"
+    masks: str = "auto"  # auto | dataset | sam | depth (lift3d/segment)
+    segmenter: str = "sam2.1-hiera-base-plus"
     source_name: str = ""
     source_license: str = ""
     qa: dict = field(default_factory=dict)
@@ -130,6 +136,11 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
 
     stages: list[Stage] = [DecodeStage(need_dataset_depth=(cfg.depth == "dataset"))]
     stages.append(DepthStage(DepthConfig(backend=cfg.depth, device=cfg.device)))
+    from lift3d.segment import SegmentConfig, SegmentStage
+
+    # Always present: it also records mask_source/mask_flags for dataset masks. On a GPU it declares
+    # num_gpus=1, so the Ray executor fuses it with a model depth stage into one actor (one decode per image).
+    stages.append(SegmentStage(SegmentConfig(masks=cfg.masks, model=cfg.segmenter, device=cfg.device)))
     lift_cfg = None
     if cfg.lift:
         from lift3d.lift import LiftConfig

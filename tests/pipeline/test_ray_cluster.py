@@ -58,4 +58,6 @@ def test_two_node_loopback_cluster(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lift3d", "build", *build_args, "--out", str(tmp_path / "local"),
                         "--executor", "local"], env=env, timeout=300, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert _contents(tmp_path / "ray") == _contents(tmp_path / "local")
+    ray_out, local_out = _contents(tmp_path / "ray"), _contents(tmp_path / "local")
+    reasons = sorted({(r["stage"], r["reason"], r["detail"][:200]) for r in ray_out["rejects"]})
+    assert ray_out == local_out, f"ray rejects: {reasons[:5]}"
