@@ -16,6 +16,17 @@ DEFAULT_FLAG_SIGMA = {
     "yaw_unreliable": 1.0,
 }
 
+# Logistic model of "this object's box is within the box-scoring tolerance" (3D IoU >= 0.25 with the true
+# box): logit = bias + quality * q + log_distance * ln(d_cam) + log_min_dim * ln(min dim)
+# + log_max_dim * ln(max dim) + sum of the coefficients of the object's flags.  Fitted on the lifted
+# synthetic tuning scenes 0-99 (seed 0; benchmarks/bench_qa.py --calibrate); box_only has no tuning data and
+# gets a conservative penalty.
+DEFAULT_BOX_OK_COEF = {
+    "bias": 2.88, "quality": 1.54, "log_distance": -0.86, "log_min_dim": 1.68, "log_max_dim": -0.16,
+    "occluded": -0.59, "yaw_unreliable": -0.13, "on_floor": 1.13, "truncated": 0.12, "box_only": -1.0,
+    "few_points": -0.5,
+}
+
 
 @dataclass
 class QAConfig:
@@ -23,7 +34,7 @@ class QAConfig:
 
     Uncertainty model (see schemas/question_types.md, "Truthfulness guards"): an object's position
     sigma is ``(pos_sigma_base + pos_sigma_rel * distance_to_camera) * q * f`` and a size sigma is
-    ``(size_sigma_base + size_sigma_rel * size) * q * f`` where ``q = 1 + quality_gain * (1 - quality)``
+    ``(size_sigma_base + size_sigma_rel * size + size_sigma_dist * distance) * q * f`` where ``q = 1 + quality_gain * (1 - quality)``
     and ``f`` is the product of ``flag_sigma`` over the object's flags.  A comparison is asked only when
     the difference exceeds ``margin_k * sqrt(sigma_a^2 + sigma_b^2)`` and the absolute floor for its kind.
     """
@@ -41,6 +52,7 @@ class QAConfig:
     pos_sigma_rel: float = 0.04
     size_sigma_base: float = 0.03
     size_sigma_rel: float = 0.15
+    size_sigma_dist: float = 0.01  # metres of size sigma per metre of distance (depth noise on thin extents)
     quality_gain: float = 1.0
     flag_sigma: dict = field(default_factory=lambda: dict(DEFAULT_FLAG_SIGMA))
     min_pos_margin: float = 0.10  # metres, floor for position / distance comparisons
@@ -49,9 +61,17 @@ class QAConfig:
     descriptor_margin_k: float = 2.0  # referring descriptors ("the leftmost chair") need this many sigmas
     clock_min_margin_deg: float = 5.0  # distance of the bearing from a clock-sector boundary
     clock_min_distance: float = 0.3  # metres between the two objects in the ground plane
-    numeric_min_snr: float = 4.0  # a numeric value must exceed this many sigmas of its own uncertainty
+    numeric_min_snr: float = 4.0  # a numeric distance must exceed this many sigmas of its own uncertainty
+    size_min_snr: float = 3.0  # the same for width / height / length (with the distance term of size sigma)
     cm_below: float = 1.0  # numeric lengths below this (metres) are written in cm
     assume_level_without_gravity: bool = True  # gravity None: use the camera frame; False: skip such types
+    # box answers (detection / grounding): only objects whose modelled probability of a box within the
+    # scoring tolerance is >= box_min_p; detection and locate-all only when every listed object qualifies
+    # width / height / length / volume questions (metric, comparisons, ordering) need box_p >= this
+    size_min_box_p: float = 0.9
+    box_min_p: float = 0.92  # ground_single / ground_referring
+    box_min_p_all: float = 0.95  # every box of det_all / ground_multi (all must be right at once)
+    box_ok_coef: dict = field(default_factory=lambda: dict(DEFAULT_BOX_OK_COEF))
     max_det_boxes: int = 20  # detection / locate-all questions only for up to this many boxes
     min_count_ask: int = 1
     attempts_per_question: int = 6  # random draws per question before the type is given up for the image

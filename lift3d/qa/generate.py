@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 import random
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
 from lift3d.qa import templates as T
 from lift3d.qa.config import QAConfig
 from lift3d.qa.scene import HEIGHT_BLOCKERS, SIZE_BLOCKERS, WIDTH_BLOCKERS, Scene
-from lift3d.qa.serialize import format_boxes
 from lift3d.qa.text import cap_first, cat_text, fmt2, fmt_length, join_names, plural, r2
 
 FRAME_NOTE = "gravity-aligned frame (x right, y down, z forward, metres)"
@@ -144,17 +144,36 @@ class _Ctx:
             S = self.S
             block = {"pos": (), "width": WIDTH_BLOCKERS, "height": HEIGHT_BLOCKERS, "size": SIZE_BLOCKERS,
                      "vertical": HEIGHT_BLOCKERS}[kind]
-            self._elig[kind] = [i for i in S.askable if not (S.flags[i] & set(block))] if block else list(S.askable)
+            el = [i for i in S.askable if not (S.flags[i] & block)] if block else list(S.askable)
+            if kind != "pos":  # size questions: only boxes whose modelled accuracy supports them
+                mp = S.cfg.size_min_box_p
+                el = [i for i in el if S.box_p[i] >= mp]
+            self._elig[kind] = el
         return self._elig[kind]
 
     def pick(self, cand: list[int], k: int, key_prefix: tuple, ordered: bool = False):
         """k askable objects of distinct categories not used together before for this key; None after a miss."""
-        if len(cand) < k:
+        n = len(cand)
+        if n < k:
             self.skipped["too_few_objects"] += 1
             return None
-        idx = self.rng.sample(cand, k)
-        cats = {self.S.cats[i] for i in idx}
-        if len(cats) < k:
+        # k distinct positions drawn uniformly without replacement (partial Fisher-Yates on the indices)
+        rnd = self.rng.random
+        if k == 2:
+            p = int(rnd() * n)
+            q = int(rnd() * (n - 1))
+            if q >= p:
+                q += 1
+            idx = [cand[p], cand[q]]
+        else:
+            pool = list(cand)
+            idx = []
+            for m in range(k):
+                r = m + int(rnd() * (n - m))
+                pool[m], pool[r] = pool[r], pool[m]
+                idx.append(pool[m])
+        cats = self.S.cats
+        if len({cats[i] for i in idx}) < k:
             self.skipped["same_category"] += 1
             return None
         key = key_prefix + (tuple(idx) if ordered else tuple(sorted(idx)))
@@ -167,7 +186,7 @@ class _Ctx:
 # ----------------------------------------------------------------------------------------- helpers
 
 def _qty(S: Scene, q: str) -> list[float]:
-    return {"x": S.x, "y": S.y, "z": S.z, "d": S.dist, "w": S.w, "h": S.h, "l": S.l, "V": S.vol}[q]
+    return S.qty[q]
 
 
 def _axis_margin_ok(S: Scene, axis: Axis, i: int, j: int) -> bool:
@@ -258,8 +277,12 @@ def _other(axis: Axis, rel: str) -> str:
 
 
 def _dist3(S: Scene, a: int, b: int) -> tuple[float, float, float, float]:
-    dx, dy, dz = r2(S.x[b] - S.x[a]), r2(S.y[b] - S.y[a]), r2(S.z[b] - S.z[a])
-    return dx, dy, dz, r2(math.sqrt(dx * dx + dy * dy + dz * dz))
+    key = (a, b)
+    v = S.pair_cache.get(key)
+    if v is None:
+        dx, dy, dz = r2(S.x[b] - S.x[a]), r2(S.y[b] - S.y[a]), r2(S.z[b] - S.z[a])
+        v = S.pair_cache[key] = (dx, dy, dz, r2(math.sqrt(dx * dx + dy * dy + dz * dz)))
+    return v
 
 
 # ----------------------------------------------------------------------------------------- builders
@@ -412,7 +435,7 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     i = rng.choice(cand)
     v = _qty(S, q)[i]
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
-    if v < cfg.numeric_min_snr * sig:
+    if v < (cfg.numeric_min_snr if q == "d" else cfg.size_min_snr) * sig:
         ctx.skipped["low_snr"] += 1
         ctx.used.add((t, i))
         return None
@@ -591,8 +614,13 @@ def b_count(ctx: _Ctx, t: str):
 
 
 def _boxes_answer(S: Scene, objs: list[int]) -> tuple[str, str]:
-    recs = [S.recs[i] for i in objs]
-    return format_boxes(S.cfg.box_format, recs, S.K, S.width, S.height), json.dumps(recs)
+    # the same text as lift3d.qa.serialize.format_boxes, from the scene's cached per-box texts
+    recs = [S.rec(i) for i in objs]
+    if S.cfg.box_format == "qwen":
+        text = "[" + ", ".join(S.core(i) for i in objs) + "]"
+    else:
+        text = "\n".join(S.box_line(i, k) for k, i in enumerate(objs))
+    return text, json.dumps(recs)
 
 
 def b_ground(ctx: _Ctx, t: str):
@@ -608,6 +636,9 @@ def b_ground(ctx: _Ctx, t: str):
         if S.n > cfg.max_det_boxes:
             ctx.skipped["too_many_boxes"] += 1
             return None
+        if not all(S.box_ok(i, True) for i in range(S.n)):
+            ctx.skipped["box_uncertain"] += 1
+            return None
         objs = list(range(S.n))
         q = rng.choice(T.GROUND[t]) + hint
         counts = ", ".join(f"{len(v)} {cat_text(c) if len(v) == 1 else plural(cat_text(c))}" for c, v in S.by_cat.items())
@@ -618,6 +649,13 @@ def b_ground(ctx: _Ctx, t: str):
         if not cats:
             ctx.skipped["no_repeated_category"] += 1
             return None
+        ok = [c for c in cats if all(S.box_ok(i, True) for i in S.by_cat[c])]
+        if not ok:
+            ctx.skipped["box_uncertain"] += 1
+            for c in cats:
+                ctx.used.add((t, c))
+            return None
+        cats = ok
         c = rng.choice(cats)
         ctx.used.add((t, c))
         objs = list(S.by_cat[c])
@@ -629,6 +667,13 @@ def b_ground(ctx: _Ctx, t: str):
         if not cand:
             ctx.skipped["no_referable_object"] += 1
             return None
+        ok = [i for i in cand if S.box_ok(i)]
+        if not ok:
+            ctx.skipped["box_uncertain"] += 1
+            for i in cand:
+                ctx.used.add((t, i))
+            return None
+        cand = ok
         i = rng.choice(cand)
         ctx.used.add((t, i))
         objs = [i]
@@ -664,54 +709,124 @@ def _messages(question: str, reasoning: str, answer: str) -> list[dict]:
     ]
 
 
+def _requirement(t: str) -> tuple[str, int] | None:
+    """(eligibility kind, number of objects of distinct categories) a type needs, None = no simple bound."""
+    _, kind, p = TYPES[t]
+    if kind in ("yn", "choice"):
+        return AXES[p[0]].elig, 2
+    if kind in ("anchor_yn", "anchor_choice"):
+        return "pos", 3
+    if kind == "metric1":
+        return {"w": "width", "l": "width", "h": "height", "d": "pos"}[p[0]], 1
+    if kind == "metric2":
+        return ("vertical" if p[0] == "vertical" else "pos"), 2
+    if kind == "clock":
+        return "pos", 2
+    if kind == "anchor3":
+        return "pos", 4
+    if kind == "order":
+        return {"d": "pos", "h": "height", "V": "size"}[p[0]], 3
+    if t in ("ground_single", "ground_referring"):
+        return "pos", 1
+    return None
+
+
+REQUIREMENTS = {t: _requirement(t) for t in TYPES}
+_DEFAULT_MIX = default_mix()
+
+
 def generate_qa(image: dict, objects: list[dict], config: QAConfig | None = None, seed: int = 0):
     """Questions about one image. Returns ``(rows, stats)``; deterministic for (image, objects, config, seed)."""
     cfg = config if config is not None else QAConfig()
     cfg.validate()
-    rng = random.Random(f"lift3d-qa:{int(seed)}:{int(image['image_id'])}")
+    image_id = int(image["image_id"])
+    rng = random.Random(f"lift3d-qa:{int(seed)}:{image_id}")
     S = Scene(image, objects, cfg, rng)
     ctx = _Ctx(S, cfg, rng)
+    skipped = ctx.skipped
     stats = {"generated": {}, "skipped": {}, "objects": S.n, "askable_objects": len(S.askable),
              "invalid_objects": S.n_invalid}
     rows: list[dict] = []
     if S.n == 0 or cfg.max_per_image == 0:
         if S.n == 0:
-            ctx.skipped["no_objects"] += 1
-        stats["skipped"] = dict(ctx.skipped)
+            skipped["no_objects"] += 1
+        stats["skipped"] = dict(skipped)
         return rows, stats
 
-    mix = cfg.mix if cfg.mix is not None else default_mix()
-    unknown = set(mix) - set(TYPES)
-    if unknown:
-        raise ValueError(f"unknown question types in mix: {sorted(unknown)}")
-    alive = [t for t in QUESTION_TYPES if mix.get(t, 0) > 0
-             and (cfg.include_types is None or t in cfg.include_types)]
+    mix = cfg.mix if cfg.mix is not None else _DEFAULT_MIX
+    if cfg.mix is not None:
+        unknown = set(mix) - set(TYPES)
+        if unknown:
+            raise ValueError(f"unknown question types in mix: {sorted(unknown)}")
+    inc = cfg.include_types
+    alive = [t for t in QUESTION_TYPES if mix.get(t, 0) > 0 and (inc is None or t in inc)]
     if not S.has_gravity and not cfg.assume_level_without_gravity:
-        ctx.skipped["no_gravity"] += sum(1 for t in alive if t in FRAME_TYPES)
+        skipped["no_gravity"] += sum(1 for t in alive if t in FRAME_TYPES)
         alive = [t for t in alive if t not in FRAME_TYPES]
-    weights = {t: float(mix[t]) for t in alive}
-    made = Counter()
-    misses = Counter()
-    image_id = S.image_id
-    while alive and len(rows) < cfg.max_per_image:
-        t = rng.choices(alive, weights=[weights[x] for x in alive])[0]
+    # types this image cannot support at all (too few askable objects of distinct categories) are dropped
+    # up front instead of through failed draws; each counts once as too_few_objects
+    ncat: dict[str, int] = {}
+    keep = []
+    for t in alive:
+        req = REQUIREMENTS[t]
+        if req is not None:
+            kind, k = req
+            if kind not in ncat:
+                ncat[kind] = len({S.cats[i] for i in ctx.elig(kind)})
+            if ncat[kind] < k:
+                skipped["too_few_objects"] += 1
+                continue
+        keep.append(t)
+    alive = keep
+    made: dict = {}
+    misses: dict = {}
+    cap_type = cfg.max_per_type_per_image
+    cap = cfg.max_per_image
+    attempts = cfg.attempts_per_question
+    ids = S.ids
+    cum: list[float] = []
+    total = 0.0
+
+    def rebuild():
+        nonlocal cum, total
+        cum = []
+        acc = 0.0
+        for x in alive:
+            acc += float(mix[x])
+            cum.append(acc)
+        total = acc
+
+    rebuild()
+    random_ = rng.random
+    while alive and len(rows) < cap:
+        j = bisect_right(cum, random_() * total)
+        if j >= len(alive):
+            j = len(alive) - 1
+        t = alive[j]
         fam, kind, params = TYPES[t]
         res = BUILDERS[kind](ctx, t, *params)
         if res is None:
-            misses[t] += 1
-            if misses[t] >= cfg.attempts_per_question:
-                alive.remove(t)
+            m = misses[t] = misses.get(t, 0) + 1
+            if m >= attempts:
+                alive.pop(j)
+                rebuild()
             continue
         misses[t] = 0
-        made[t] += 1
-        if made[t] >= cfg.max_per_type_per_image:
-            alive.remove(t)
-        objs = res.pop("objs")
-        row = {"id": f"{image_id}-{len(rows):04d}", "image_id": image_id, "question_type": t}
-        row.update(res)
-        row["object_ids"] = [S.ids[i] for i in objs]
-        row["messages"] = _messages(row["question"], row["reasoning"], row["answer"])
-        rows.append(row)
+        m = made[t] = made.get(t, 0) + 1
+        if m >= cap_type:
+            alive.pop(j)
+            rebuild()
+        q, r, a = res["question"], res["reasoning"], res["answer"]
+        rows.append({
+            "id": f"{image_id}-{len(rows):04d}", "image_id": image_id, "question_type": t, "question": q,
+            "answer": a, "answer_form": res["answer_form"], "answer_value": res["answer_value"],
+            "answer_unit": res["answer_unit"], "choices": res["choices"], "reasoning": r,
+            "object_ids": [ids[i] for i in res["objs"]],
+            "messages": [
+                {"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": q}]},
+                {"role": "assistant", "content": [{"type": "text", "text": f"<think>{r}</think>{a}"}]},
+            ],
+        })
     stats["generated"] = dict(made)
-    stats["skipped"] = dict(ctx.skipped)
+    stats["skipped"] = dict(skipped)
     return rows, stats

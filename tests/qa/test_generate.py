@@ -21,8 +21,9 @@ def only(*types, **kw):
 
 def two_objects(dx=2.0, down=None):
     img = make_image(1, down)
-    objs = [make_obj(10, "chair", [-dx / 2, 0.5, 3.0], [0.45, 0.9, 0.5], down=down),
-            make_obj(11, "lamp", [dx / 2, -1.5, 5.0], [0.3, 1.6, 0.3], down=down)]
+    # well-measured boxes standing on the floor: every guard (box accuracy model, size SNR) lets them through
+    objs = [make_obj(10, "chair", [-dx / 2, 0.5, 2.0], [0.45, 0.9, 0.5], down=down, quality=1.0, flags=["on_floor"]),
+            make_obj(11, "lamp", [dx / 2, -1.5, 4.0], [0.5, 1.6, 0.5], down=down, quality=1.0, flags=["on_floor"])]
     return img, objs
 
 
@@ -187,10 +188,20 @@ def test_taxonomy_size_and_templates():
 def test_every_type_generated_and_valid_and_balanced():
     rng = np.random.default_rng(3)
     rows, images = [], {}
-    for g in range(150):
+    for g in range(200):
         down = None if g % 3 == 0 else normalize(np.array([0.0, 1.0, 0.0]) + rng.normal(0, 0.2, 3)).tolist()
-        img, objs = random_scene(rng, g, down=down, ncats=6)
+        # most objects flagged on_floor: the box-accuracy guard then admits size and box questions
+        img, objs = random_scene(rng, g, down=down, ncats=6, on_floor_p=0.8)
         r, _ = generate_qa(img, objs, QAConfig(max_per_image=30), g)
+        rows += r
+        images[g] = dict(img, objects=objs)
+    # the rarest types (three well-measured boxes with sizes apart by a margin) from a targeted set
+    rare = QAConfig(include_types=("3p_order_height", "3p_order_size", "det_all", "ground_multi"))
+    for g in range(200, 300):
+        img, objs = random_scene(rng, g, n=8, on_floor_p=1.0)
+        for o in objs:
+            o["quality"] = 1.0
+        r, _ = generate_qa(img, objs, rare, g)
         rows += r
         images[g] = dict(img, objects=objs)
     assert set(r["question_type"] for r in rows) == set(QUESTION_TYPES)
