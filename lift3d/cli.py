@@ -184,10 +184,10 @@ def _cmd_eval(a) -> int:
 
 
 def _cmd_eval_depth(a) -> int:
-    from lift3d.depth.evaluate import eval_depth, format_depth_report
+    from lift3d.depth.evaluate import eval_depth, format_eval
 
     result = eval_depth(a.annotations, a.images, a.depth, device=a.device)
-    print(format_depth_report(result))
+    print(format_eval(result))
     return 0
 
 

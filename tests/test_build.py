@@ -179,3 +179,13 @@ def test_fsspec_uri_and_size_capped_shards(synth_dir, tmp_path):
     assert len(info["shards"]["qa"]["shards"]) > 1  # the size cap split what the row cap would not
     ds = datasets.load_dataset(str(out), "qa")["train"]
     assert ds.num_rows == info["counts"]["qa_rows"]
+
+
+def test_missing_depth_weights_stop_the_build_with_one_line(synth_dir, tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    r = subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", str(synth_dir / "annotations.json"),
+                        "--images", str(synth_dir), "--out", str(tmp_path / "o"), "--executor", "local",
+                        "--depth", "da2-indoor-small"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr[-800:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Depth-Anything-V2-Metric-Indoor-Small-hf" in lines[0] and "hf download" in lines[0]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from lift3d.errors import UserError
 
-class MissingWeightsError(Exception):
+
+class MissingWeightsError(UserError):
     """Model weights are not available offline (not a local directory, not in the HF cache, no network).
 
     ``str(exc)`` is one line naming the model and how to get it; the CLI prints it and exits 2.
