@@ -286,10 +286,8 @@ class DepthAnythingBackend(_TorchBackend):
             )
         self.max_depth = float(model.config.max_depth)
         self.model = model.to(self.device).eval()
-        import torch as _t
-
-        self._mean = _t.tensor(self._mean_l, dtype=_t.float32, device=self.device).view(1, 3, 1, 1)
-        self._std = _t.tensor(self._std_l, dtype=_t.float32, device=self.device).view(1, 3, 1, 1)
+        self._mean = torch.tensor(self._mean_l, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self._std_l, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
     def bucket_key(self, height: int, width: int):
         """The processor's output (h, w) for an image: images with the same key stack into one tensor."""
@@ -331,18 +329,23 @@ class DepthAnythingBackend(_TorchBackend):
             return self._to_device(prepared)
         flat = self._to_device(torch.cat([t.reshape(-1) for t in prepared]))
         target = self.bucket_key(*prepared[0].shape[:2])
-        outs, o = [], 0
-        for r in prepared:
-            x = flat[o : o + r.numel()].view(r.shape).permute(2, 0, 1).unsqueeze(0).float()
-            o += r.numel()
-            x = F.interpolate(x, size=target, mode=self._mode, align_corners=False, antialias=True)
+        if len({tuple(t.shape) for t in prepared}) == 1:  # one batched resize
+            groups = [flat.view(len(prepared), *prepared[0].shape).permute(0, 3, 1, 2)]
+        else:
+            groups, o = [], 0
+            for r in prepared:
+                groups.append(flat[o : o + r.numel()].view(r.shape).permute(2, 0, 1).unsqueeze(0))
+                o += r.numel()
+        outs = []
+        for x in groups:
+            x = F.interpolate(x.float(), size=target, mode=self._mode, align_corners=False, antialias=True)
             x = x.clamp_(0.0, 255.0)
             if self._do_rescale:
                 x = x * self._rescale
             if self._do_norm:
                 x = (x - self._mean) / self._std
             outs.append(x)
-        return torch.cat(outs)
+        return torch.cat(outs) if len(outs) > 1 else outs[0]
 
     def preprocess(self, rgbs):
         """(B, 3, h, w) model input on the device."""

@@ -23,7 +23,7 @@ import numpy as np
 from lift3d.geometry.camera import IntrinsicsError
 from lift3d.pipeline.stage import RecordRejected, Resources, Stage
 
-from .backends import DepthBackend, make_backend, pick_device, resolve_model_id
+from .backends import DepthBackend, make_backend, resolve_model_id
 from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics
 
 

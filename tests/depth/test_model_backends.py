@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from lift3d.depth import DepthConfig, DepthStage, MissingWeightsError, make_backend
 from lift3d.depth.backends import SHORT_NAMES, resolve_model_id
 
-from conftest import build_tiny_da
+from tiny_depth_models import build_tiny_da
 
 
 def images(shapes, seed=0):
