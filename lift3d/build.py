@@ -37,6 +37,15 @@ def _abs(p) -> str:
     return s if "://" in s else str(Path(s).resolve())
 
 
+def _provenance(stages) -> dict:
+    """Models, versions and assumptions of the stages that have them (depth backend, segmenter)."""
+    out = {}
+    for s in stages:
+        if hasattr(s, "provenance"):
+            out.update(s.provenance())
+    return out
+
+
 def _load_build_info(fs, root: str) -> dict:
     p = posixpath.join(root, "build_info.json")
     if fs.exists(p):
@@ -85,7 +94,7 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
         "timing": {"seconds": round(time.perf_counter() - t_start, 3),
                    "executor_seconds": round(report.seconds, 3),
                    "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()}},
-        "models": {"depth": cfg.depth},
+        "models": _provenance(stages),
     }
     info.setdefault("splits", {})[cfg.split] = split_info
     info["versions"] = library_versions()

@@ -129,6 +129,7 @@ def render_card(out: str, info: dict) -> str:
         lines += _table("depth source", st.get("depth_sources", {}))
         lines += _table("intrinsics source", st.get("intrinsics_sources", {}))
         lines += _table("gravity source", st.get("gravity_sources", {}))
+        lines += _table("mask source", st.get("mask_sources", {}))
         lines += _table("category", st.get("categories", {}))
         lines += _table("question type", st.get("question_types", {}))
         lines += _table("reject (stage:reason)", st.get("reject_reasons", {}))
@@ -137,6 +138,12 @@ def render_card(out: str, info: dict) -> str:
         if hist:
             lines += ["| quality | objects |", "|---|---|"]
             lines += [f"| {i / 10:.1f}-{(i + 1) / 10:.1f} | {n} |" for i, n in enumerate(hist)] + [""]
+    models = {}
+    for s in info.get("splits", {}).values():
+        models.update(s.get("models") or {})
+    if models:
+        lines += ["## Models and assumptions", ""]
+        lines += [f"- `{k}`: {v}" for k, v in models.items() if v not in (None, "")] + [""]
     versions = info.get("versions", {})
     lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in versions.items() if v), "",
               "## Known limitations", ""]

@@ -81,6 +81,7 @@ def unit_stats(records: list[dict], rows: dict[str, list[dict]]) -> dict:
         "depth_assumed_focal": sum(1 for r in ok if r.get("depth_assumed_focal")),
         "quality_hist": quality_hist,
         "flags": dict(Counter(f for o in objs for f in (o.get("flags") or []))),
+        "mask_sources": dict(Counter(o.get("mask_source") for o in objs)),
     }
 
 
