@@ -14,7 +14,13 @@ and lifts every annotation twice - with the instance masks and from the 2D boxes
   the system package ``libusb-1.0-0``): when it is missing the baseline is skipped, and said so.
 
 Accuracy: 3D IoU per annotation (``lift3d.evaluate``), AP3D (Omni3D protocol).  Speed: wall time per
-object on one core, per-image gravity/floor work included for lift3d (divided over the image's objects).
+object on one core (``ms/obj``) and, for lift3d, the median CPU time per object over the images
+(printed below the table: ``time.process_time`` of each image / its objects, best of ``--repeat`` runs),
+per-image gravity/floor work included (divided over the image's objects).
+
+The synthetic depth carries a global scale error (up to +-5 %, like a monocular network's), so lift3d runs
+with ``LiftConfig(scale_from_priors=True)`` here (per-image depth scale from the category height priors);
+``--no-scale`` turns it off (what the build does for sensor depth).
 """
 
 from __future__ import annotations
@@ -115,6 +121,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--data", type=Path, default=None, help="existing synth output dir (skips generation)")
     ap.add_argument("--per-category", action="store_true")
+    ap.add_argument("--no-scale", action="store_true", help="no per-image depth scale from the size priors")
+    ap.add_argument("--repeat", type=int, default=3, help="lift3d timing runs (best per image is kept)")
     args = ap.parse_args(argv)
 
     root = args.data or ensure_synth(args.seed, args.scenes, args.mask_bleed)
@@ -131,20 +139,29 @@ def main(argv=None) -> int:
     print(f"data: {root}  images: {len(images)}  annotated objects: {n_obj}")
 
     results = {}
-    cfg = LiftConfig()
+    cfg = LiftConfig(scale_from_priors=not args.no_scale)
+    cpu_med = {}
     for mode in ("masks", "box-only"):
         def anns_for(anns):
             return anns if mode == "masks" else [dict(a, mask=None) for a in anns]
 
-        preds, rejects, t_total = {}, {}, 0.0
+        preds, rejects, t_total, per_obj = {}, {}, 0.0, []
         for img_id, depth, K, grav, anns in images:
             aa = anns_for(anns)
             t = time.perf_counter()
             r = lift_image(depth, K, aa, grav, cfg, image_id=img_id)
             t_total += time.perf_counter() - t
+            cpu = []
+            for _ in range(max(1, args.repeat)):
+                c = time.process_time()
+                lift_image(depth, K, aa, grav, cfg, image_id=img_id)
+                cpu.append(time.process_time() - c)
+            if aa:
+                per_obj.append(1000 * min(cpu) / len(aa))
             preds[img_id] = r.objects
             for _, reason, _ in r.rejects:
                 rejects[reason] = rejects.get(reason, 0) + 1
+        cpu_med[mode] = float(np.median(per_obj)) if per_obj else float("nan")
         results[("lift3d", mode)] = (evaluate_predictions(preds, gt), 1000 * t_total / max(n_obj, 1), rejects)
         if o3d is not None:
             preds, t_total = {}, 0.0
@@ -165,6 +182,9 @@ def main(argv=None) -> int:
         print(f"{meth:<17}{mode:<10}{o['mean_iou_lifted']:>12.3f}{o['mean_iou_all']:>10.3f}{o['iou_at_25']:>10.3f}"
               f"{100 * res['AP3D']['all']:>7.1f}{o['center_err_m']:>7.2f}{o['size_err']:>6.2f}"
               f"{o['yaw_err_deg']:>6.1f}{ms:>8.2f}  {sum(rej.values())} {dict(sorted(rej.items()))}")
+    print(f"\nlift3d CPU ms/object (median over images, best of {args.repeat}): "
+          + "  ".join(f"{m} {v:.2f}" for m, v in cpu_med.items())
+          + f"   depth scale from priors: {'on' if cfg.scale_from_priors else 'off'}")
     if o3d is not None:
         print()
         for mode in ("masks", "box-only"):

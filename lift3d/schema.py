@@ -59,6 +59,11 @@ OBJECTS_ROW: dict[str, tuple] = {
     "gravity": (_vec(3), "Unit down direction in the camera frame; null when unknown."),
     "gravity_source": (Value("string"), "dataset | estimated | camera (camera = unknown, camera frame used)."),
     "gravity_confidence": (Value("float32"), "Confidence of the down direction in [0, 1] (1 for dataset gravity)."),
+    "depth_scale_factor": (
+        Value("float32"),
+        "Global depth scale divided out before lifting, estimated from category size priors (model depth only); "
+        "1.0 when not applied.",
+    ),
     "objects": (List({k: v[0] for k, v in OBJECT_FIELDS.items()}), "Lifted 3D objects of the image (fields below)."),
     "depth": (
         Image(),

@@ -1,22 +1,31 @@
 """Lift 2D annotations (instance masks or boxes alone) to oriented 3D boxes with metric depth.
 
 Per image (:func:`lift_image`): resolve the up direction and the floor level (``gravity.py``), then per
-annotation, working only on the crop of its 2D box (no full-resolution per-object copies):
+annotation, working only on the crop of its 2D box (strided to at most ``max_crop_px`` pixels; 3D points
+are formed only for the <= ``max_points`` selected pixels, from separable ray tables):
 
 1. candidate pixels: the mask (eroded by ``mask_erode_px`` against 1-2 px mask bleed) or the whole box;
    valid depth only; *flying pixels* (a 3x3 depth range larger than ``flying_rel`` x depth, i.e. pixels
-   straddling a depth discontinuity) removed; points on the floor plane removed.
+   straddling a depth discontinuity) removed; points on the floor plane removed.  Box-only: a wall
+   filling the box border is removed, and for objects on the floor only the ground-range window from
+   the floor contact at the bottom of the 2D box to the prior's footprint behind it is kept
+   (:func:`_contact_window`; walls and objects behind, occluders in front).
 2. object segmentation: connected components of the remaining pixels (depth discontinuities cut them
-   apart); the component with the largest score (pixel count for masks; centre-weighted count for boxes,
-   so the object beats the background and occluders at the box border) is kept, plus components at a
-   similar depth (an object split by an occluder).
-3. points in the gravity frame (x, down, forward), robust outlier rejection (median/MAD per axis).
-4. yaw about the up axis: the rectangle orientation that minimises the mean distance of the ground-plane
-   points to the boundary of their robust (percentile) rectangle - visible surfaces lie on the box's
-   faces; an L-shaped or single-face view both pin the orientation.
-5. robust extents (percentiles), amodal completion of the unseen far side with the category size prior
-   (weighted by how hidden each horizontal axis is from the camera), floor contact.
-6. quality score and flags.
+   apart); the component with the largest score (pixel count for masks; centre-weighted count times its
+   2D extent relative to the box for boxes, so the object beats the background and occluders at the box
+   border) is kept, plus components at a similar depth (an object split by an occluder).
+3. points in the gravity frame (x, down, forward), robust outlier rejection.
+4. optional (``scale_from_priors``, model depth only): one depth scale per image from the heights of
+   the fully seen objects against their category priors (:func:`estimate_depth_scale`); the points and
+   the floor level are divided by it (``LiftResult.depth_scale_factor``, object flag ``depth_rescaled``).
+5. yaw about the up axis: the rectangle orientation that minimises the mean distance of the ground-plane
+   points to the boundary of their robust (order-statistic) rectangle - visible surfaces lie on the
+   box's faces; an L-shaped or single-face view both pin the orientation (on <= ``yaw_points`` points).
+6. robust extents (percentiles), floor contact (a bottom close to the floor, or one that reaches the
+   category's height when put on the floor: legs too thin to survive the cleaning), amodal completion
+   of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
+   from the camera).
+7. quality score and flags.
 
 Every annotation ends as an object or as a reject ``(annotation_id, reason, detail)`` with a stable
 reason code (see ``REJECT_REASONS``).  Pure numpy/scipy.
@@ -50,8 +59,8 @@ REJECT_REASONS = (
 @dataclass
 class LiftConfig:
     min_points: int = 20
-    max_points: int = 3000  # points kept per object (deterministic subsample) for the fits
-    max_crop_px: int = 40000  # larger 2D boxes are read with a stride
+    max_points: int = 2000  # points kept per object (deterministic subsample) for the fits
+    max_crop_px: int = 16000  # larger 2D boxes are read with a stride
     remove_background_plane: bool = True  # box-only: drop a wall seen around the box border
     mask_erode_px: int = 1
     flying_rel: float = 0.06  # relative second difference of 1/z above which a pixel is "flying"
@@ -61,11 +70,14 @@ class LiftConfig:
     floor_snap_rel: float = 0.25  # + this fraction of the object's height
     merge_depth_rel: float = 0.15  # components within this relative depth of the best are merged
     merge_min_frac: float = 0.05
+    contact_window: float = 1.0  # box-only: footprint window behind the floor contact, x prior diagonal (0 = off)
+    contact_min_share: float = 0.25  # ... applied only when this share of the points falls inside it
+    span_power: float = 1.0  # box-only: component score x (2D extent / box size)^span_power
     centre_sigma: float = 0.35  # box-only: centre weight sigma (fraction of the box size)
     outlier_k: float = 8.0  # sparse-outlier margin, in 16ths of the 2-98 % range
     pct_lo: float = 0.3  # extent percentiles (outliers are removed before)
     pct_hi: float = 99.7
-    yaw_step_deg: float = 3.0
+    yaw_step_deg: float = 5.0
     amodal: bool = True
     amodal_strength: float = 1.0
     prior_scale_by_height: bool = True
@@ -76,6 +88,16 @@ class LiftConfig:
     max_prior_ratio: float = 8.0
     few_points: int = 150
     border_px: float = 2.0
+    prior_floor_snap: float = 0.3  # snap to the floor when that makes the height fit the prior within 30 %
+    yaw_points: int = 400  # points used by the yaw search
+    # per-image depth scale from the category height priors (model / monocular depth only: never
+    # silently for sensor depth).  See :func:`estimate_depth_scale`.
+    scale_from_priors: bool = False
+    scale_prior_std: float = 0.05  # spread of log(scale) before looking at the objects
+    scale_meas_std: float = 0.04  # measurement spread of one object's height (relative)
+    scale_box_only_factor: float = 8.0  # box-only heights are less reliable (supported objects, walls)
+    scale_outlier_k: float = 2.5  # ratios beyond k sigma of the weighted median are ignored
+    scale_max: float = 1.5  # the factor is clipped to [1/scale_max, scale_max]
 
 
 @dataclass
@@ -86,6 +108,7 @@ class LiftResult:
     gravity_source: str = "camera"
     gravity_confidence: float = 0.0
     floor_height: float | None = None
+    depth_scale_factor: float = 1.0  # the depth was divided by this (1.0: no correction applied)
 
 
 class _Reject(Exception):
@@ -143,26 +166,35 @@ def _robust_keep(q: np.ndarray, k: float) -> np.ndarray:
     return np.all((q >= lo - m) & (q <= hi + m), axis=1)
 
 
-def _remove_background_plane(ok: np.ndarray, Q: np.ndarray, d: np.ndarray, down, cfg: LiftConfig) -> np.ndarray:
+def _pix_points(dz, iv, iu, ax, bx, by, G):
+    """Gravity-frame points of crop pixels (iv, iu)."""
+    z = dz[iv, iu]
+    return np.stack([z * (ax[iu] + bx[iv]), z * by[iv], z], axis=1) @ G
+
+
+def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray, down,
+                             cfg: LiftConfig) -> np.ndarray:
     """Box-only: a vertical plane (wall) that fills the box's top/side border but not its centre is
-    background; its points (and those behind it) are removed.  ``Q`` is in the gravity frame."""
+    background; its points (and those behind it) are removed (plane fit in the gravity frame)."""
     h, w = ok.shape
     if h < 8 or w < 8:
         return ok
-    by, bx = max(1, int(0.12 * h)), max(1, int(0.12 * w))
+    by_, bx_ = max(1, int(0.12 * h)), max(1, int(0.12 * w))
     ring = np.zeros_like(ok)
-    ring[:by, :] = True
-    ring[:, :bx] = True
-    ring[:, -bx:] = True
+    ring[:by_, :] = True
+    ring[:, :bx_] = True
+    ring[:, -bx_:] = True
     ring &= ok
     centre = np.zeros_like(ok)
     centre[int(0.3 * h):int(0.7 * h), int(0.3 * w):int(0.7 * w)] = True
     centre &= ok
-    pts = Q[ring]
-    if len(pts) < 30 or centre.sum() < 10:
+    rv, ru = np.nonzero(ring)
+    if len(rv) < 30 or centre.sum() < 10:
         return ok
-    if len(pts) > 1500:
-        pts = pts[np.linspace(0, len(pts) - 1, 1500).astype(np.int64)]
+    if len(rv) > 1500:
+        pk = np.linspace(0, len(rv) - 1, 1500).astype(np.int64)
+        rv, ru = rv[pk], ru[pk]
+    pts = _pix_points(dz, rv, ru, ax, bx, by, G)
     rng = np.random.default_rng(len(pts))
     idx = rng.integers(0, len(pts), size=(64, 3))
     a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
@@ -183,33 +215,75 @@ def _remove_background_plane(ok: np.ndarray, Q: np.ndarray, d: np.ndarray, down,
     n, o = nrm[j], off[j]
     if o < 0:
         n, o = -n, -o  # camera side: n.x < o
-    cen = Q[centre] @ n - o
+    cv_, cu_ = np.nonzero(centre)
+    cen = _pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
     if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
-    dist = Q @ n - o
+    gn = G @ n  # plane normal in the camera frame
+    dist = dz * ((gn[0] * ax)[None, :] + (gn[0] * bx + gn[1] * by + gn[2])[:, None]) - o
     keep = ok & (dist < -tol)
     return keep if keep.sum() >= cfg.min_points else ok
 
 
-def _fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float):
+def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarray, G: np.ndarray, floor_h: float,
+                    prior, H: int, cfg: LiftConfig) -> np.ndarray:
+    """Box-only: an object standing on the floor touches it at the bottom edge of its 2D box; the floor
+    point seen there gives the near end of its footprint (ground range from the camera), the category
+    prior its far end.  Points far behind (walls, objects behind) or in front (occluders) are dropped
+    when most of the points agree with that window (objects on a support do not: then nothing changes)."""
+    if prior is None:
+        return ok
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    if y2 >= H - 0.5 - cfg.border_px:
+        return ok  # cut by the image border: the bottom edge is not the contact
+    ray = np.linalg.solve(K, np.array([0.5 * (x1 + x2), y2 - 0.5, 1.0]))
+    rg = ray @ G
+    if rg[1] <= 1e-6:
+        return ok
+    t = floor_h / rg[1]
+    r_c = t * float(np.hypot(rg[0], rg[2]))
+    near = r_c - (0.10 + 0.03 * r_c)
+    far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
+    g0, g2 = G[:, 0], G[:, 2]
+    gx = dz * ((g0[0] * ax)[None, :] + (g0[0] * bx + g0[1] * by + g0[2])[:, None])
+    gf = dz * ((g2[0] * ax)[None, :] + (g2[0] * bx + g2[1] * by + g2[2])[:, None])
+    r = np.hypot(gx, gf)
+    inside = ok & (r >= near) & (r <= far)
+    n_ok = int(ok.sum())
+    if inside.sum() < max(cfg.min_points, cfg.contact_min_share * n_ok):
+        return ok
+    return inside
+
+
+def _fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float, max_points: int = 600):
     """Rectangle orientation theta in [0, pi/2) on ground points g2 (N, 2) = (x, fwd).
 
-    Returns (theta, confidence) where confidence compares the best score to the median one.
+    Returns (theta, confidence) where confidence compares the best score to the median one.  The
+    search runs on at most ``max_points`` points (evenly subsampled) with order statistics in place of
+    interpolated percentiles.
     """
+    if len(g2) > max_points:
+        g2 = g2[np.linspace(0, len(g2) - 1, max_points).astype(np.int64)]
+    g2 = g2 - g2.mean(axis=0)
+    n = len(g2)
+    kl = int(np.clip(round(lo / 100.0 * (n - 1)), 0, n - 1))
+    kh = int(np.clip(round(hi / 100.0 * (n - 1)), 0, n - 1))
+
     def scores(thetas):
         c, s = np.cos(thetas)[:, None], np.sin(thetas)[:, None]
         u = c * g2[None, :, 0] + s * g2[None, :, 1]
         v = -s * g2[None, :, 0] + c * g2[None, :, 1]
-        ul, uh = np.percentile(u, [lo, hi], axis=1)
-        vl, vh = np.percentile(v, [lo, hi], axis=1)
-        dist = np.minimum(np.minimum(np.abs(u - ul[:, None]), np.abs(u - uh[:, None])),
-                          np.minimum(np.abs(v - vl[:, None]), np.abs(v - vh[:, None])))
+        pu = np.partition(u, (kl, kh), axis=1)
+        pv = np.partition(v, (kl, kh), axis=1)
+        ul, uh = pu[:, kl:kl + 1], pu[:, kh:kh + 1]
+        vl, vh = pv[:, kl:kl + 1], pv[:, kh:kh + 1]
+        dist = np.minimum(np.minimum(np.abs(u - ul), np.abs(u - uh)), np.minimum(np.abs(v - vl), np.abs(v - vh)))
         return dist.mean(axis=1)
 
     coarse = np.radians(np.arange(0.0, 90.0, step_deg))
     sc = scores(coarse)
     i = int(np.argmin(sc))
-    fine = coarse[i] + np.radians(np.linspace(-step_deg, step_deg, 13))
+    fine = coarse[i] + np.radians(np.linspace(-step_deg, step_deg, 9))
     sf = scores(fine)
     j = int(np.argmin(sf))
     theta = float(np.mod(fine[j], np.pi / 2))
@@ -233,9 +307,33 @@ def _assign_prior(m: np.ndarray, vis: np.ndarray, p_short: float, p_long: float)
     return np.array(a) if cost(*a) <= cost(*b) else np.array(b)
 
 
-def _lift_one(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig):
+def _ray_parts(K: np.ndarray, rows: np.ndarray, cols: np.ndarray):
+    """Separable ray directions: x/z = ax[col] + bx[row], y/z = by[row] (pinhole with skew)."""
+    fx, fy, cx, cy, sk = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+    ax = (cols - cx) / fx
+    by = (rows - cy) / fy
+    bx = -sk * by / fx
+    return ax, bx, by
+
+
+@dataclass
+class _Obs:
+    """What the pixels of one annotation say (scale-dependent quantities are in metres at scale 1)."""
+
+    ann: dict
+    bbox: list
+    box_only: bool
+    q: np.ndarray  # (N, 3) gravity-frame points
+    z_sel: np.ndarray
+    flags: list
+    cover: float
+    prior: object
+    trunc_v: bool = False  # truncated at the top or bottom image border (the height is not fully seen)
+
+
+def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig) -> _Obs:
+    """Crop work for one annotation: the cleaned, segmented point set in the gravity frame."""
     H, W = depth.shape
-    aid = ann.get("annotation_id")
     bbox = ann.get("bbox2d")
     mask = ann.get("mask")
     if bbox is None and mask is not None:
@@ -264,27 +362,33 @@ def _lift_one(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_
             er = ndimage.binary_erosion(region, iterations=it, border_value=1)
             if er.sum() >= max(cfg.min_points, 0.3 * region.sum()):
                 region = er
+        region_valid = valid & region
+        n_region = int(region.sum())
     else:
-        region = np.ones_like(valid)
-    if not (valid & region).any():
+        region_valid = valid
+        n_region = int(valid.size)
+    if not region_valid.any():
         raise _Reject("no_valid_depth", "no valid depth in the " + ("box" if box_only else "mask"))
-    region_valid = valid & region
-    n_region = int(region.sum())
     ok = region_valid & ~_flying(d, valid, cfg.flying_rel)
 
-    # pixel grid of the crop, gravity-frame coordinates of every valid pixel of the crop
-    vv, uu = np.mgrid[r0:r1:st, c0:c1:st]
-    P = backproject(uu, vv, np.where(valid, d, 0.0), K)  # (h, w, 3)
-    Q = P @ G  # (x, down, fwd)
+    rows = np.arange(r0, r1, st, dtype=np.float64)
+    cols = np.arange(c0, c1, st, dtype=np.float64)
+    ax, bx, by = _ray_parts(K, rows, cols)
+    dz = np.where(valid, d, 0.0)
     if floor_h is not None:
+        # height (down coordinate) of every pixel: z * (G[:,1] . ray)
+        g = G[:, 1]
+        hdown = dz * ((g[0] * ax)[None, :] + (g[0] * bx + g[1] * by + g[2])[:, None])
         tol = cfg.floor_tol + cfg.floor_tol_rel * d
-        on_floor_px = valid & (Q[..., 1] > floor_h - tol)
+        on_floor_px = valid & (hdown > floor_h - tol)
         ok2 = ok & ~on_floor_px
         if ok2.sum() >= cfg.min_points:
             ok = ok2
 
     if box_only and cfg.remove_background_plane:
-        ok = _remove_background_plane(ok, Q, d, down, cfg)
+        ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg)
+    if box_only and cfg.contact_window > 0 and floor_h is not None and down is not None:
+        ok = _contact_window(ok, bbox, dz, ax, bx, by, K, G, floor_h, lookup(ann.get("category")), H, cfg)
 
     if ok.sum() < cfg.min_points:
         raise _Reject("too_few_points", f"{int(ok.sum())} clean points (< {cfg.min_points})")
@@ -292,81 +396,149 @@ def _lift_one(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_
     # connected components (depth discontinuities already cut: flying pixels removed)
     lab, nlab = ndimage.label(ok)
     if nlab > 1:
-        idx = np.arange(1, nlab + 1)
+        lf = lab.ravel()
+        counts = np.bincount(lf, minlength=nlab + 1)[1:].astype(np.float64)
         if box_only:
             hh, ww = ok.shape
             yy = (np.arange(hh) + 0.5) / hh - 0.5
             xx = (np.arange(ww) + 0.5) / ww - 0.5
             wgt = np.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * cfg.centre_sigma ** 2))
+            score = np.bincount(lf, weights=wgt.ravel(), minlength=nlab + 1)[1:]
+            if cfg.span_power > 0:
+                # a 2D box is tight around the object's visible pixels: the object's component spans it
+                # (background and occluders usually span only part of it)
+                sl = ndimage.find_objects(lab)
+                span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
+                                 if t is not None else 0.0 for t in sl])
+                score = score * span ** cfg.span_power
         else:
-            wgt = np.ones(ok.shape)
-        score = ndimage.sum_labels(wgt, lab, idx)
-        counts = ndimage.sum_labels(np.ones(ok.shape), lab, idx)
-        med_z = ndimage.median(d, lab, idx)
+            score = counts
+        mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
         best = int(np.argmax(score))
-        zb = med_z[best]
-        keep_lab = idx[(np.abs(med_z - zb) <= cfg.merge_depth_rel * zb)
-                       & (counts >= cfg.merge_min_frac * counts[best])]
-        keep_lab = np.union1d(keep_lab, [idx[best]])
-        sel = np.isin(lab, keep_lab)
+        zb = mean_z[best]
+        keep = (np.abs(mean_z - zb) <= cfg.merge_depth_rel * zb) & (counts >= cfg.merge_min_frac * counts[best])
+        keep[best] = True
+        sel = np.concatenate([[False], keep])[lab]
     else:
         sel = ok
 
-    q = Q[sel]
-    z_sel = d[sel]
-    if len(q) > cfg.max_points:
-        pick = np.linspace(0, len(q) - 1, cfg.max_points).astype(np.int64)
-        q = q[pick]
-        z_sel = z_sel[pick]
+    iv, iu = np.nonzero(sel)
+    if len(iv) > cfg.max_points:
+        pick = np.linspace(0, len(iv) - 1, cfg.max_points).astype(np.int64)
+        iv, iu = iv[pick], iu[pick]
+    z_sel = dz[iv, iu]
+    P = np.stack([z_sel * (ax[iu] + bx[iv]), z_sel * by[iv], z_sel], axis=1)
+    q = P @ G
     keep = _robust_keep(q, cfg.outlier_k)
     if keep.sum() >= cfg.min_points:
         q = q[keep]
         z_sel = z_sel[keep]
-    n_pts = int(len(q))
-    if n_pts < cfg.min_points:
-        raise _Reject("too_few_points", f"{n_pts} points after outlier rejection")
+    if len(q) < cfg.min_points:
+        raise _Reject("too_few_points", f"{len(q)} points after outlier rejection")
 
     flags: list[str] = []
     if box_only:
         flags.append("box_only")
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    bp = cfg.border_px
+    trunc_v = y1 <= bp - 0.5 or y2 >= H - 0.5 - bp
+    if x1 <= bp - 0.5 or x2 >= W - 0.5 - bp or trunc_v:
+        flags.append("truncated")
+    z_near = float(np.percentile(z_sel, 5))
+    margin = max(0.10, 0.05 * z_near)
+    occ_frac = float((valid & (d < z_near - margin)).sum()) / max(1, int(valid.sum()))
+    if occ_frac > 0.10:
+        flags.append("occluded")
+    cover = float(region_valid.sum()) / max(1, n_region)
+    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, lookup(ann.get("category")), trunc_v)
+
+
+def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
+    """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
+    hl, hh_ = np.percentile(ob.q[:, 1], [cfg.pct_lo, cfg.pct_hi]) / scale
+    on_floor = False
+    if floor_h is not None:
+        fh = floor_h / scale
+        height = hh_ - hl
+        gap = fh - hh_
+        snap = -0.10 <= gap <= cfg.floor_snap + cfg.floor_snap_rel * max(height, 0.0)
+        p = ob.prior
+        if not snap and p is not None and gap > 0 and "truncated" not in ob.flags and cfg.prior_floor_snap > 0:
+            # legs/bases too thin to survive the cleaning (chairs, tables, lamps): the object reaches
+            # the floor when the snapped height fits the category prior much better than the seen one
+            r_snap = np.log(max(fh - hl, 1e-3) / p.h)
+            r_seen = np.log(max(height, 1e-3) / p.h)
+            snap = abs(r_snap) <= np.log(1.0 + cfg.prior_floor_snap) and abs(r_snap) < abs(r_seen)
+        if snap:
+            hh_ = max(hh_, fh) if gap > 0 else fh
+            on_floor = True
+    return float(hl), float(hh_), on_floor
+
+
+def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, int]:
+    """Per-image depth scale from the category height priors of the fully seen objects.
+
+    Each object with a prior whose full height is seen (not cut by the top/bottom image border; when
+    occluded, only if it stands on the floor) gives r = log(observed height / prior
+    height) with spread sigma = the prior's height spread (+ a measurement term).  Ratios far from the
+    weighted median are dropped; the rest are averaged with weights 1/sigma^2 together with a zero-mean
+    pseudo-observation of spread ``scale_prior_std`` (shrinkage towards 1: a single doubtful object moves
+    the scale little, many consistent ones move it a lot).  Returns (scale, objects used).
+    """
+    r, s = [], []
+    for ob in obs:
+        p = ob.prior
+        if p is None or ob.trunc_v or len(ob.q) < cfg.few_points:
+            continue
+        hl, hh_, on_floor = _height(ob, floor_h, cfg)
+        occluded = "occluded" in ob.flags
+        if occluded and not on_floor:
+            continue  # an occluder may hide the bottom; the floor contact restores it
+        h = hh_ - hl
+        if not (h > 0.02):
+            continue
+        r.append(np.log(h / p.h))
+        meas = cfg.scale_meas_std * (1.5 if occluded else 1.0)
+        meas *= cfg.scale_box_only_factor if ob.box_only else 1.0
+        s.append(np.hypot(p.h_rel_std, meas))
+    if not r:
+        return 1.0, 0
+    r, s = np.array(r), np.array(s)
+    w = 1.0 / s ** 2
+    o = np.argsort(r)
+    cw = np.cumsum(w[o])
+    med = r[o][np.searchsorted(cw, 0.5 * cw[-1])]
+    inl = np.abs(r - med) <= cfg.scale_outlier_k * s
+    if not inl.any():
+        return 1.0, 0
+    w0 = 1.0 / cfg.scale_prior_std ** 2
+    logk = float(np.sum(w[inl] * r[inl]) / (np.sum(w[inl]) + w0))
+    lim = np.log(cfg.scale_max)
+    return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
+
+
+def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float = 1.0) -> dict:
+    """Oriented box from the points of one annotation (divided by the image's depth scale)."""
+    ann, bbox, box_only, flags = ob.ann, ob.bbox, ob.box_only, list(ob.flags)
+    q = ob.q / scale if scale != 1.0 else ob.q
+    n_pts = int(len(q))
 
     # yaw on the ground plane
     g2 = q[:, [0, 2]]
-    theta, yaw_conf = _fit_yaw(g2, cfg.yaw_step_deg, cfg.pct_lo, cfg.pct_hi)
+    theta, yaw_conf = _fit_yaw(g2, cfg.yaw_step_deg, cfg.pct_lo, cfg.pct_hi, cfg.yaw_points)
     c, s = np.cos(theta), np.sin(theta)
     u = c * g2[:, 0] + s * g2[:, 1]
     v = -s * g2[:, 0] + c * g2[:, 1]
     ul, uh = np.percentile(u, [cfg.pct_lo, cfg.pct_hi])
     vl, vh = np.percentile(v, [cfg.pct_lo, cfg.pct_hi])
-    hl, hh_ = np.percentile(q[:, 1], [cfg.pct_lo, cfg.pct_hi])
     ext = np.array([uh - ul, vh - vl])
 
-    # truncation / occlusion
-    x1, y1, x2, y2 = (float(t) for t in bbox)
-    bp = cfg.border_px
-    trunc = {"left": x1 <= bp - 0.5, "top": y1 <= bp - 0.5, "right": x2 >= W - 0.5 - bp,
-             "bottom": y2 >= H - 0.5 - bp}
-    if any(trunc.values()):
-        flags.append("truncated")
-    z_near = float(np.percentile(z_sel, 5))
-    margin = max(0.10, 0.05 * z_near)
-    in_box_valid = valid.sum()
-    occ_frac = float((valid & (d < z_near - margin)).sum()) / max(1, int(in_box_valid))
-    if occ_frac > 0.10:
-        flags.append("occluded")
-
     # vertical extent and floor contact
-    height = hh_ - hl
-    on_floor = False
-    if floor_h is not None:
-        gap = floor_h - hh_
-        if -0.10 <= gap <= cfg.floor_snap + cfg.floor_snap_rel * max(height, 0.0):
-            hh_ = max(hh_, floor_h) if gap > 0 else floor_h
-            on_floor = True
+    hl, hh_, on_floor = _height(ob, floor_h, cfg, scale)
     height = hh_ - hl
 
     # amodal completion of the unseen far side
-    prior = lookup(ann.get("category"))
+    prior = ob.prior
     ru = np.array([c, s])  # u axis in (x, fwd)
     rv = np.array([-s, c])
     centre2 = np.array([0.5 * (ul + uh), 0.5 * (vl + vh)])  # in (u, v)
@@ -374,6 +546,7 @@ def _lift_one(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_
     ray = ray / max(np.linalg.norm(ray), 1e-9)
     vis = np.array([abs(ru[0] * ray[1] - ru[1] * ray[0]), abs(rv[0] * ray[1] - rv[1] * ray[0])])
     completed = False
+    add = np.zeros(2)
     if cfg.amodal:
         if prior is not None:
             sc = 1.0
@@ -439,16 +612,18 @@ def _lift_one(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_
         flags.append("yaw_unreliable")
     if on_floor:
         flags.append("on_floor")
+    if scale != 1.0:
+        flags.append("depth_rescaled")
 
     # quality: points, depth coverage of the region, truncation, occlusion, yaw, completion share
-    cover = float(region_valid.sum()) / max(1, n_region)
-    qual = min(1.0, n_pts / 400.0) ** 0.5 * (0.5 + 0.5 * cover)
+    qual = min(1.0, n_pts / 400.0) ** 0.5 * (0.5 + 0.5 * ob.cover)
     qual *= 0.75 if "truncated" in flags else 1.0
     qual *= 0.8 if "occluded" in flags else 1.0
     qual *= 0.7 + 0.3 * yaw_conf
     qual *= 0.85 if "amodal_completed" in flags else 1.0
     qual *= 0.85 if box_only else 1.0
 
+    aid = ann.get("annotation_id")
     return {
         "annotation_id": int(aid) if aid is not None else None,
         "category": str(ann.get("category", "")),
@@ -491,13 +666,28 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     res.gravity_confidence = float(ge.confidence)
     res.floor_height = ge.floor_h
     G = gravity_frame(ge.down)
+    obs: list[_Obs] = []
     for ann in anns:
         aid = ann.get("annotation_id")
         if int(ann.get("iscrowd", 0) or 0) == 1:
             res.rejects.append((aid, "crowd", "iscrowd=1"))
             continue
         try:
-            res.objects.append(_lift_one(ann, depth, Km, G, ge.floor_h, ge.down, cfg))
+            obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg))
+        except _Reject as rj:
+            res.rejects.append((aid, rj.reason, rj.detail))
+        except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
+            res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))
+    scale = 1.0
+    if cfg.scale_from_priors and obs:
+        scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
+    res.depth_scale_factor = float(scale)
+    if scale != 1.0 and res.floor_height is not None:
+        res.floor_height = float(res.floor_height / scale)
+    for ob in obs:
+        aid = ob.ann.get("annotation_id")
+        try:
+            res.objects.append(_fit(ob, ge.floor_h, ge.down, G, cfg, scale))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))
         except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:

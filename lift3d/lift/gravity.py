@@ -30,7 +30,7 @@ class GravityEstimate:
     floor_h: float | None = None  # distance of the floor plane below the camera along down (m)
 
 
-def _grid(depth: np.ndarray, max_side: int = 160) -> tuple[int, np.ndarray, np.ndarray]:
+def _grid(depth: np.ndarray, max_side: int = 120) -> tuple[int, np.ndarray, np.ndarray]:
     H, W = depth.shape
     s = max(1, int(np.ceil(max(H, W) / max_side)))
     vv = np.arange(0, H, s)
@@ -38,7 +38,7 @@ def _grid(depth: np.ndarray, max_side: int = 160) -> tuple[int, np.ndarray, np.n
     return s, vv, uu
 
 
-def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 160, rel_jump: float = 0.05):
+def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 120, rel_jump: float = 0.05):
     """Strided point map (h, w, 3), normals (h, w, 3, oriented towards +camera-y) and validity (h, w)."""
     s, vv, uu = _grid(depth, max_side)
     d = depth[np.ix_(vv, uu)].astype(np.float64)

@@ -1,9 +1,11 @@
 """Category size priors: typical (w, h, l) in metres, shipped as ``lift3d/priors/size_priors.csv``.
 
-``h`` is the vertical extent, ``l >= w`` the horizontal ones.  Category names are normalised
-(lower-case, ``_``/``-`` -> space, a trailing plural ``s`` tried) and aliases in the table map to the
-same row.  Unknown categories have no prior (:func:`lookup` returns ``None``); the lifter then uses a
-square-footprint fallback built from the visible extents.
+``h`` is the vertical extent, ``l >= w`` the horizontal ones; ``rel_std`` the relative spread of the
+horizontal extents and the optional ``h_std`` that of the height (default ``max(0.25, rel_std)``): heights
+of standardised furniture (tables, desks, counters, seats) vary little and pin a per-image depth scale.
+Category names are normalised (lower-case, ``_``/``-`` -> space, a trailing plural ``s`` tried) and
+aliases in the table map to the same row.  Unknown categories have no prior (:func:`lookup` returns
+``None``); the lifter then uses a square-footprint fallback built from the visible extents.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class SizePrior:
     h: float
     l: float  # noqa: E741 - the box convention's name
     rel_std: float
+    h_rel_std: float = 0.25  # relative spread of the vertical extent (used for the depth-scale estimate)
 
     @property
     def horizontal(self) -> tuple[float, float]:
@@ -45,7 +48,9 @@ def load_table() -> dict[str, SizePrior]:
         w, h, l_ = float(row["w"]), float(row["h"]), float(row["l"])
         if min(w, h, l_) <= 0:
             raise ValueError(f"size prior for {names[0]!r} has a non-positive dimension")
-        prior = SizePrior(names[0], min(w, l_), h, max(w, l_), float(row.get("rel_std") or 0.3))
+        rel = float(row.get("rel_std") or 0.3)
+        h_rel = float(row.get("h_std") or max(0.25, rel))
+        prior = SizePrior(names[0], min(w, l_), h, max(w, l_), rel, h_rel)
         for n in names:
             table.setdefault(n, prior)
     return table

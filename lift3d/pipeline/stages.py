@@ -70,6 +70,7 @@ class LiftStage(Stage):
         record["gravity"] = res.gravity
         record["gravity_source"] = res.gravity_source
         record["gravity_confidence"] = res.gravity_confidence
+        record["depth_scale_factor"] = float(getattr(res, "depth_scale_factor", 1.0))
         record["annotations"] = []  # every annotation is now an object or a reject
         if self.keep_pixels:
             record["depth"] = {"bytes": depth_png_bytes(record["depth"]), "path": None}
@@ -141,11 +142,12 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     # Always present: it also records mask_source/mask_flags for dataset masks. On a GPU it declares
     # num_gpus=1, so the Ray executor fuses it with a model depth stage into one actor (one decode per image).
     stages.append(SegmentStage(SegmentConfig(masks=cfg.masks, model=cfg.segmenter, device=cfg.device)))
-    lift_cfg = None
-    if cfg.lift:
-        from lift3d.lift import LiftConfig
+    from lift3d.lift import LiftConfig
 
-        lift_cfg = LiftConfig(**cfg.lift)
+    # Monocular (model) depth has a global scale error that size priors can partly correct; sensor depth is
+    # metric and is never rescaled.
+    lift_kwargs = {"scale_from_priors": cfg.depth != "dataset", **cfg.lift}
+    lift_cfg = LiftConfig(**lift_kwargs)
     stages.append(LiftStage(lift_cfg, keep_pixels=cfg.keep_depth))
     qa_cfg = None
     if cfg.qa:
