@@ -93,6 +93,8 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
                   "run": report.units},
         "timing": {"seconds": round(time.perf_counter() - t_start, 3),
                    "executor_seconds": round(report.seconds, 3),
+                   "steady_images_per_s": (round(report.steady_images_per_s(), 3)
+                                           if report.steady_images_per_s() else None),
                    "stage_seconds": {k: round(v, 3) for k, v in report.stage_seconds.items()}},
         "models": _provenance(stages),
     }

@@ -34,6 +34,15 @@ class RunReport:
     images: int = 0
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
+    unit_done: list = field(default_factory=list)  # (seconds since start, images) per finished unit, in order
+
+    def steady_images_per_s(self) -> float | None:
+        """Throughput after the first unit finished (worker start-up excluded); None with < 3 units."""
+        if len(self.unit_done) < 3:
+            return None
+        t0 = self.unit_done[0][0]
+        dt = self.unit_done[-1][0] - t0
+        return sum(n for _, n in self.unit_done[1:]) / dt if dt > 0 else None
 
 
 def run_stages(stages: list[Stage], records: list[dict], timings: dict | None = None) -> list[dict]:
@@ -74,6 +83,7 @@ class LocalExecutor:
             report.stage_seconds["write"] += time.process_time() - t_write
             report.units += 1
             report.images += len(unit.records)
+            report.unit_done.append((time.perf_counter() - t0, len(unit.records)))
             if bar is not None:
                 bar.update(len(unit.records))
         if bar is not None:

@@ -149,12 +149,12 @@ class RayExecutor:
             done.add(int(row["unit_id"]))
             report.units += 1
             report.images += info["images"]
+            report.unit_done.append((time.perf_counter() - t0, info["images"]))
         missing = [u for u in units if u.unit_id not in done]
         if missing:
             log.warning("%d work unit(s) failed after retries; re-running them one record per task", len(missing))
             self._isolate(ray, stages, missing, sink, report)
         report.seconds = time.perf_counter() - t0
-        report.stage_seconds = defaultdict(float)
         return report
 
     def _isolate(self, ray, stages, units: list[WorkUnit], sink, report: RunReport) -> None:
