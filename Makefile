@@ -14,7 +14,7 @@ SEED   ?= 0
 EXECUTOR ?= ray
 BUILD_ARGS ?=
 
-.PHONY: all venv test build-dataset bench schema clean help
+.PHONY: all venv test build-dataset bench bench-gpu schema clean help
 
 help:
 	@echo "make build-dataset [OUT=dir SCENES=n SEED=s EXECUTOR=local|ray]  build the sample corpus"
@@ -39,8 +39,21 @@ build-dataset: $(STAMP)
 		--images $(SYNTH) --out $(OUT) --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
 	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(OUT)', 'qa'); print(ds)"
 
+# CPU benchmarks as recorded in docs/benchmarks.md (tens of minutes on 2 cores). On a GPU machine add
+# `make bench-gpu`. Optional: `pip install '.[bench]'` for the open3d baseline in bench_lift (else it is skipped).
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/bench_synth.py --scenes 40
+	$(BIN)/python benchmarks/bench_pipeline.py --parts cost,scaling,memory --small 20 --large 400
+	$(BIN)/python benchmarks/bench_lift.py --seed 1000 --scenes 20 --per-category
+	$(BIN)/python benchmarks/bench_qa.py --scenes 150 --seed 1000 --speed-images 2000
+	$(BIN)/python benchmarks/bench_depth.py --models small,base --images 8,4 --batch-size 4
+	$(BIN)/python benchmarks/bench_segment.py --tiny --images 8 --quality-scenes 20
+	$(BIN)/python benchmarks/bench_train.py --steps 100
+
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_depth.py --device cuda
+	$(BIN)/python benchmarks/bench_segment.py --model sam2.1-hiera-base-plus --device cuda --images 64
+	$(BIN)/python benchmarks/bench_train.py --model random-3b --steps 300 --scenes 64 --width 640 --height 480
 
 schema: $(STAMP)
 	$(BIN)/lift3d schema --export schemas
