@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--depth", default="dataset",
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
     b.add_argument("--device", default="auto", help="auto | cpu | cuda (for model backends)")
+    b.add_argument("--depth-preprocess", choices=["auto", "torch", "processor"], default="auto",
+                   help="Depth Anything resizing: on the device (auto/torch, fastest) or the HF processor on CPU "
+                        "workers (processor)")
     b.add_argument("--masks", choices=["auto", "dataset", "sam", "depth"], default="auto",
                    help="object masks: dataset segmentation, a box-prompted segmenter, or depth separation "
                         "(auto: dataset > segmenter when its weights are available > depth)")
@@ -154,7 +157,7 @@ def _cmd_build(a) -> int:
 
     cfg = BuildConfig(split=a.split, depth=a.depth, device=a.device, seed=a.seed,
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
-                      masks=a.masks, segmenter=a.segmenter,
+                      masks=a.masks, segmenter=a.segmenter, depth_preprocess=a.depth_preprocess,
                       keep_depth=a.keep_depth, source_name=a.source_name, source_license=a.source_license)
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)

@@ -189,3 +189,19 @@ def test_missing_depth_weights_stop_the_build_with_one_line(synth_dir, tmp_path)
     assert r.returncode == 2, r.stderr[-800:]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Depth-Anything-V2-Metric-Indoor-Small-hf" in lines[0] and "hf download" in lines[0]
+
+
+def test_model_depth_build_with_a_local_tiny_model(synth_dir, tmp_path):
+    """The real model path end to end: a tiny random Depth Anything saved locally, loaded by from_pretrained,
+    with the processor on CPU workers (depth_preprocess="processor"); intrinsics stay the dataset's."""
+    sys.path.insert(0, str(REPO / "tests" / "depth"))
+    from tiny_depth_models import build_tiny_da
+
+    model_dir = build_tiny_da(tmp_path / "tiny_da")
+    out = tmp_path / "model_depth"
+    info = _build(synth_dir, out, depth=str(model_dir), depth_preprocess="processor")
+    objs = datasets.load_dataset(str(out), "objects")["train"]
+    assert objs.num_rows == 6
+    assert all(r["depth_source"] == str(model_dir) or r["depth_source"].endswith("tiny_da") for r in objs)
+    assert all(r["depth_assumed_focal"] and r["intrinsics_source"] == "dataset" for r in objs)
+    assert info["models"]["depth_assumed_focal"] is True

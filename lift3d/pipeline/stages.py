@@ -125,6 +125,7 @@ class BuildConfig:
     keep_depth: bool = False
     masks: str = "auto"  # auto | dataset | sam | depth (lift3d/segment)
     segmenter: str = "sam2.1-hiera-base-plus"
+    depth_preprocess: str = "auto"  # auto/torch: resize on the device | processor: HF processor on CPU workers
     source_name: str = ""
     source_license: str = ""
     qa: dict = field(default_factory=dict)
@@ -133,10 +134,14 @@ class BuildConfig:
 
 def make_stages(cfg: BuildConfig) -> list[Stage]:
     """The ordered stage list of a build: decode -> depth -> lift -> qa (writing is the executor's sink)."""
-    from lift3d.depth import DepthConfig, DepthStage
+    from lift3d.depth import DepthConfig, DepthPreprocessStage, DepthStage
 
     stages: list[Stage] = [DecodeStage(need_dataset_depth=(cfg.depth == "dataset"))]
-    stages.append(DepthStage(DepthConfig(backend=cfg.depth, device=cfg.device)))
+    dcfg = DepthConfig(backend=cfg.depth, device=cfg.device, preprocess=cfg.depth_preprocess)
+    if cfg.depth_preprocess == "processor":
+        # the image processor runs on CPU workers (fused with decode in Ray); the GPU actors copy, run, resize
+        stages.append(DepthPreprocessStage(dcfg))
+    stages.append(DepthStage(dcfg))
     from lift3d.segment import SegmentConfig, SegmentStage
 
     # Always present: it also records mask_source/mask_flags for dataset masks. On a GPU it declares
