@@ -23,8 +23,17 @@ def test_localization_conversations_round_trip(corpus_dir):
         recs = parse_boxes(s["target"], "n3d", s["K"], s["width"], s["height"])
         ref = json.loads(s["answer_value"])
         assert len(recs) == len(ref)
+        # exact to the printed precision: sizes, depth and yaw to 2 decimals, (u, v) to 3 decimals
+        fx = s["K"][0]
+        for got, want in zip(recs, ref):
+            assert got["category"] == want["category"]
+            assert np.allclose(got["dimensions"], want["dimensions"], atol=0.005 + 1e-9)
+            assert abs(got["yaw"] - want["yaw"]) <= 0.005 + 1e-9
+            assert abs(got["center_cam"][2] - want["center_cam"][2]) <= 0.005 + 1e-9
+            lateral = 0.0005 * max(s["width"], s["height"]) * (want["center_cam"][2] + 0.005) / fx + 0.005
+            assert np.allclose(got["center_cam"][:2], want["center_cam"][:2], atol=lateral)
         sc = box_scores(recs, ref, s["K"], s["width"], s["height"], s["gravity"])
-        assert sc["iou3d_sum"] / sc["n_ref"] > 0.9  # 2-decimal text loses a little
+        assert sc["iou3d_sum"] / sc["n_ref"] > 0.75  # cm rounding costs small objects a little IoU
     qa = qa_samples(c, cfg)
     assert qa and all("</think>" in s["target"] for s in qa)
 
