@@ -102,3 +102,22 @@ def test_box_only_contact_window_keeps_the_footprint_behind_the_floor_contact():
     keep2 = _contact_window(ok2, [c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5], d2, ax, bx, by, K, gravity_frame(None),
                             1.3, lookup("night stand"), H, LiftConfig())
     assert np.array_equal(keep2, ok2)
+
+
+def test_footprint_trim_drops_background_beyond_the_prior():
+    """Box-only: background far outside the category's footprint is trimmed; an object alone is kept."""
+    import numpy as np
+
+    from lift3d.lift import core
+    from lift3d.lift.priors import lookup
+
+    rng = np.random.default_rng(0)
+    obj = np.column_stack([rng.uniform(-0.15, 0.15, 400), rng.uniform(-1.5, 0.0, 400), 3.0 + rng.uniform(0, 0.3, 400)])
+    wall = np.column_stack([rng.uniform(-1.5, 1.5, 150), rng.uniform(-2.0, 0.0, 150), np.full(150, 5.0)])
+    q = np.vstack([obj, wall])
+    cfg = core.LiftConfig()
+    q2, z2 = core._footprint_trim(q, q[:, 2].copy(), lookup("lamp"), cfg)
+    assert len(q2) == len(z2) and len(q2) <= 400 + 5
+    assert np.ptp(q2[:, 2]) < 0.6 and np.ptp(q2[:, 0]) < 0.6
+    q3, _ = core._footprint_trim(obj, obj[:, 2].copy(), lookup("lamp"), cfg)
+    assert len(q3) == len(obj)
