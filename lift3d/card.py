@@ -96,9 +96,10 @@ def render_card(out: str, info: dict) -> str:
         "",
         "```python",
         "from datasets import load_dataset",
-        'objects = load_dataset("PATH/TO/THIS/FOLDER", "objects")  # one row per image, with its 3D boxes',
-        'qa = load_dataset("PATH/TO/THIS/FOLDER", "qa")            # one row per question (messages column for TRL)',
-        'rejects = load_dataset("PATH/TO/THIS/FOLDER", "rejects")  # what was rejected, with reason codes',
+        f'path = "{out}"  # this folder (or its Hub id once uploaded)',
+        'objects = load_dataset(path, "objects")  # one row per image, with its 3D boxes',
+        'qa = load_dataset(path, "qa")            # one row per question (messages column for TRL)',
+        'rejects = load_dataset(path, "rejects")  # what was rejected, with reason codes',
         "```",
         "",
         "## Contents",
@@ -106,10 +107,16 @@ def render_card(out: str, info: dict) -> str:
         "| config | split | rows |",
         "|---|---|---|",
     ]
+    empty = []
     for config, splits in per_config.items():
         for split, (n, _) in splits.items():
             lines.append(f"| {config} | {split} | {n} |")
+            if n == 0:
+                empty.append(f"{config}/{split}")
     lines.append("")
+    if empty:
+        lines += [f"Empty: {', '.join(empty)}. Their Parquet shards exist (readable with pyarrow/pandas), but "
+                  "`datasets` 5.x cannot load a split with no rows (huggingface/datasets#8401).", ""]
     for split, s in sorted(info.get("splits", {}).items()):
         st = s.get("stats", {})
         cfg = s.get("config", {})
