@@ -48,7 +48,7 @@ from scipy import ndimage
 from lift3d.geometry.boxes import gravity_frame, rot_y
 from lift3d.geometry.camera import IntrinsicsError, as_K, backproject
 from lift3d.lift.gravity import GravityEstimate, field_factor, resolve_gravity
-from lift3d.lift.priors import lookup
+from lift3d.lift.priors import lookup, resolve_mode
 
 REJECT_REASONS = (
     "crowd",  # iscrowd = 1
@@ -70,6 +70,9 @@ class LiftConfig:
     max_crop_px: int = 16000  # larger 2D boxes are read with a stride
     remove_background_plane: bool = True  # box-only: drop a wall seen around the box border
     mask_erode_px: int = 1
+    # depth noise: points from a local linear fit of 1/z over their (2 r + 1)^2 selected neighbours.  Opt-in:
+    # +0.013 IoU at the true depth scale, +0.002 with scale_from_priors, +1.5 ms/object (tuning seeds)
+    smooth_px: int = 0
     flying_rel: float = 0.06  # relative second difference of 1/z above which a pixel is "flying"
     floor_tol: float = 0.04  # m; points this close to the floor plane are floor
     floor_tol_rel: float = 0.01  # + this fraction of the distance
@@ -352,6 +355,56 @@ def _ray_parts(K: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     return ax, bx, by
 
 
+def _smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: int, c0: int, st: int, rad: int):
+    """Camera-frame points of the selected pixels (iv, iu) with the per-pixel depth noise averaged out.
+
+    Inverse depth is affine in the pixel coordinates on any plane, so a weighted linear fit of 1/z over
+    the selected pixels of a (2 rad + 1)^2 neighbourhood, evaluated at the pixel itself, is exact on
+    planar faces however oblique, and does not pull silhouette pixels inward (a plain mean would: its
+    centroid lies inside).  Without it the 0.3 % extent percentiles sit ~2.7 sigma of the depth noise in
+    front of the visible surface, and the amodal completion, anchored at that near face, carries the whole
+    box towards the camera (2-3 cm for small objects at 3 m with 0.5 % noise).
+    """
+    rows = slice(max(0, int(iv.min()) - rad), int(iv.max()) + rad + 1)
+    cols = slice(max(0, int(iu.min()) - rad), int(iu.max()) + rad + 1)
+    s_ = sel[rows, cols]
+    w = s_.astype(np.float64)
+    inv = np.where(s_, 1.0 / np.where(s_, dz[rows, cols], 1.0), 0.0)
+    k = 2 * rad + 1
+    off = np.arange(-rad, rad + 1, dtype=np.float64)
+    ku = np.broadcast_to(off[None, :], (k, k))
+    kv = np.broadcast_to(off[:, None], (k, k))
+    jv, ju = iv - rows.start, iu - cols.start
+
+    def at(img, kern):
+        return ndimage.correlate(img, kern, mode="constant")[jv, ju]
+
+    one = np.ones((k, k))
+    n = at(w, one)
+    su, sv = at(w, ku) / n, at(w, kv) / n
+    suu = at(w, ku * ku) / n - su * su
+    svv = at(w, kv * kv) / n - sv * sv
+    suv = at(w, ku * kv) / n - su * sv
+    mi = at(inv, one) / n
+    ciu = at(inv, ku) / n - su * mi
+    civ = at(inv, kv) / n - sv * mi
+    det = suu * svv - suv * suv
+    okd = det > 1e-3
+    dsafe = np.where(okd, det, 1.0)
+    gu = np.where(okd, (svv * ciu - suv * civ) / dsafe, 0.0)
+    gv = np.where(okd, (suu * civ - suv * ciu) / dsafe, 0.0)
+    a = mi - gu * su - gv * sv  # the fit at offset (0, 0)
+    raw = inv[jv, ju]
+    a = np.where(np.isfinite(a) & (a > 0), a, raw)
+    z = 1.0 / a
+    col = c0 + st * iu.astype(np.float64)
+    row = r0 + st * iv.astype(np.float64)
+    fx, fy, cx, cy, sk = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+    yr = (row - cy) / fy
+    xr = (col - cx) / fx - sk * yr / fx
+    return np.stack([z * xr, z * yr, z], axis=1), z
+
+
 @dataclass
 class _Obs:
     """What the pixels of one annotation say (scale-dependent quantities are in metres at scale 1)."""
@@ -466,8 +519,11 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     if len(iv) > cfg.max_points:
         pick = np.linspace(0, len(iv) - 1, cfg.max_points).astype(np.int64)
         iv, iu = iv[pick], iu[pick]
-    z_sel = dz[iv, iu]
-    P = np.stack([z_sel * (ax[iu] + bx[iv]), z_sel * by[iv], z_sel], axis=1)
+    if cfg.smooth_px > 0:
+        P, z_sel = _smoothed_points(sel, dz, iv, iu, K, r0, c0, st, cfg.smooth_px)
+    else:
+        z_sel = dz[iv, iu]
+        P = np.stack([z_sel * (ax[iu] + bx[iv]), z_sel * by[iv], z_sel], axis=1)
     q = P @ G
     keep = _robust_keep(q, cfg.outlier_k)
     if keep.sum() >= cfg.min_points:
@@ -493,7 +549,11 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     if occ_frac > 0.10:
         flags.append("occluded")
     cover = float(region_valid.sum()) / max(1, n_region)
-    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, lookup(ann.get("category")), trunc_v)
+    if prior is not None and prior.modes:  # bimodal category (floor / table lamp): the mode that fits
+        lo_, hi_ = np.percentile(q[:, 1], [cfg.pct_lo, cfg.pct_hi])
+        to_floor = None if (floor_h is None or trunc_v) else float(floor_h - lo_)
+        prior = resolve_mode(prior, float(hi_ - lo_), to_floor)
+    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v)
 
 
 def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):

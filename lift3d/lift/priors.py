@@ -27,6 +27,7 @@ class SizePrior:
     l: float  # noqa: E741 - the box convention's name
     rel_std: float
     h_rel_std: float = 0.25  # relative spread of the vertical extent (used for the depth-scale estimate)
+    modes: tuple = ()  # names of the sub-type rows of a bimodal category (see :func:`resolve_mode`)
 
     @property
     def horizontal(self) -> tuple[float, float]:
@@ -50,7 +51,8 @@ def load_table() -> dict[str, SizePrior]:
             raise ValueError(f"size prior for {names[0]!r} has a non-positive dimension")
         rel = float(row.get("rel_std") or 0.3)
         h_rel = float(row.get("h_std") or max(0.25, rel))
-        prior = SizePrior(names[0], min(w, l_), h, max(w, l_), rel, h_rel)
+        modes = tuple(normalise_name(m) for m in (row.get("modes") or "").split(";") if m.strip())
+        prior = SizePrior(names[0], min(w, l_), h, max(w, l_), rel, h_rel, modes)
         for n in names:
             table.setdefault(n, prior)
     return table
@@ -74,3 +76,27 @@ def lookup(category: str | None) -> SizePrior | None:
 def prior_array(category: str | None) -> np.ndarray | None:
     p = lookup(category)
     return None if p is None else np.array([p.w, p.h, p.l])
+
+
+def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float | None = None) -> SizePrior | None:
+    """The sub-type of a bimodal category (``modes`` column) that fits an observed object.
+
+    ``height`` is the seen vertical extent, ``height_to_floor`` that of its top above the floor (an object
+    standing on the floor whose thin base/pole did not survive the cleaning).  The mode whose height is
+    nearest in log to either is chosen; the modes differ by a factor ~3 (floor vs table lamp), far beyond
+    a depth-scale error, so the choice does not bias the per-image depth scale.  Other priors pass through.
+    """
+    if prior is None or not prior.modes or not (height > 0):
+        return prior
+    table = load_table()
+    best, best_c = prior, np.inf
+    for name in prior.modes:
+        m = table.get(name)
+        if m is None:
+            continue
+        c = abs(np.log(height / m.h))
+        if height_to_floor is not None and height_to_floor > height:
+            c = min(c, abs(np.log(height_to_floor / m.h)))
+        if c < best_c:
+            best, best_c = m, c
+    return best
