@@ -12,6 +12,7 @@ import json
 import math
 import random
 from bisect import bisect_right
+from itertools import accumulate
 from collections import Counter
 from dataclasses import dataclass
 
@@ -116,6 +117,33 @@ def default_mix() -> dict[str, float]:
     return {t: FAMILY_WEIGHTS[f] / n[f] for t, (f, _, _) in TYPES.items()}
 
 
+_BLOCKERS = {"pos": (), "width": WIDTH_BLOCKERS, "height": HEIGHT_BLOCKERS, "size": SIZE_BLOCKERS,
+             "vertical": HEIGHT_BLOCKERS}
+
+
+class _EligCache(dict):
+    """kind -> eligible objects of the scene, computed on first access (hits are plain dict lookups)."""
+
+    def __init__(self, S: Scene):
+        super().__init__()
+        self.S = S  # the scene only (no reference back to the context: no reference cycle)
+
+    def __missing__(self, kind: str) -> list[int]:
+        S = self.S
+        block = _BLOCKERS[kind]
+        if block:
+            flags = S.flags
+            el = [i for i in S.askable if not (flags[i] & block)]
+        else:
+            el = list(S.askable)
+        if kind != "pos":  # size questions: only boxes whose modelled accuracy supports them
+            mp = S.cfg.size_min_box_p
+            bp = S.box_p
+            el = [i for i in el if bp[i] >= mp]
+        self[kind] = el
+        return el
+
+
 class _Ctx:
     def __init__(self, scene: Scene, cfg: QAConfig, rng: random.Random):
         self.S = scene
@@ -125,7 +153,7 @@ class _Ctx:
         self.skipped: Counter = Counter()
         self.yes_next = rng.random() < 0.5
         self.pos_next: dict[int, int] = {}
-        self._elig: dict[str, list[int]] = {}
+        self._elig = self.E = _EligCache(scene)  # kind -> eligible objects
 
     def take_yes(self) -> bool:
         v = self.yes_next
@@ -140,16 +168,29 @@ class _Ctx:
         return p
 
     def elig(self, kind: str) -> list[int]:
-        if kind not in self._elig:
-            S = self.S
-            block = {"pos": (), "width": WIDTH_BLOCKERS, "height": HEIGHT_BLOCKERS, "size": SIZE_BLOCKERS,
-                     "vertical": HEIGHT_BLOCKERS}[kind]
-            el = [i for i in S.askable if not (S.flags[i] & block)] if block else list(S.askable)
-            if kind != "pos":  # size questions: only boxes whose modelled accuracy supports them
-                mp = S.cfg.size_min_box_p
-                el = [i for i in el if S.box_p[i] >= mp]
-            self._elig[kind] = el
-        return self._elig[kind]
+        return self.E[kind]
+
+    def pick2(self, cand: list[int], t: str, ordered: bool = False):
+        """pick(cand, 2, (t,), ordered) returning (a, b, key) instead of ([a, b], key)."""
+        n = len(cand)
+        if n < 2:
+            self.skipped["too_few_objects"] += 1
+            return None
+        rnd = self.rng.random
+        p = int(rnd() * n)
+        q = int(rnd() * (n - 1))
+        if q >= p:
+            q += 1
+        a, b = cand[p], cand[q]
+        cats = self.S.cats
+        if cats[a] == cats[b]:
+            self.skipped["same_category"] += 1
+            return None
+        key = (t, a, b) if (ordered or a < b) else (t, b, a)
+        if key in self.used:
+            self.skipped["duplicate"] += 1
+            return None
+        return a, b, key
 
     def pick(self, cand: list[int], k: int, key_prefix: tuple, ordered: bool = False):
         """k askable objects of distinct categories not used together before for this key; None after a miss."""
@@ -164,7 +205,19 @@ class _Ctx:
             q = int(rnd() * (n - 1))
             if q >= p:
                 q += 1
-            idx = [cand[p], cand[q]]
+            a, b = cand[p], cand[q]
+            cats = self.S.cats
+            if cats[a] == cats[b]:
+                self.skipped["same_category"] += 1
+                return None
+            if ordered or a < b:
+                key = key_prefix + (a, b)
+            else:
+                key = key_prefix + (b, a)
+            if key in self.used:
+                self.skipped["duplicate"] += 1
+                return None
+            return [a, b], key
         else:
             pool = list(cand)
             idx = []
@@ -173,7 +226,7 @@ class _Ctx:
                 pool[m], pool[r] = pool[r], pool[m]
                 idx.append(pool[m])
         cats = self.S.cats
-        if len({cats[i] for i in idx}) < k:
+        if len(set(map(cats.__getitem__, idx))) < k:
             self.skipped["same_category"] += 1
             return None
         key = key_prefix + (tuple(idx) if ordered else tuple(sorted(idx)))
@@ -190,22 +243,22 @@ def _qty(S: Scene, q: str) -> list[float]:
 
 
 def _axis_margin_ok(S: Scene, axis: Axis, i: int, j: int) -> bool:
-    cfg = S.cfg
     q = axis.qty
     if q in "xyzd":
-        vals = _qty(S, q)
-        return abs(vals[i] - vals[j]) > S.pos_margin(i, j)
+        vals = S.qty[q]
+        return abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
+    cfg = S.cfg
     if q in "whl":
-        vals = _qty(S, q)
-        m = max(cfg.min_size_margin, cfg.margin_k * math.hypot(S.size_sig(i, vals[i]), S.size_sig(j, vals[j])))
+        vals = S.qty[q]
+        sig = S.size_sigs(q)
+        m = max(cfg.min_size_margin, cfg.margin_k * math.hypot(sig[i], sig[j]))
         return abs(vals[i] - vals[j]) > m
     # volume: log ratio against the relative size sigmas
-    def lsig(k):
-        return math.sqrt(sum((S.size_sig(k, d) / d) ** 2 for d in (S.w[k], S.h[k], S.l[k])))
-    if S.vol[i] <= 0 or S.vol[j] <= 0:
+    vol = S.vol
+    if vol[i] <= 0 or vol[j] <= 0:
         return False
-    m = max(cfg.min_log_volume_margin, cfg.margin_k * math.hypot(lsig(i), lsig(j)))
-    return abs(math.log(S.vol[i] / S.vol[j])) > m
+    m = max(cfg.min_log_volume_margin, cfg.margin_k * math.hypot(S.log_vol_sig(i), S.log_vol_sig(j)))
+    return abs(math.log(vol[i] / vol[j])) > m
 
 
 def _is_pos(S: Scene, axis: Axis, a: int, b: int) -> bool:
@@ -214,19 +267,44 @@ def _is_pos(S: Scene, axis: Axis, a: int, b: int) -> bool:
 
 
 def _intro(S: Scene, objs: list[int], letters: str, centres: bool = True, dims: bool = False) -> str:
-    parts = [f"{letters[k]} = {S.names[i]}: {S.box_line(i, k)}" for k, i in enumerate(objs)]
+    cache = S.tc_intro
+    key = (letters, centres, dims, *objs)
+    s = cache.get(key)
+    if s is not None:
+        return s
+    pc = S.tc_part
+    parts = []
+    cparts = []
+    dparts = []
+    ct = S.centre_txt if centres else None
+    dt = S.dims_txt if dims else None
+    k = 0
+    for i in objs:
+        L = letters[k]
+        pk = (i, k, L)
+        p = pc.get(pk)
+        if p is None:
+            p = pc[pk] = f"{L} = {S.names[i]}: {S.box_line(i, k)}"
+        parts.append(p)
+        if centres:
+            cparts.append(f"{L} {ct[i]}")
+        if dims:
+            dparts.append(f"{L} {dt[i]}")
+        k += 1
     s = "Boxes: " + "; ".join(parts) + "."
     if centres:
-        s += f" Centres in the {FRAME_NOTE}: " + ", ".join(
-            f"{letters[k]} {S.centre_txt[i]}" for k, i in enumerate(objs)) + "."
+        s += f" Centres in the {FRAME_NOTE}: " + ", ".join(cparts) + "."
     if dims:
-        s += " Sizes (width, height, length) in metres: " + ", ".join(
-            f"{letters[k]} {S.dims_txt[i]}" for k, i in enumerate(objs)) + "."
+        s += " Sizes (width, height, length) in metres: " + ", ".join(dparts) + "."
+    cache[key] = s
     return s
 
 
 def _sq(v: float) -> str:
-    return f"{fmt2(v)}^2" if v >= 0 else f"({fmt2(v)})^2"
+    s = f"{v:.2f}"  # fmt2, inlined
+    if s == "-0.00":
+        s = "0.00"
+    return f"{s}^2" if v >= 0 else f"({s})^2"
 
 
 def _neg(v: float) -> str:
@@ -234,11 +312,22 @@ def _neg(v: float) -> str:
 
 
 def _dist_cam_text(S: Scene, i: int, L: str) -> str:
-    return f"d_{L} = sqrt({_sq(S.x[i])} + {_sq(S.y[i])} + {_sq(S.z[i])}) = {fmt2(S.dist[i])} m"
+    key = (i, L)
+    s = S.tc_dcam.get(key)
+    if s is None:
+        # centre coordinates and distances are rounded to 1 cm (r2: no negative zero), so fmt2(v) == f"{v:.2f}"
+        x, y, z = S.x[i], S.y[i], S.z[i]
+        s = S.tc_dcam[key] = (f"d_{L} = sqrt({x:.2f}^2 + {y:.2f}^2 + {z:.2f}^2) = {S.dist[i]:.2f} m" if x >= 0 and y >= 0
+                              and z >= 0 else f"d_{L} = sqrt({_sq(x)} + {_sq(y)} + {_sq(z)}) = {fmt2(S.dist[i])} m")
+    return s
 
 
 def _vol_text(S: Scene, i: int, L: str) -> str:
-    return f"V_{L} = {fmt2(S.w[i])} x {fmt2(S.h[i])} x {fmt2(S.l[i])} = {S.vol[i]:.3g} m^3"
+    key = (i, L)
+    s = S.tc_vol.get(key)
+    if s is None:
+        s = S.tc_vol[key] = f"V_{L} = {fmt2(S.w[i])} x {fmt2(S.h[i])} x {fmt2(S.l[i])} = {S.vol[i]:.3g} m^3"
+    return s
 
 
 def _compare_text(S: Scene, axis: Axis, a: int, b: int, La: str = "A", Lb: str = "B") -> str:
@@ -252,9 +341,11 @@ def _compare_text(S: Scene, axis: Axis, a: int, b: int, La: str = "A", Lb: str =
                "reversed, so left/right and front/behind swap. ")
     if q in "xyz":
         v = _qty(S, q)
+        f = S.ftext(q)
         d = fmt2(r2(v[a] - v[b]))
         sign = "< 0" if v[a] < v[b] else "> 0"
-        return f"{pre}{q}_{La} - {q}_{Lb} = {fmt2(v[a])} - {_neg(v[b])} = {d} {sign}, so {La} is {rel} {Lb}."
+        nb = f[b] if v[b] >= 0 else f"({f[b]})"
+        return f"{pre}{q}_{La} - {q}_{Lb} = {f[a]} - {nb} = {d} {sign}, so {La} is {rel} {Lb}."
     if q == "d":
         d = fmt2(r2(S.dist[a] - S.dist[b]))
         sign = "< 0" if S.dist[a] < S.dist[b] else "> 0"
@@ -264,7 +355,8 @@ def _compare_text(S: Scene, axis: Axis, a: int, b: int, La: str = "A", Lb: str =
         v = _qty(S, q)
         d = fmt2(r2(v[a] - v[b]))
         sign = "< 0" if v[a] < v[b] else "> 0"
-        return (f"{q}_{La} = {fmt2(v[a])} m, {q}_{Lb} = {fmt2(v[b])} m; {q}_{La} - {q}_{Lb} = {d} {sign}, "
+        f = S.ftext(q)
+        return (f"{q}_{La} = {f[a]} m, {q}_{Lb} = {f[b]} m; {q}_{La} - {q}_{Lb} = {d} {sign}, "
                 f"so {La} is {rel} {Lb}.")
     ratio = S.vol[a] / S.vol[b]
     sign = "< 1" if ratio < 1 else "> 1"
@@ -280,8 +372,11 @@ def _dist3(S: Scene, a: int, b: int) -> tuple[float, float, float, float]:
     key = (a, b)
     v = S.pair_cache.get(key)
     if v is None:
-        dx, dy, dz = r2(S.x[b] - S.x[a]), r2(S.y[b] - S.y[a]), r2(S.z[b] - S.z[a])
-        v = S.pair_cache[key] = (dx, dy, dz, r2(math.sqrt(dx * dx + dy * dy + dz * dz)))
+        # r2 inlined: round to 1 cm, -0.0 -> 0.0
+        dx = round(S.x[b] - S.x[a], 2) + 0.0
+        dy = round(S.y[b] - S.y[a], 2) + 0.0
+        dz = round(S.z[b] - S.z[a], 2) + 0.0
+        v = S.pair_cache[key] = (dx, dy, dz, round(math.sqrt(dx * dx + dy * dy + dz * dz), 2) + 0.0)
     return v
 
 
@@ -289,25 +384,33 @@ def _dist3(S: Scene, a: int, b: int) -> tuple[float, float, float, float]:
 # Each returns a partial row dict (question, answer, answer_form, answer_value, answer_unit, choices,
 # reasoning, object indices) or None after recording why in ctx.skipped.
 
-def b_yn(ctx: _Ctx, t: str, axis_key: str):
+def b_yn(ctx: _Ctx, t: str, axis: Axis):
     S, rng = ctx.S, ctx.rng
-    axis = AXES[axis_key]
-    got = ctx.pick(ctx.elig(axis.elig), 2, (t,))
+    got = ctx.pick2(ctx.E[axis.elig], t)
     if got is None:
         return None
-    (i, j), key = got
-    if not _axis_margin_ok(S, axis, i, j):
+    i, j, key = got
+    qk = axis.qty
+    vals = S.qty[qk]
+    if qk in "xyzd":
+        ok = abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
+    else:
+        ok = _axis_margin_ok(S, axis, i, j)
+    if not ok:
         ctx.skipped["near_tie"] += 1
         return None
     ctx.used.add(key)
-    want_yes = ctx.take_yes()
-    a, b = (i, j) if want_yes == _is_pos(S, axis, i, j) else (j, i)
+    want_yes = ctx.yes_next  # = ctx.take_yes()
+    ctx.yes_next = not want_yes
+    is_pos = vals[i] < vals[j] if axis.smaller_is_pos else vals[i] > vals[j]
+    a, b = (i, j) if want_yes == is_pos else (j, i)
     # canonical relation: A <pos_rel> B; converse phrasing "B <neg_rel> A" asks the same thing
     if rng.random() < 0.5:
         s, o, rel = a, b, axis.pos_rel
     else:
         s, o, rel = b, a, axis.neg_rel
-    tpl = rng.choice(T.YN_OPPOSITE if axis.opposite else T.YN)
+    tpls = T.YN_OPPOSITE if axis.opposite else T.YN
+    tpl = tpls[rng._randbelow(len(tpls))]  # = rng.choice(tpls)
     q = tpl.format(S=S.names[s], O=S.names[o], rel=rel)
     q = cap_first(q)
     view = "from the opposite side, " if axis.opposite else ""
@@ -315,47 +418,53 @@ def b_yn(ctx: _Ctx, t: str, axis_key: str):
         ans = f"Yes, {view}{S.names[s]} is {rel} {S.names[o]}."
     else:
         ans = f"No, {view}{S.names[s]} is {_other(axis, rel)} {S.names[o]}."
-    reasoning = (_intro(S, [a, b], "AB", centres=axis.qty in "xyzd", dims=axis.qty in "whlV") + " "
-                 + _compare_text(S, axis, a, b) + f" The answer is {'yes' if want_yes else 'no'}.")
-    return dict(question=q, answer=ans, answer_form="yes_no", answer_value="yes" if want_yes else "no",
-                answer_unit=None, choices=[], reasoning=reasoning, objs=[a, b])
+    reasoning = (_intro(S, [a, b], "AB", qk in "xyzd", qk in "whlV") + " "
+                 + _compare_text(S, axis, a, b) + (" The answer is yes." if want_yes else " The answer is no."))
+    return (q, ans, "yes_no", "yes" if want_yes else "no", None, [], reasoning, [a, b])
 
 
 def _place(ctx: _Ctx, winner: int, others: list[int]) -> list[int]:
     n = len(others) + 1
     p = ctx.take_position(n)
+    if n == 2:  # shuffling one element draws no random numbers
+        return [winner, others[0]] if p == 0 else [others[0], winner]
     rest = list(others)
     ctx.rng.shuffle(rest)
     return rest[:p] + [winner] + rest[p:]
 
 
-def b_choice(ctx: _Ctx, t: str, axis_key: str, pole: bool):
+def b_choice(ctx: _Ctx, t: str, axis: Axis, pole: bool):
     S, rng = ctx.S, ctx.rng
-    axis = AXES[axis_key]
-    got = ctx.pick(ctx.elig(axis.elig), 2, (t,))
+    got = ctx.pick2(ctx.E[axis.elig], t)
     if got is None:
         return None
-    (i, j), key = got
-    if not _axis_margin_ok(S, axis, i, j):
+    i, j, key = got
+    qk = axis.qty
+    vals = S.qty[qk]
+    if qk in "xyzd":
+        ok = abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
+    else:
+        ok = _axis_margin_ok(S, axis, i, j)
+    if not ok:
         ctx.skipped["near_tie"] += 1
         return None
     ctx.used.add(key)
-    winner, loser = (i, j) if _is_pos(S, axis, i, j) == pole else (j, i)
+    is_pos = vals[i] < vals[j] if axis.smaller_is_pos else vals[i] > vals[j]
+    winner, loser = (i, j) if is_pos == pole else (j, i)
     order = _place(ctx, winner, [loser])
-    names = [S.names[k] for k in order]
+    names = [S.names[order[0]], S.names[order[1]]]
     cmp = axis.pos_cmp if pole else axis.neg_cmp
-    q = rng.choice(T.CHOICE).format(X=names[0], Y=names[1], Xc=cap_first(names[0]), cmp=cmp)
+    q = T.CHOICE[rng._randbelow(len(T.CHOICE))].format(X=names[0], Y=names[1], Xc=cap_first(names[0]), cmp=cmp)
     La = "AB"[order.index(winner)]
     reasoning = (_intro(S, order, "AB", centres=axis.qty in "xyzd", dims=axis.qty in "whlV") + " "
                  + _compare_text(S, axis, order[0], order[1])
                  + f" Therefore {La} ({S.names[winner]}) is {cmp}.")
-    return dict(question=q, answer=f"{cap_first(S.names[winner])} is {cmp}.", answer_form="choice",
-                answer_value=S.names[winner], answer_unit=None, choices=names, reasoning=reasoning, objs=order)
+    return (q, f"{cap_first(S.names[winner])} is {cmp}.", "choice", S.names[winner], None, names, reasoning, order)
 
 
 def _anchor_pair(ctx: _Ctx, t: str):
     S = ctx.S
-    got = ctx.pick(ctx.elig("pos"), 3, (t,), ordered=True)
+    got = ctx.pick(ctx.E["pos"], 3, (t,), ordered=True)
     if got is None:
         return None
     (c, i, j), key = got
@@ -372,9 +481,14 @@ def _anchor_pair(ctx: _Ctx, t: str):
 
 
 def _anchor_dist_text(S: Scene, c: int, i: int, Lc: str, Li: str) -> str:
-    dx, dy, dz, d = _dist3(S, c, i)
-    return (f"{Li}-{Lc} = ({fmt2(dx)}, {fmt2(dy)}, {fmt2(dz)}), "
-            f"|{Li}{Lc}| = sqrt({_sq(dx)} + {_sq(dy)} + {_sq(dz)}) = {fmt2(d)} m")
+    key = (c, i, Lc, Li)
+    s = S.tc_adist.get(key)
+    if s is None:
+        dx, dy, dz, d = _dist3(S, c, i)
+        # _dist3 values are rounded to 1 cm (r2: no negative zero), so fmt2(v) == f"{v:.2f}"
+        s = S.tc_adist[key] = (f"{Li}-{Lc} = ({dx:.2f}, {dy:.2f}, {dz:.2f}), "
+                               f"|{Li}{Lc}| = sqrt({_sq(dx)} + {_sq(dy)} + {_sq(dz)}) = {d:.2f} m")
+    return s
 
 
 def b_anchor_yn(ctx: _Ctx, t: str):
@@ -400,8 +514,7 @@ def b_anchor_yn(ctx: _Ctx, t: str):
     reasoning = (_intro(S, [c, a, b], "CAB") + " " + _anchor_dist_text(S, c, a, "C", "A") + "; "
                  + _anchor_dist_text(S, c, b, "C", "B") + f"; {fmt2(da)} {'<' if da < db else '>'} {fmt2(db)}, so A is "
                  + ("closer to" if da < db else "farther from") + f" C than B is. The answer is {'yes' if want_yes else 'no'}.")
-    return dict(question=q, answer=ans, answer_form="yes_no", answer_value="yes" if want_yes else "no",
-                answer_unit=None, choices=[], reasoning=reasoning, objs=[c, a, b])
+    return (q, ans, "yes_no", "yes" if want_yes else "no", None, [], reasoning, [c, a, b])
 
 
 def b_anchor_choice(ctx: _Ctx, t: str, closer: bool):
@@ -420,19 +533,22 @@ def b_anchor_choice(ctx: _Ctx, t: str, closer: bool):
     reasoning = (_intro(S, [c] + order, "CAB") + " " + _anchor_dist_text(S, c, order[0], "C", "A") + "; "
                  + _anchor_dist_text(S, c, order[1], "C", "B") + f"; {fmt2(d0)} {'<' if d0 < d1 else '>'} {fmt2(d1)}. "
                  f"Therefore {La} ({S.names[winner]}) is {cmp} C.")
-    return dict(question=q, answer=f"{cap_first(S.names[winner])} is {cmp} {S.names[c]}.", answer_form="choice",
-                answer_value=S.names[winner], answer_unit=None, choices=names, reasoning=reasoning,
-                objs=[c] + order)
+    return (q, f"{cap_first(S.names[winner])} is {cmp} {S.names[c]}.", "choice", S.names[winner], None, names, reasoning, [c] + order)
+
+
+_M1_KIND = {"w": "width", "l": "width", "h": "height", "d": "pos"}
+_M1_WORD = {"w": "width", "h": "height", "l": "length"}
+_M2_WORD = {"3d": "distance", "horizontal": "horizontal distance", "vertical": "vertical distance"}
 
 
 def b_metric1(ctx: _Ctx, t: str, q: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
-    kind = {"w": "width", "l": "width", "h": "height", "d": "pos"}[q]
-    cand = [i for i in ctx.elig(kind) if (t, i) not in ctx.used]
+    used = ctx.used
+    cand = [i for i in ctx.E[_M1_KIND[q]] if (t, i) not in used]
     if not cand:
         ctx.skipped["too_few_objects"] += 1
         return None
-    i = rng.choice(cand)
+    i = cand[rng._randbelow(len(cand))]  # = rng.choice(cand)
     v = _qty(S, q)[i]
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
     if v < (cfg.numeric_min_snr if q == "d" else cfg.size_min_snr) * sig:
@@ -447,21 +563,21 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
         ans = f"{cap_first(name)} is {text} from the camera."
         dims = False
     else:
-        word = {"w": "width", "h": "height", "l": "length"}[q]
+        word = _M1_WORD[q]
         step = f"The {word} of A is {q} = {fmt2(v)} m."
         ans = f"The {word} of {name} is {text}."
         dims = True
     reasoning = _intro(S, [i], "A", centres=(q == "d"), dims=dims) + " " + step + f" Answer: {text}."
-    return dict(question=cap_first(rng.choice(T.METRIC[t]).format(A=name)), answer=ans, answer_form="numeric",
-                answer_value=val, answer_unit="m", choices=[], reasoning=reasoning, objs=[i])
+    tpls = T.METRIC[t]
+    return (cap_first(tpls[rng._randbelow(len(tpls))].format(A=name)), ans, "numeric", val, "m", [], reasoning, [i])
 
 
 def b_metric2(ctx: _Ctx, t: str, kind: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
-    got = ctx.pick(ctx.elig("vertical" if kind == "vertical" else "pos"), 2, (t,))
+    got = ctx.pick2(ctx.E["vertical" if kind == "vertical" else "pos"], t)
     if got is None:
         return None
-    (a, b), key = got
+    a, b, key = got
     ctx.used.add(key)
     dx, dy, dz, d3 = _dist3(S, a, b)
     if kind == "3d":
@@ -481,20 +597,20 @@ def b_metric2(ctx: _Ctx, t: str, kind: str):
         ctx.skipped["low_snr"] += 1
         return None
     text, val = fmt_length(v, cfg.cm_below)
-    word = {"3d": "distance", "horizontal": "horizontal distance", "vertical": "vertical distance"}[kind]
-    q = cap_first(rng.choice(T.METRIC[t]).format(A=S.names[a], B=S.names[b]))
+    word = _M2_WORD[kind]
+    tpls = T.METRIC[t]
+    q = cap_first(tpls[rng._randbelow(len(tpls))].format(A=S.names[a], B=S.names[b]))
     ans = f"The {word} between {S.names[a]} and {S.names[b]} is {text}."
     reasoning = _intro(S, [a, b], "AB") + " " + step + f" Answer: {text}."
-    return dict(question=q, answer=ans, answer_form="numeric", answer_value=val, answer_unit="m", choices=[],
-                reasoning=reasoning, objs=[a, b])
+    return (q, ans, "numeric", val, "m", [], reasoning, [a, b])
 
 
 def b_clock(ctx: _Ctx, t: str, opposite: bool):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
-    got = ctx.pick(ctx.elig("pos"), 2, (t,), ordered=True)
+    got = ctx.pick2(ctx.E["pos"], t, ordered=True)
     if got is None:
         return None
-    (a, b), key = got
+    a, b, key = got
     ctx.used.add(key)
     dx, dz = r2(S.x[b] - S.x[a]), r2(S.z[b] - S.z[a])
     if opposite:
@@ -513,7 +629,8 @@ def b_clock(ctx: _Ctx, t: str, opposite: bool):
         ctx.skipped["near_tie"] += 1
         return None
     hour = int(hour_f) % 12 or 12
-    q = cap_first(rng.choice(T.METRIC[t]).format(A=S.names[a], B=S.names[b]))
+    tpls = T.METRIC[t]
+    q = cap_first(tpls[rng._randbelow(len(tpls))].format(A=S.names[a], B=S.names[b]))
     if opposite:
         step = ("Facing back toward the camera reverses right and forward: "
                 f"(dx, dz) = -({fmt2(r2(-dx))}, {fmt2(r2(-dz))}) = ({fmt2(dx)}, {fmt2(dz)}).")
@@ -522,13 +639,12 @@ def b_clock(ctx: _Ctx, t: str, opposite: bool):
     step += (f" Bearing clockwise from straight ahead = atan2(dx, dz) = {bearing:.1f} deg; "
              f"{bearing:.1f} / 30 = {sector:.2f}, rounded to {hour_f} -> {hour} o'clock.")
     reasoning = _intro(S, [a, b], "AB") + " " + step
-    return dict(question=q, answer=f"{cap_first(S.names[b])} is at {hour} o'clock.", answer_form="numeric",
-                answer_value=str(hour), answer_unit="o'clock", choices=[], reasoning=reasoning, objs=[a, b])
+    return (q, f"{cap_first(S.names[b])} is at {hour} o'clock.", "numeric", str(hour), "o'clock", [], reasoning, [a, b])
 
 
 def b_anchor3(ctx: _Ctx, t: str, closest: bool):
     S, rng = ctx.S, ctx.rng
-    got = ctx.pick(ctx.elig("pos"), 4, (t,), ordered=True)
+    got = ctx.pick(ctx.E["pos"], 4, (t,), ordered=True)
     if got is None:
         return None
     (c, *cands), key = got
@@ -553,15 +669,13 @@ def b_anchor3(ctx: _Ctx, t: str, closest: bool):
     reasoning = (_intro(S, [c] + order, letters) + " " + steps
                  + f". The {'smallest' if closest else 'largest'} distance is {fmt2(d[best])} m, "
                    f"so {Lw} ({S.names[best]}) is {sup} C.")
-    return dict(question=q, answer=f"{cap_first(S.names[best])} is {sup} {S.names[c]}.", answer_form="choice",
-                answer_value=S.names[best], answer_unit=None, choices=names, reasoning=reasoning,
-                objs=[c] + order)
+    return (q, f"{cap_first(S.names[best])} is {sup} {S.names[c]}.", "choice", S.names[best], None, names, reasoning, [c] + order)
 
 
 def b_order(ctx: _Ctx, t: str, q: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
     kind = {"d": "pos", "h": "height", "V": "size"}[q]
-    got = ctx.pick(ctx.elig(kind), 3, (t,))
+    got = ctx.pick(ctx.E[kind], 3, (t,))
     if got is None:
         return None
     objs, key = got
@@ -588,9 +702,7 @@ def b_order(ctx: _Ctx, t: str, q: str):
     ordered = [S.names[i] for i in srt]
     reasoning = (_intro(S, objs, letters, centres=(q == "d"), dims=(q != "d")) + " " + steps + ". Sorted "
                  + phrase + ": " + ", ".join(letters[objs.index(i)] for i in srt) + ".")
-    return dict(question=q_text, answer=cap_first(phrase) + ": " + ", ".join(ordered) + ".",
-                answer_form="open", answer_value=json.dumps(ordered), answer_unit=None, choices=[],
-                reasoning=reasoning, objs=objs)
+    return (q_text, cap_first(phrase) + ": " + ", ".join(ordered) + ".", "open", json.dumps(ordered), None, [], reasoning, objs)
 
 
 def b_count(ctx: _Ctx, t: str):
@@ -609,8 +721,7 @@ def b_count(ctx: _Ctx, t: str):
     boxes = "; ".join(S.box_line(i, k) for k, i in enumerate(members))
     reasoning = f"Boxes of category {cat_text(c)}: {boxes}. That is {n} {noun}."
     ans = f"There {'is' if n == 1 else 'are'} {n} {noun}."
-    return dict(question=q, answer=ans, answer_form="numeric", answer_value=str(n), answer_unit="count",
-                choices=[], reasoning=reasoning, objs=list(members))
+    return (q, ans, "numeric", str(n), "count", [], reasoning, list(members))
 
 
 def _boxes_answer(S: Scene, objs: list[int]) -> tuple[str, str]:
@@ -649,7 +760,8 @@ def b_ground(ctx: _Ctx, t: str):
         if not cats:
             ctx.skipped["no_repeated_category"] += 1
             return None
-        ok = [c for c in cats if all(S.box_ok(i, True) for i in S.by_cat[c])]
+        bp, mp = S.box_p, cfg.box_min_p_all
+        ok = [c for c in cats if all(bp[i] >= mp for i in S.by_cat[c])]  # S.box_ok(i, True)
         if not ok:
             ctx.skipped["box_uncertain"] += 1
             for c in cats:
@@ -663,11 +775,16 @@ def b_ground(ctx: _Ctx, t: str):
         reasoning = f"There are {len(objs)} {plural(cat_text(c))} in the image; their boxes follow."
     else:
         want_unique = t == "ground_single"
-        cand = [i for i in S.askable if (S.cat_count[S.cats[i]] == 1) == want_unique and (t, i) not in ctx.used]
+        base = S.referable.get(want_unique)
+        if base is None:
+            base = S.referable[want_unique] = [i for i in S.askable if (S.cat_count[S.cats[i]] == 1) == want_unique]
+        used = ctx.used
+        cand = [i for i in base if (t, i) not in used]
         if not cand:
             ctx.skipped["no_referable_object"] += 1
             return None
-        ok = [i for i in cand if S.box_ok(i)]
+        bp, mp = S.box_p, cfg.box_min_p
+        ok = [i for i in cand if bp[i] >= mp]  # S.box_ok(i)
         if not ok:
             ctx.skipped["box_uncertain"] += 1
             for i in cand:
@@ -690,8 +807,7 @@ def b_ground(ctx: _Ctx, t: str):
             reasoning = (f"There are {len(grp)} {plural(cat_text(S.cats[i]))}: {vals}. "
                          f"{cap_first(desc)} is the one with centre {S.centre_txt[i]}.")
     text, value = _boxes_answer(S, objs)
-    return dict(question=q, answer=text, answer_form="boxes", answer_value=value, answer_unit=None, choices=[],
-                reasoning=reasoning, objs=objs)
+    return (q, text, "boxes", value, None, [], reasoning, objs)
 
 
 BUILDERS = {
@@ -732,7 +848,11 @@ def _requirement(t: str) -> tuple[str, int] | None:
 
 
 REQUIREMENTS = {t: _requirement(t) for t in TYPES}
+# (builder, parameters) per type; yes/no and choice builders get the Axis object itself
+_CALLS = {t: (BUILDERS[kind], (AXES[params[0]],) + params[1:] if kind in ("yn", "choice") else params)
+          for t, (_, kind, params) in TYPES.items()}
 _DEFAULT_MIX = default_mix()
+_PREP_CACHE: dict = {}  # (no-frame-types, include_types) -> default-mix type list before the per-image filter
 
 
 def generate_qa(image: dict, objects: list[dict], config: QAConfig | None = None, seed: int = 0):
@@ -759,24 +879,39 @@ def generate_qa(image: dict, objects: list[dict], config: QAConfig | None = None
         if unknown:
             raise ValueError(f"unknown question types in mix: {sorted(unknown)}")
     inc = cfg.include_types
-    alive = [t for t in QUESTION_TYPES if mix.get(t, 0) > 0 and (inc is None or t in inc)]
-    if not S.has_gravity and not cfg.assume_level_without_gravity:
-        skipped["no_gravity"] += sum(1 for t in alive if t in FRAME_TYPES)
-        alive = [t for t in alive if t not in FRAME_TYPES]
+    drop_frame = not S.has_gravity and not cfg.assume_level_without_gravity
+    prep = None
+    ck = None
+    if cfg.mix is None and (inc is None or type(inc) in (tuple, list, set, frozenset)):
+        ck = (drop_frame, None if inc is None else tuple(inc))
+        prep = _PREP_CACHE.get(ck)
+    if prep is None:
+        alive = [t for t in QUESTION_TYPES if mix.get(t, 0) > 0 and (inc is None or t in inc)]
+        n_frame = 0
+        if drop_frame:
+            n_frame = sum(1 for t in alive if t in FRAME_TYPES)
+            alive = [t for t in alive if t not in FRAME_TYPES]
+        reqs = [REQUIREMENTS[t] for t in alive]
+        prep = (alive, n_frame, reqs, sorted({r for r in reqs if r is not None}))
+        if ck is not None:
+            _PREP_CACHE[ck] = prep
+    alive, n_frame, reqs, req_set = prep
+    if drop_frame:
+        skipped["no_gravity"] += n_frame
     # types this image cannot support at all (too few askable objects of distinct categories) are dropped
     # up front instead of through failed draws; each counts once as too_few_objects
+    ok = {None: True}
     ncat: dict[str, int] = {}
-    keep = []
-    for t in alive:
-        req = REQUIREMENTS[t]
-        if req is not None:
-            kind, k = req
-            if kind not in ncat:
-                ncat[kind] = len({S.cats[i] for i in ctx.elig(kind)})
-            if ncat[kind] < k:
-                skipped["too_few_objects"] += 1
-                continue
-        keep.append(t)
+    cats_ = S.cats
+    for r in req_set:
+        kind, k = r
+        nc = ncat.get(kind)
+        if nc is None:
+            nc = ncat[kind] = len({cats_[i] for i in ctx.E[kind]})
+        ok[r] = nc >= k
+    keep = [t for t, r in zip(alive, reqs) if ok[r]]
+    if len(keep) < len(alive):
+        skipped["too_few_objects"] += len(alive) - len(keep)
     alive = keep
     made: dict = {}
     misses: dict = {}
@@ -784,49 +919,51 @@ def generate_qa(image: dict, objects: list[dict], config: QAConfig | None = None
     cap = cfg.max_per_image
     attempts = cfg.attempts_per_question
     ids = S.ids
-    cum: list[float] = []
-    total = 0.0
-
-    def rebuild():
-        nonlocal cum, total
-        cum = []
-        acc = 0.0
-        for x in alive:
-            acc += float(mix[x])
-            cum.append(acc)
-        total = acc
-
-    rebuild()
+    # cumulative weights of the alive types (left-to-right float sums, as a fresh rebuild would give)
+    weights = [float(mix[x]) for x in alive]
+    cum = list(accumulate(weights))
+    total = cum[-1] if cum else 0.0
+    calls = [_CALLS[x] for x in alive]
     random_ = rng.random
-    while alive and len(rows) < cap:
+    append = rows.append
+    n_rows = 0
+    while alive and n_rows < cap:
         j = bisect_right(cum, random_() * total)
-        if j >= len(alive):
-            j = len(alive) - 1
+        n_alive = len(alive)
+        if j >= n_alive:
+            j = n_alive - 1
         t = alive[j]
-        fam, kind, params = TYPES[t]
-        res = BUILDERS[kind](ctx, t, *params)
+        fn, params = calls[j]
+        res = fn(ctx, t, *params) if params else fn(ctx, t)
         if res is None:
             m = misses[t] = misses.get(t, 0) + 1
             if m >= attempts:
                 alive.pop(j)
-                rebuild()
+                weights.pop(j)
+                calls.pop(j)
+                cum = list(accumulate(weights))
+                total = cum[-1] if cum else 0.0
             continue
         misses[t] = 0
         m = made[t] = made.get(t, 0) + 1
         if m >= cap_type:
             alive.pop(j)
-            rebuild()
-        q, r, a = res["question"], res["reasoning"], res["answer"]
-        rows.append({
-            "id": f"{image_id}-{len(rows):04d}", "image_id": image_id, "question_type": t, "question": q,
-            "answer": a, "answer_form": res["answer_form"], "answer_value": res["answer_value"],
-            "answer_unit": res["answer_unit"], "choices": res["choices"], "reasoning": r,
-            "object_ids": [ids[i] for i in res["objs"]],
+            weights.pop(j)
+            calls.pop(j)
+            cum = list(accumulate(weights))
+            total = cum[-1] if cum else 0.0
+        q, a, form, value, unit, choices, r, objs = res
+        append({
+            "id": f"{image_id}-{n_rows:04d}", "image_id": image_id, "question_type": t, "question": q,
+            "answer": a, "answer_form": form, "answer_value": value,
+            "answer_unit": unit, "choices": choices, "reasoning": r,
+            "object_ids": list(map(ids.__getitem__, objs)),
             "messages": [
                 {"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": q}]},
                 {"role": "assistant", "content": [{"type": "text", "text": f"<think>{r}</think>{a}"}]},
             ],
         })
+        n_rows += 1
     stats["generated"] = dict(made)
     stats["skipped"] = dict(skipped)
     return rows, stats

@@ -27,6 +27,14 @@ _isfinite = math.isfinite
 
 def _flat(v, n: int) -> list | None:
     """``n`` finite numbers from a flat or nested sequence / array; None when that is not possible."""
+    if type(v) is list and len(v) == n:  # fast path: a flat list (the same result as below)
+        try:
+            if type(v[0]) is float and _isfinite(sum(v)):
+                return v
+            out = list(map(float, v))
+        except (TypeError, ValueError):
+            return None
+        return out if _isfinite(sum(out)) else None
     try:
         if hasattr(v, "tolist"):
             v = v.tolist()
@@ -80,6 +88,20 @@ def gravity_axes(down):
     return _cross(d, fwd), d, fwd
 
 
+_NAMES: dict = {}
+
+
+def _name(category: str, descriptor) -> str:
+    """referring_name, memoised (categories repeat across images)."""
+    key = (category, descriptor)
+    s = _NAMES.get(key)
+    if s is None:
+        s = referring_name(category, descriptor)
+        if len(_NAMES) < 100000:
+            _NAMES[key] = s
+    return s
+
+
 def _r2(v: float) -> float:
     return round(v, 2) + 0.0
 
@@ -122,24 +144,34 @@ class Scene:
             self.by_cat = {}
             return
         xs, ys, zs, ws, hs, ls, dist, vol, yaws = [], [], [], [], [], [], [], [], []
+        ex0, ex1, ex2 = ex
+        ed0, ed1, ed2 = ed
+        ef0, ef1, ef2 = ef
+        rnd, sqrt, isfinite = round, math.sqrt, _isfinite
         for o, (c, d, R) in zip(objs, geo):
-            x = _r2(c[0] * ex[0] + c[1] * ex[1] + c[2] * ex[2])
-            y = _r2(c[0] * ed[0] + c[1] * ed[1] + c[2] * ed[2])
-            z = _r2(c[0] * ef[0] + c[1] * ef[1] + c[2] * ef[2])
+            c0, c1, c2 = c
+            # rounded to the printed precision (1 cm); "+ 0.0" turns -0.0 into 0.0
+            x = rnd(c0 * ex0 + c1 * ex1 + c2 * ex2, 2) + 0.0
+            y = rnd(c0 * ed0 + c1 * ed1 + c2 * ed2, 2) + 0.0
+            z = rnd(c0 * ef0 + c1 * ef1 + c2 * ef2, 2) + 0.0
             xs.append(x)
             ys.append(y)
             zs.append(z)
-            a, h, b = _r2(d[0]), _r2(d[1]), _r2(d[2])
+            a, h, b = rnd(d[0], 2) + 0.0, rnd(d[1], 2) + 0.0, rnd(d[2], 2) + 0.0
             # width / length = the smaller / larger horizontal extent (invariant to a 90-degree yaw flip)
-            ws.append(a if a < b else b)
+            if a < b:
+                ws.append(a)
+                ls.append(b)
+            else:
+                ws.append(b)
+                ls.append(a)
             hs.append(h)
-            ls.append(b if a < b else a)
-            dist.append(_r2(math.sqrt(x * x + y * y + z * z)))
+            dist.append(rnd(sqrt(x * x + y * y + z * z), 2) + 0.0)
             vol.append(float(f"{a * h * b:.3g}"))
             yv = o.get("yaw")
-            if yv is None or not _isfinite(float(yv)):
+            if yv is None or not isfinite(float(yv)):
                 # yaw about e_down: local = G^T R, yaw = atan2(local[0, 2], local[2, 2]) (R row-major)
-                yv = math.atan2(ex[0] * R[2] + ex[1] * R[5] + ex[2] * R[8], ef[0] * R[2] + ef[1] * R[5] + ef[2] * R[8])
+                yv = math.atan2(ex0 * R[2] + ex1 * R[5] + ex2 * R[8], ef0 * R[2] + ef1 * R[5] + ef2 * R[8])
             yaws.append(float(yv))
         self.x, self.y, self.z, self.w, self.h, self.l = xs, ys, zs, ws, hs, ls
         self.dist, self.vol, self.yaw = dist, vol, yaws
@@ -150,19 +182,37 @@ class Scene:
         # uncertainty (see QAConfig)
         fs = cfg.flag_sigma
         gain = cfg.quality_gain
-        mult = []
-        for q, fl in zip(self.quality, self.flags):
+        mult, pos_sig, ps2 = [], [], []
+        pbase, prel = cfg.pos_sigma_base, cfg.pos_sigma_rel
+        for q, fl, d in zip(self.quality, self.flags, dist):
             m = 1.0 + gain * (1.0 - min(max(q, 0.0), 1.0))
             for f in fl:
                 m *= fs.get(f, 1.0)
             mult.append(m)
+            p = (pbase + prel * d) * m
+            pos_sig.append(p)
+            ps2.append(p ** 2)
         self.mult = mult
-        self.pos_sig = [(cfg.pos_sigma_base + cfg.pos_sigma_rel * d) * m for d, m in zip(dist, mult)]
+        self.pos_sig = pos_sig
         self._box_p = None
+        self.ps2 = ps2
+        self._margin_k = cfg.margin_k
+        self._min_pos_margin = cfg.min_pos_margin
+        self._ssig: dict = {}
+        self._lsig: dict = {}
 
         self._core = [None] * n
-        self.centre_txt = [f"({fmt2(a)}, {fmt2(b)}, {fmt2(c)})" for a, b, c in zip(xs, ys, zs)]
+        self._centre_txt = None
         self._dims_txt = None
+        self._ftxt: dict = {}
+        self._rec: dict = {}
+        self.referable: dict = {}  # unique category? -> askable objects (lift3d.qa.generate.b_ground)
+        # text caches of lift3d.qa.generate (pure functions of this scene's numbers and names)
+        self.tc_intro: dict = {}
+        self.tc_part: dict = {}
+        self.tc_dcam: dict = {}
+        self.tc_vol: dict = {}
+        self.tc_adist: dict = {}
 
         # referring names
         mq = cfg.min_quality
@@ -176,10 +226,10 @@ class Scene:
             if incomplete.get(c):
                 names.append(None)
             elif cc[c] == 1:
-                names.append(referring_name(c, None))
+                names.append(_name(c, None))
             else:
-                valid = [d for d in DESCRIPTORS if self._descriptor_holds(i, by_cat[c], d)]
-                names.append(referring_name(c, valid[int(rng.random() * len(valid))]) if valid else None)
+                valid = self._descriptors(i, by_cat[c])
+                names.append(_name(c, valid[int(rng.random() * len(valid))]) if valid else None)
         self.names = names
         self.askable = [i for i in range(n) if names[i] is not None and self.quality[i] >= mq]
 
@@ -191,16 +241,35 @@ class Scene:
             self._Kf = k
         return self._Kf
 
+    def ftext(self, q: str) -> list[str]:
+        """fmt2 of quantity q for every object (cached)."""
+        out = self._ftxt.get(q)
+        if out is None:
+            out = self._ftxt[q] = ["0.00" if (t := f"{v:.2f}") == "-0.00" else t for v in self.qty[q]]  # fmt2
+        return out
+
+    @property
+    def centre_txt(self) -> list[str]:
+        if self._centre_txt is None:
+            self._centre_txt = [f"({a}, {b}, {c})" for a, b, c in zip(self.ftext("x"), self.ftext("y"), self.ftext("z"))]
+        return self._centre_txt
+
     @property
     def dims_txt(self) -> list[str]:
         if self._dims_txt is None:
-            self._dims_txt = [f"({fmt2(a)}, {fmt2(b)}, {fmt2(c)})" for a, b, c in zip(self.w, self.h, self.l)]
+            self._dims_txt = [f"({a}, {b}, {c})" for a, b, c in zip(self.ftext("w"), self.ftext("h"), self.ftext("l"))]
         return self._dims_txt
 
     def rec(self, i: int) -> dict:
-        c, d, _ = self.geo[i]
-        return {"category": self.cats[i], "center_cam": [round(v, 3) + 0.0 for v in c],
-                "dimensions": [round(v, 3) + 0.0 for v in d], "yaw": round(self.yaw[i], 3) + 0.0}
+        """The box record of object i (cached: treat as read-only)."""
+        r = self._rec.get(i)
+        if r is None:
+            c, d, _ = self.geo[i]
+            r = self._rec[i] = {"category": self.cats[i],
+                                "center_cam": [round(c[0], 3) + 0.0, round(c[1], 3) + 0.0, round(c[2], 3) + 0.0],
+                                "dimensions": [round(d[0], 3) + 0.0, round(d[1], 3) + 0.0, round(d[2], 3) + 0.0],
+                                "yaw": round(self.yaw[i], 3) + 0.0}
+        return r
 
     def core(self, i: int) -> str:
         """The box text of object i without its index (n3d: ``Bbox(...)``; cam / qwen: the whole box)."""
@@ -217,7 +286,9 @@ class Scene:
                 pz = K[6] * x + K[7] * y + K[8] * z
                 u = ((K[0] * x + K[1] * y + K[2] * z) / pz + 0.5) / self.width
                 v = ((K[3] * x + K[4] * y + K[5] * z) / pz + 0.5) / self.height
-                s = f"Bbox({cat},{_f3(u)},{_f3(v)},{fmt2(z)},{fmt2(yaw)},{fmt2(w)},{fmt2(h)},{fmt2(l)})"
+                s = f"Bbox({cat},{u:.3f},{v:.3f},{z:.2f},{yaw:.2f},{w:.2f},{h:.2f},{l:.2f})"
+                if "-0.0" in s:  # a field may be a negative zero: format each field exactly as _f3 / fmt2 do
+                    s = f"Bbox({cat},{_f3(u)},{_f3(v)},{fmt2(z)},{fmt2(yaw)},{fmt2(w)},{fmt2(h)},{fmt2(l)})"
             elif fmt == "cam":
                 s = f"{cat}: [{fmt2(x)}, {fmt2(y)}, {fmt2(z)}, {fmt2(w)}, {fmt2(h)}, {fmt2(l)}, {fmt2(yaw)}]"
             else:
@@ -236,6 +307,51 @@ class Scene:
     def pos_margin(self, *idx: int) -> float:
         s = math.sqrt(sum(self.pos_sig[i] ** 2 for i in idx))
         return max(self.cfg.min_pos_margin, self.cfg.margin_k * s)
+
+    def pos_margin2(self, i: int, j: int) -> float:
+        """pos_margin(i, j) (the same floating-point operations), from the cached squared sigmas."""
+        ps2 = self.ps2
+        s = math.sqrt(ps2[i] + ps2[j])
+        m = self._margin_k * s
+        return m if m > self._min_pos_margin else self._min_pos_margin
+
+    def size_sigs(self, q: str) -> list[float]:
+        """size_sig(i, value of quantity q of object i) for every object (cached)."""
+        out = self._ssig.get(q)
+        if out is None:
+            vals = self.qty[q]
+            out = self._ssig[q] = [self.size_sig(i, vals[i]) for i in range(self.n)]
+        return out
+
+    def log_vol_sig(self, k: int) -> float:
+        """Relative (log) volume sigma of object k; needs positive w, h, l (cached)."""
+        v = self._lsig.get(k)
+        if v is None:
+            v = self._lsig[k] = math.sqrt(sum((self.size_sig(k, d) / d) ** 2 for d in (self.w[k], self.h[k], self.l[k])))
+        return v
+
+    def _descriptors(self, i: int, group: list[int]) -> list[str]:
+        """The DESCRIPTORS d (in order) for which _descriptor_holds(i, group, d) is true."""
+        cfg = self.cfg
+        mpm, dk = cfg.min_pos_margin, cfg.descriptor_margin_k
+        xs, ds, ps = self.x, self.dist, self.pos_sig
+        xi, di, pi = xs[i], ds[i], ps[i]
+        lm = rm = cl = fa = True
+        hypot = math.hypot
+        for j in group:
+            if j == i:
+                continue
+            m = max(mpm, dk * hypot(pi, ps[j]))
+            xj, dj = xs[j], ds[j]
+            if lm and not xi + m < xj:
+                lm = False
+            if rm and not xi > xj + m:
+                rm = False
+            if cl and not di + m < dj:
+                cl = False
+            if fa and not di > dj + m:
+                fa = False
+        return [d for d, ok in zip(DESCRIPTORS, (lm, rm, cl, fa)) if ok]
 
     def _descriptor_holds(self, i: int, group: list[int], d: str) -> bool:
         cfg = self.cfg
@@ -265,14 +381,18 @@ class Scene:
         if self._box_p is None:
             co = self.cfg.box_ok_coef
             out = []
+            c_bias, c_q = co.get("bias", 0.0), co.get("quality", 0.0)
+            c_ld, c_lmin, c_lmax = co.get("log_distance", 0.0), co.get("log_min_dim", 0.0), co.get("log_max_dim", 0.0)
+            log, exp = math.log, math.exp
+            quality, dist, flags = self.quality, self.dist, self.flags
             for i, (c, d, _) in enumerate(self.geo):
-                s = (co.get("bias", 0.0) + co.get("quality", 0.0) * self.quality[i]
-                     + co.get("log_distance", 0.0) * math.log(max(self.dist[i], 1e-3))
-                     + co.get("log_min_dim", 0.0) * math.log(max(min(d), 1e-3))
-                     + co.get("log_max_dim", 0.0) * math.log(max(max(d), 1e-3)))
-                for f in self.flags[i]:
+                s = (c_bias + c_q * quality[i]
+                     + c_ld * log(max(dist[i], 1e-3))
+                     + c_lmin * log(max(min(d), 1e-3))
+                     + c_lmax * log(max(max(d), 1e-3)))
+                for f in flags[i]:
                     s += co.get(f, 0.0)
-                out.append(1.0 / (1.0 + math.exp(-s)) if s > -50 else 0.0)
+                out.append(1.0 / (1.0 + exp(-s)) if s > -50 else 0.0)
             self._box_p = out
         return self._box_p
 
