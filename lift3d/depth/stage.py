@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lift3d.geometry.camera import IntrinsicsError
-from lift3d.pipeline.stage import RecordRejected, Resources, Stage
+from lift3d.pipeline.stage import RecordRejected, Resources, Stage, cuda_available
 
 from .backends import DepthBackend, make_backend, resolve_model_id
 from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics
@@ -40,15 +40,6 @@ class DepthConfig:
     preprocess: str = "auto"  # Depth Anything: "auto" = "torch" (resize on the device) | "processor" (HF, CPU)
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # noqa: BLE001
-        return False
-
-
 class DepthStage(Stage):
     name = "depth"
 
@@ -57,7 +48,7 @@ class DepthStage(Stage):
         is_model = self.config.backend != "dataset"
         dev = self.config.device
         # an explicit "cuda" asks the executor for a GPU even where the stage is built on a CPU-only driver
-        gpu = is_model and (dev.startswith("cuda") or (dev == "auto" and _cuda_available()))
+        gpu = is_model and (dev.startswith("cuda") or (dev == "auto" and cuda_available()))
         self.resources = Resources(num_cpus=1.0, num_gpus=1.0 if gpu else 0.0, batch_size=self.config.batch_size)
         self.backend: DepthBackend | None = None
 

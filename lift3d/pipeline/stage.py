@@ -23,6 +23,16 @@ class Resources:
     batch_size: int = 8
 
 
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device (False when torch is missing); decides GPU resource requests."""
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001  (a broken CUDA install must not stop CPU builds)
+        return False
+
+
 class RecordRejected(Exception):
     """Raised inside a stage to reject a whole image record with a stable reason code."""
 

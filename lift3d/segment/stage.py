@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lift3d.pipeline.stage import Resources, Stage
+from lift3d.pipeline.stage import Resources, Stage, cuda_available
 
 from .consistency import ConsistencyConfig, choose_mask, estimate_floor_height, rejection_flag
 from .segmenter import DEFAULT_MODEL, BoxSegmenter, MissingSegmenterError, resolve_model_id
@@ -52,15 +52,6 @@ class SegmentConfig:
     estimate_gravity: bool = True  # no dataset gravity: estimate the floor for the floor test
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:  # noqa: BLE001
-        return False
-
-
 class SegmentStage(Stage):
     name = "segment"
 
@@ -70,7 +61,7 @@ class SegmentStage(Stage):
         if c.masks not in MODES:
             raise ValueError(f"masks must be one of {MODES}, got {c.masks!r}")
         wants_model = c.masks in ("auto", "sam")
-        gpu = wants_model and (c.device == "auto" or c.device.startswith("cuda")) and _cuda_available()
+        gpu = wants_model and (c.device == "auto" or c.device.startswith("cuda")) and cuda_available()
         self.resources = Resources(num_cpus=1.0, num_gpus=1.0 if gpu else 0.0, batch_size=c.batch_size)
         self.segmenter: BoxSegmenter | None = None
         self.fallback_reason: str | None = None

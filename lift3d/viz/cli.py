@@ -1,13 +1,11 @@
-"""``lift3d show`` and ``lift3d report``: argparse wiring for the main CLI, plus a standalone entry point.
+"""``lift3d show`` and ``lift3d report``: argparse wiring for the main CLI."""
 
 The main CLI calls ``register(sub, add)`` inside its parser builder (``add(name, help, example)`` returns a
-subparser) and maps the names in ``COMMANDS`` to the functions here. ``python -m lift3d.viz.cli show ...`` works
-on its own too (same options, same one-line errors, exit code 2 for a user error).
+subparser) and maps the names in ``COMMANDS`` to the functions here; ``lift3d.cli.main`` handles errors.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from lift3d.errors import UserError
@@ -104,34 +102,3 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"show": cmd_show, "report": cmd_report}
-
-
-# ------------------------------------------------------------------------------------------ standalone
-def _parser() -> argparse.ArgumentParser:
-    from lift3d.cli import _fmt
-
-    p = argparse.ArgumentParser(prog="lift3d", formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name, help_, example):
-        return sub.add_parser(name, help=help_, description=help_, epilog=_fmt(example),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-
-    register(sub, add)
-    return p
-
-
-def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except UserError as exc:
-        print(f"lift3d {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"lift3d {args.command}: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from PIL import Image
 
 from lift3d.errors import UserError
 from lift3d.viz import Corpus, panel_layout, select_rows, show
-from lift3d.viz.cli import main
+from lift3d.cli import main
 from viz_helpers import H, W, image_row, obj, write_corpus
 
 
