@@ -1,4 +1,4 @@
-"""``lift3d show`` and ``lift3d report``: argparse wiring for the main CLI."""
+"""``lift3d show`` and ``lift3d report``: argparse wiring for the main CLI.
 
 The main CLI calls ``register(sub, add)`` inside its parser builder (``add(name, help, example)`` returns a
 subparser) and maps the names in ``COMMANDS`` to the functions here; ``lift3d.cli.main`` handles errors.
