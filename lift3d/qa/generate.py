@@ -384,8 +384,9 @@ def _dist3(S: Scene, a: int, b: int) -> tuple[float, float, float, float]:
 # Each returns a partial row dict (question, answer, answer_form, answer_value, answer_unit, choices,
 # reasoning, object indices) or None after recording why in ctx.skipped.
 
-def b_yn(ctx: _Ctx, t: str, axis: Axis):
-    S, rng = ctx.S, ctx.rng
+def _pair_with_margin(ctx: _Ctx, t: str, axis: Axis):
+    """Draw a pair for a two-object comparison whose relation holds with margin; None (counted) otherwise."""
+    S = ctx.S
     got = ctx.pick2(ctx.E[axis.elig], t)
     if got is None:
         return None
@@ -400,6 +401,15 @@ def b_yn(ctx: _Ctx, t: str, axis: Axis):
         ctx.skipped["near_tie"] += 1
         return None
     ctx.used.add(key)
+    return i, j, qk, vals
+
+
+def b_yn(ctx: _Ctx, t: str, axis: Axis):
+    S, rng = ctx.S, ctx.rng
+    got = _pair_with_margin(ctx, t, axis)
+    if got is None:
+        return None
+    i, j, qk, vals = got
     want_yes = ctx.yes_next  # = ctx.take_yes()
     ctx.yes_next = not want_yes
     is_pos = vals[i] < vals[j] if axis.smaller_is_pos else vals[i] > vals[j]
@@ -435,20 +445,10 @@ def _place(ctx: _Ctx, winner: int, others: list[int]) -> list[int]:
 
 def b_choice(ctx: _Ctx, t: str, axis: Axis, pole: bool):
     S, rng = ctx.S, ctx.rng
-    got = ctx.pick2(ctx.E[axis.elig], t)
+    got = _pair_with_margin(ctx, t, axis)
     if got is None:
         return None
-    i, j, key = got
-    qk = axis.qty
-    vals = S.qty[qk]
-    if qk in "xyzd":
-        ok = abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
-    else:
-        ok = _axis_margin_ok(S, axis, i, j)
-    if not ok:
-        ctx.skipped["near_tie"] += 1
-        return None
-    ctx.used.add(key)
+    i, j, qk, vals = got
     is_pos = vals[i] < vals[j] if axis.smaller_is_pos else vals[i] > vals[j]
     winner, loser = (i, j) if is_pos == pole else (j, i)
     order = _place(ctx, winner, [loser])
