@@ -53,26 +53,31 @@ def speed(n_images: int) -> tuple[int, float]:
     return n, time.process_time() - t0
 
 
-def agreement(n_scenes: int, seed: int):
-    from lift3d.geometry.iou import iou_3d
+def lifted_scene(seed: int, idx: int):
+    """Synthetic scene ``idx`` of ``seed`` (exact boxes, corrupted depth, masks) and its lifted boxes."""
     from lift3d.lift import lift_image
     from lift3d.synth.dataset import make_sample
 
-    from lift3d.geometry.camera import K_from_fov  # noqa: F401
+    s = make_sample(seed, idx)
+    K = np.asarray(s.scene.K if hasattr(s.scene, "K") else s.scene.camera.K, dtype=float)
+    down = getattr(s.scene, "gravity", None)
+    if down is None and hasattr(s.scene, "down"):
+        down = s.scene.down
+    anns = [dict(annotation_id=o["annotation_id"], category=o["category"], bbox2d=o["bbox2d"],
+                 mask=s.masks[o["annotation_id"]]) for o in s.objects]
+    res = lift_image(s.depth, K, anns, None if down is None else list(map(float, down)), image_id=s.image_id)
+    return s, K, down, anns, res
+
+
+def agreement(n_scenes: int, seed: int):
+    from lift3d.geometry.iou import iou_3d
 
     per_type = defaultdict(Counter)
     skipped = Counter()
     cfg = QAConfig(max_per_image=40, max_per_type_per_image=3)
     n_obj = n_lift = 0
     for idx in range(n_scenes):
-        s = make_sample(seed, idx)
-        K = np.asarray(s.scene.K if hasattr(s.scene, "K") else s.scene.camera.K, dtype=float)
-        down = getattr(s.scene, "gravity", None)
-        if down is None and hasattr(s.scene, "down"):
-            down = s.scene.down
-        anns = [dict(annotation_id=o["annotation_id"], category=o["category"], bbox2d=o["bbox2d"],
-                     mask=s.masks[o["annotation_id"]]) for o in s.objects]
-        res = lift_image(s.depth, K, anns, None if down is None else list(map(float, down)), image_id=s.image_id)
+        s, K, down, anns, res = lifted_scene(seed, idx)
         n_obj += len(anns)
         n_lift += len(res.objects)
         W, H = s.depth.shape[1], s.depth.shape[0]
@@ -117,19 +122,10 @@ BOX_FEATURES = ("bias", "quality", "log_distance", "log_min_dim", "log_max_dim",
 def calibrate(n_scenes: int, seed: int) -> None:
     """Logistic fit of "lifted box has 3D IoU >= 0.25 with the true box" on QAConfig.box_ok_coef's features."""
     from lift3d.geometry.iou import iou_3d
-    from lift3d.lift import lift_image
-    from lift3d.synth.dataset import make_sample
 
     X, y = [], []
     for idx in range(n_scenes):
-        s = make_sample(seed, idx)
-        K = np.asarray(s.scene.K if hasattr(s.scene, "K") else s.scene.camera.K, dtype=float)
-        down = getattr(s.scene, "gravity", None)
-        if down is None and hasattr(s.scene, "down"):
-            down = s.scene.down
-        anns = [dict(annotation_id=o["annotation_id"], category=o["category"], bbox2d=o["bbox2d"],
-                     mask=s.masks[o["annotation_id"]]) for o in s.objects]
-        res = lift_image(s.depth, K, anns, None if down is None else list(map(float, down)), image_id=s.image_id)
+        s, K, down, anns, res = lifted_scene(seed, idx)
         gt = {o["annotation_id"]: o for o in s.objects}
         for o in res.objects:
             g = gt[o["annotation_id"]]

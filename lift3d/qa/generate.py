@@ -200,31 +200,13 @@ class _Ctx:
             return None
         # k distinct positions drawn uniformly without replacement (partial Fisher-Yates on the indices)
         rnd = self.rng.random
-        if k == 2:
-            p = int(rnd() * n)
-            q = int(rnd() * (n - 1))
-            if q >= p:
-                q += 1
-            a, b = cand[p], cand[q]
-            cats = self.S.cats
-            if cats[a] == cats[b]:
-                self.skipped["same_category"] += 1
-                return None
-            if ordered or a < b:
-                key = key_prefix + (a, b)
-            else:
-                key = key_prefix + (b, a)
-            if key in self.used:
-                self.skipped["duplicate"] += 1
-                return None
-            return [a, b], key
-        else:
-            pool = list(cand)
-            idx = []
-            for m in range(k):
-                r = m + int(rnd() * (n - m))
-                pool[m], pool[r] = pool[r], pool[m]
-                idx.append(pool[m])
+        # two-object draws go through pick2; this path serves k >= 3
+        pool = list(cand)
+        idx = []
+        for m in range(k):
+            r = m + int(rnd() * (n - m))
+            pool[m], pool[r] = pool[r], pool[m]
+            idx.append(pool[m])
         cats = self.S.cats
         if len(set(map(cats.__getitem__, idx))) < k:
             self.skipped["same_category"] += 1
