@@ -171,7 +171,7 @@ def main(argv=None):
     ap.add_argument("--small", type=int, default=20)
     ap.add_argument("--large", type=int, default=400)
     ap.add_argument("--cost-images", type=int, default=40)
-    ap.add_argument("--scaling-images", type=int, default=400)
+    ap.add_argument("--scaling-images", type=int, default=800)
     ap.add_argument("--cache", default=str(REPO / ".bench" / "pipeline_synth"))
     a = ap.parse_args(argv)
     parts = a.parts.split(",")

@@ -2,14 +2,18 @@
 
 Consecutive stages with the same kind of resource are fused into one segment (so a unit's pixels are not
 shipped between CPU stages): decode -> [depth, a GPU actor pool when the backend is a model and GPUs
-exist] -> lift + QA + write (CPU tasks).  Each row carries a unit's records pickled; the last segment writes
-the unit's staging files itself and returns only its small stats, so the driver holds nothing large and
-Ray Data's streaming executor bounds memory through backpressure.
+exist] -> lift + QA + write.  With no GPU in the cluster every stage runs on CPU and the plan is one segment.
+Every segment runs on a Ray Data actor pool: stages are set up once per worker (priors, models), and each
+actor holds its next unit queued, so no worker waits for the driver between units (Ray Data tasks do: the
+streaming executor collects finished tasks in ``ray.wait`` rounds of up to 100 ms, which idled task workers
+15-20 % of the time on ~1 s units; docs/benchmarks.md).  Each row carries a unit's records pickled; the last
+segment writes the unit's staging files itself and returns only its small stats, so the driver holds nothing
+large and Ray Data's streaming executor bounds memory through backpressure.
 
-Faults: Ray retries a task whose worker died (``max_retries``) and restarts actors.  Blocks that still
-fail are tolerated (``DataContext.max_errored_blocks``); their units are then re-run one record per task,
-so a record that keeps crashing its worker is isolated, rejected as ``worker_crashed`` after bounded
-retries, and the rest of its unit is written normally.
+Faults: actors are restarted when their process dies and the unit they held is retried
+(``max_task_retries``).  Blocks that still fail are tolerated (``DataContext.max_errored_blocks``); their units
+are then re-run one record per task, so a record that keeps crashing its worker is isolated, rejected as
+``worker_crashed`` after bounded retries, and the rest of its unit is written normally.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import os
 import pickle
 import sys
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -27,11 +32,13 @@ from lift3d.pipeline.stage import Stage, reject_record
 
 log = logging.getLogger(__name__)
 
-TASK_RETRIES = 2  # a task whose worker died is retried this many times before its block counts as failed
+TASK_RETRIES = 2  # a unit whose worker died is retried this many times before its block counts as failed
 
 
-def segments(stages: list[Stage]) -> list[list[Stage]]:
-    """Group consecutive stages by whether they need a GPU."""
+def segments(stages: list[Stage], gpus: bool = True) -> list[list[Stage]]:
+    """Group consecutive stages by whether they need a GPU; with ``gpus=False`` (none in the cluster) one segment."""
+    if not gpus:
+        return [list(stages)] if stages else []
     out: list[list[Stage]] = []
     for s in stages:
         gpu = s.resources.num_gpus > 0
@@ -42,10 +49,7 @@ def segments(stages: list[Stage]) -> list[list[Stage]]:
     return out
 
 
-def _process(stages, sink, batch: dict, setup_done: bool) -> dict:
-    if not setup_done:
-        for s in stages:
-            s.setup()
+def _process(stages, sink, batch: dict) -> dict:
     unit_ids, payloads = [], []
     for unit_id, payload in zip(batch["unit_id"], batch["payload"]):
         records = pickle.loads(payload)
@@ -61,7 +65,7 @@ def _process(stages, sink, batch: dict, setup_done: bool) -> dict:
 
 
 class _SegmentActor:
-    """Actor for a GPU segment: models load once per actor (``setup``), then batches stream through."""
+    """One worker of a segment's pool: stages set up once (``setup``: models, priors), then units stream through."""
 
     def __init__(self, stages_blob: bytes, sink_blob: bytes):
         self.stages = pickle.loads(stages_blob)
@@ -70,11 +74,7 @@ class _SegmentActor:
             s.setup()
 
     def __call__(self, batch):
-        return _process(self.stages, self.sink, batch, setup_done=True)
-
-
-def _segment_task(batch, stages_blob: bytes, sink_blob: bytes):
-    return _process(pickle.loads(stages_blob), pickle.loads(sink_blob), batch, setup_done=False)
+        return _process(self.stages, self.sink, batch)
 
 
 def _one_record(stages_blob: bytes, record_blob: bytes) -> bytes:
@@ -84,6 +84,10 @@ def _one_record(stages_blob: bytes, record_blob: bytes) -> bytes:
     records = [pickle.loads(record_blob)]
     run_stages(stages, records)
     return pickle.dumps(records[0])
+
+
+def _on_gpu(seg: list[Stage], n_gpus: int) -> bool:
+    return n_gpus > 0 and seg[0].resources.num_gpus > 0
 
 
 class RayExecutor:
@@ -109,6 +113,7 @@ class RayExecutor:
         ctx.max_errored_blocks = -1  # failed units are isolated record by record below
         ctx.enable_progress_bars = bool(self.progress)
         ctx.execution_options.preserve_order = False
+        ctx.max_tasks_in_flight_per_actor = 2  # one unit running and one queued per actor: no idle gap, no hoarding
         return ray
 
     def run(self, stages: list[Stage], units: list[WorkUnit], sink) -> RunReport:
@@ -119,8 +124,9 @@ class RayExecutor:
         t0 = time.perf_counter()
         if not units:
             return report
-        n_gpus = int(ray.cluster_resources().get("GPU", 0))
-        segs = segments(stages)
+        resources = ray.cluster_resources()
+        n_gpus, n_cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+        segs = segments(stages, gpus=n_gpus > 0)
         ds = ray.data.from_items(
             [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records)} for u in units],
             override_num_blocks=len(units),
@@ -130,18 +136,25 @@ class RayExecutor:
         sink_blob = cloudpickle.dumps(sink)
         for i, seg in enumerate(segs):
             last = i == len(segs) - 1
-            blob = cloudpickle.dumps(seg)
-            this_sink = sink_blob if last else cloudpickle.dumps(None)
-            if seg[0].resources.num_gpus > 0 and n_gpus > 0:
-                ds = ds.map_batches(
-                    _SegmentActor, batch_size=1, fn_constructor_args=(blob, this_sink),
-                    compute=ray.data.ActorPoolStrategy(size=max(1, int(n_gpus // self.gpus_per_actor))),
-                    num_gpus=self.gpus_per_actor, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
-                )
+            if _on_gpu(seg, n_gpus):
+                need = {"num_gpus": self.gpus_per_actor}
+                pool = ray.data.ActorPoolStrategy(size=max(1, int(n_gpus // self.gpus_per_actor)))
             else:
+                cpus = max(s.resources.num_cpus for s in seg)
+                need = {"num_cpus": cpus}
+                slots = max(1, int(n_cpus // cpus)) if cpus > 0 else max(1, n_cpus)
+                # With no GPU the single segment gets every CPU; CPU segments around a GPU pool share the CPUs
+                # (the GPU actors' nodes included), so Ray Data sizes those pools between 1 and all.
+                pool = (ray.data.ActorPoolStrategy(size=slots) if n_gpus == 0
+                        else ray.data.ActorPoolStrategy(min_size=1, max_size=slots))
+            with warnings.catch_warnings():
+                # Ray 2.60 has no named parameter for max_task_retries (its default for actor pools is -1: a unit
+                # that kills its worker would be retried forever), so it goes through the deprecated **kwargs.
+                warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
                 ds = ds.map_batches(
-                    _segment_task, batch_size=1, fn_args=(blob, this_sink),
-                    num_cpus=max(s.resources.num_cpus for s in seg), max_retries=TASK_RETRIES,
+                    _SegmentActor, batch_size=1, compute=pool,
+                    fn_constructor_args=(cloudpickle.dumps(seg), sink_blob if last else cloudpickle.dumps(None)),
+                    max_restarts=-1, max_task_retries=TASK_RETRIES, **need,
                 )
         done = set()
         for row in ds.iter_rows():
