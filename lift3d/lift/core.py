@@ -566,9 +566,11 @@ def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
         gap = fh - hh_
         snap = -0.10 <= gap <= cfg.floor_snap + cfg.floor_snap_rel * max(height, 0.0)
         p = ob.prior
-        if not snap and p is not None and gap > 0 and "truncated" not in ob.flags and cfg.prior_floor_snap > 0:
+        if not snap and p is not None and gap > 0 and cfg.prior_floor_snap > 0:
             # legs/bases too thin to survive the cleaning (chairs, tables, lamps): the object reaches
             # the floor when the snapped height fits the category prior much better than the seen one
+            # (also when cut by an image border: a cut bottom continues below the frame; the prior check
+            # still decides)
             r_snap = np.log(max(fh - hl, 1e-3) / p.h)
             r_seen = np.log(max(height, 1e-3) / p.h)
             snap = abs(r_snap) <= np.log(1.0 + cfg.prior_floor_snap) and abs(r_snap) < abs(r_seen)
@@ -583,10 +585,12 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
 
     Each object with a prior whose full height is seen (not cut by the top/bottom image border; when
     occluded, only if it stands on the floor) gives r = log(observed height / prior
-    height) with spread sigma = the prior's height spread (+ a measurement term).  Ratios far from the
-    weighted median are dropped; the rest are averaged with weights 1/sigma^2 together with a zero-mean
-    pseudo-observation of spread ``scale_prior_std`` (shrinkage towards 1: a single doubtful object moves
-    the scale little, many consistent ones move it a lot).  Returns (scale, objects used).
+    height) with spread sigma = the prior's height spread (+ a measurement term); a ratio beyond
+    ``scale_max`` (no allowed scale explains it: a table seen as its top alone) is a partial view and is
+    not used.  Ratios far from the weighted median are dropped; the rest are averaged with weights
+    1/sigma^2 together with a zero-mean pseudo-observation of spread ``scale_prior_std`` (shrinkage towards
+    1: a single doubtful object moves the scale little, many consistent ones move it a lot).  Returns
+    (scale, objects used).
     """
     r, s = [], []
     for ob in obs:
@@ -598,8 +602,8 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
         if occluded and not on_floor:
             continue  # an occluder may hide the bottom; the floor contact restores it
         h = hh_ - hl
-        if not (h > 0.02):
-            continue
+        if not (h > 0.02) or abs(np.log(h / p.h)) > np.log(cfg.scale_max):
+            continue  # a ratio no allowed scale can explain is a partial view (a table's top alone), not scale
         r.append(np.log(h / p.h))
         meas = cfg.scale_meas_std * (1.5 if occluded else 1.0)
         meas *= cfg.scale_box_only_factor if ob.box_only else 1.0

@@ -68,6 +68,28 @@ def test_chair_with_thin_legs_reaches_the_floor(scene):
     assert not o2["on_floor"] and o2["dimensions"][1] == pytest.approx(0.45, abs=0.05)
 
 
+def test_thin_legs_reach_the_floor_when_cut_by_a_side_border(scene):
+    # the same seat cut by the left image border: its height is still fully seen, so the prior still pulls
+    # the bottom down
+    seat = box_on_floor(-1.95, 3.0, [0.6, 0.45, 0.5], 0.2, lift=0.45)
+    depth, K, anns, _ = scene([seat], wall_dist=6.0, categories={0: "chair"})
+    assert anns[0]["bbox2d"][0] <= 0.5 and anns[0]["bbox2d"][3] < depth.shape[0] - 2  # cut left, not below
+    o = lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects[0]
+    assert "truncated" in o["flags"]
+    assert o["on_floor"] and o["dimensions"][1] == pytest.approx(0.9, abs=0.05)
+
+
+def test_a_table_cut_by_the_bottom_border_is_completed_to_the_floor(scene):
+    # close to the camera only the top and a strip of the front face are in the frame; the table goes on below
+    table = box_on_floor(0.0, 1.6, [1.2, TABLE_H, 0.6], 0.0)
+    depth, K, anns, _ = scene([table], wall_dist=6.0, categories={0: "table"})
+    assert anns[0]["bbox2d"][3] >= depth.shape[0] - 1  # cut by the bottom border
+    o = lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects[0]
+    assert "truncated" in o["flags"] and o["on_floor"]
+    assert o["dimensions"][1] == pytest.approx(TABLE_H, abs=0.05)
+    assert iou_3d(o, table) > 0.6
+
+
 def test_box_only_contact_window_keeps_the_footprint_behind_the_floor_contact():
     # box-only crop of a night stand with a wall 1 m behind it: the window (floor contact at the bottom
     # of the 2D box + the prior's footprint) keeps the night stand and drops the wall behind it
@@ -121,3 +143,17 @@ def test_footprint_trim_drops_background_beyond_the_prior():
     assert np.ptp(q2[:, 2]) < 0.6 and np.ptp(q2[:, 0]) < 0.6
     q3, _ = core._footprint_trim(obj, obj[:, 2].copy(), lookup("lamp"), cfg)
     assert len(q3) == len(obj)
+
+
+def test_a_partial_view_cannot_drag_the_scale(scene):
+    """A 'table' seen as its top alone (a 3 cm slab off the floor) says nothing about the depth scale: its
+    height ratio (~1/25) lies beyond any scale the estimator may return, so it is left out instead of being
+    the weighted median of two equally trusted tables (it was: the scale went to the 1/1.5 clip)."""
+    factor = 1.06
+    real = box_on_floor(-0.9, 3.4, [0.8, TABLE_H, 1.4], 0.3)
+    slab = box_on_floor(0.9, 3.8, [0.9, 0.03, 1.6], -0.4, lift=0.3)
+    depth, K, anns, _ = scene([real, slab], wall_dist=6.0, W=320, H=240, categories={0: "table", 1: "table"})
+    res = lift_image(depth * np.float32(factor), K, anns, [0.0, 1.0, 0.0], LiftConfig(scale_from_priors=True))
+    assert len(res.objects) == 2
+    lk = np.log(res.depth_scale_factor)
+    assert 0.3 * np.log(factor) < lk <= np.log(factor) + 0.01
