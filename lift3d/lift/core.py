@@ -111,7 +111,7 @@ class LiftConfig:
     scale_from_priors: bool = False
     scale_prior_std: float = 0.05  # spread of log(scale) before looking at the objects
     scale_meas_std: float = 0.04  # measurement spread of one object's height (relative)
-    scale_box_only_factor: float = 8.0  # box-only heights are less reliable (supported objects, walls)
+    scale_box_only_factor: float = 3.0  # box-only heights are less reliable (supported objects, walls)
     scale_outlier_k: float = 2.5  # ratios beyond k sigma of the weighted median are ignored
     scale_max: float = 1.5  # the factor is clipped to [1/scale_max, scale_max]
 
