@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -48,17 +49,24 @@ class Scenes:
                       for g in json.loads((root / "gt_boxes.json").read_text())["images"]}
         self.meta = {im["id"]: im for im in json.loads((root / "annotations.json").read_text())["images"]}
         self.images = list(read_images(root))
+        self._field: dict = {}
 
     def oracle_field(self, img_id, depth: np.ndarray, block: int = 16) -> np.ndarray:
-        """The smooth part of depth / (clean depth x global scale): block medians, upsampled bilinearly."""
+        """The smooth part of depth / (clean depth x global scale): block medians, upsampled bilinearly
+        (computed once per image: every lifting variant reuses it)."""
+        if img_id not in self._field:
+            self._field[img_id] = self._smooth_ratio(img_id, depth, block)
+        return self._field[img_id]
+
+    def _smooth_ratio(self, img_id, depth: np.ndarray, block: int) -> np.ndarray:
         clean = np.asarray(Image.open(self.root / self.meta[img_id]["depth_clean_file"]), np.float32) / 1000.0
         ok = (depth > 0) & (clean > 0)
         r = np.where(ok, depth / np.maximum(clean, 1e-6) / self.scale[str(img_id)], np.nan)
         H, W = r.shape
         hb, wb = H // block, W // block
         blocks = r[: hb * block, : wb * block].reshape(hb, block, wb, block).transpose(0, 2, 1, 3)
-        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks (holes), filled below
             med = np.nanmedian(blocks.reshape(hb, wb, -1), axis=2)
         holes = np.isnan(med)
         if holes.any():
@@ -67,6 +75,7 @@ class Scenes:
 
     def iou(self, box_only: bool, scale: str, field: bool = False) -> float:
         preds = {}
+        cfg = LiftConfig(scale_from_priors=scale == "priors")
         for img_id, depth, K, grav, anns in self.images:
             aa = [dict(a, mask=None) for a in anns] if box_only else anns
             d = depth
@@ -74,7 +83,6 @@ class Scenes:
                 d = np.where(depth > 0, depth / self.oracle_field(img_id, depth), 0.0).astype(np.float32)
             if scale == "oracle":
                 d = d / self.scale[str(img_id)]
-            cfg = LiftConfig(scale_from_priors=scale == "priors")
             preds[img_id] = lift_image(d, K, aa, grav, cfg, image_id=img_id).objects
         return evaluate_predictions(preds, self.gt)["overall"]["mean_iou_all"]
 
