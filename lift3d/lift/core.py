@@ -602,9 +602,12 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
         if occluded and not on_floor:
             continue  # an occluder may hide the bottom; the floor contact restores it
         h = hh_ - hl
-        if not (h > 0.02) or abs(np.log(h / p.h)) > np.log(cfg.scale_max):
+        if not (h > 0.02):
+            continue
+        ratio = np.log(h / p.h)
+        if abs(ratio) > np.log(cfg.scale_max):
             continue  # a ratio no allowed scale can explain is a partial view (a table's top alone), not scale
-        r.append(np.log(h / p.h))
+        r.append(ratio)
         meas = cfg.scale_meas_std * (1.5 if occluded else 1.0)
         meas *= cfg.scale_box_only_factor if ob.box_only else 1.0
         s.append(np.hypot(p.h_rel_std, meas))
