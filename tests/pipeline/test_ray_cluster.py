@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from lift3d.output import read_config_table  # noqa: E402
 from lift3d.synth import generate  # noqa: E402
+from pipeline_runs import contents  # noqa: E402
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -23,10 +23,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _contents(out):
-    return {c: read_config_table(str(out), c).to_pylist() for c in ("objects", "qa", "rejects")}
 
 
 def test_two_node_loopback_cluster(tmp_path):
@@ -58,6 +54,6 @@ def test_two_node_loopback_cluster(tmp_path):
     r = subprocess.run([sys.executable, "-m", "lift3d", "build", *build_args, "--out", str(tmp_path / "local"),
                         "--executor", "local"], env=env, timeout=300, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    ray_out, local_out = _contents(tmp_path / "ray"), _contents(tmp_path / "local")
+    ray_out, local_out = contents(tmp_path / "ray"), contents(tmp_path / "local")
     reasons = sorted({(r["stage"], r["reason"], r["detail"][:200]) for r in ray_out["rejects"]})
     assert ray_out == local_out, f"ray rejects: {reasons[:5]}"

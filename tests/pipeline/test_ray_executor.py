@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from lift3d.io.coco import read_coco3d  # noqa: E402
-from lift3d.output import UnitWriter, finalize, read_config_table  # noqa: E402
-from lift3d.pipeline.executors import LocalExecutor, make_units  # noqa: E402
+from lift3d.pipeline.executors import LocalExecutor  # noqa: E402
 from lift3d.pipeline.ray_executor import RayExecutor, segments  # noqa: E402
 from lift3d.pipeline.stage import Resources, Stage  # noqa: E402
 from lift3d.pipeline.stages import BuildConfig, make_stages  # noqa: E402
 from lift3d.synth import generate  # noqa: E402
+from pipeline_runs import run_build, start_ray  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ray_local():
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    start_ray(__name__, num_cpus=2)
     yield
     ray.shutdown()
 
@@ -37,13 +33,7 @@ def synth_dir(tmp_path_factory) -> Path:
 
 
 def _run(executor, synth_dir, out, extra_stages=()):
-    cfg = BuildConfig(images_per_unit=1)
-    inp = read_coco3d(synth_dir / "annotations.json", synth_dir)
-    units = make_units(inp.records, 1)
-    writer = UnitWriter(str(out), "train")
-    executor.run(make_stages(cfg) + list(extra_stages), units, writer)
-    finalize(writer, 1000)
-    return {c: read_config_table(str(out), c).to_pylist() for c in ("objects", "qa", "rejects")}
+    return run_build(executor, synth_dir, out, make_stages(BuildConfig(images_per_unit=1)) + list(extra_stages), 1)
 
 
 class KillOnce(Stage):

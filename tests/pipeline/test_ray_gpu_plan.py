@@ -6,21 +6,18 @@ the three-segment plan that a model-depth build uses on a GPU cluster runs on an
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from lift3d.io.coco import read_coco3d  # noqa: E402
-from lift3d.output import UnitWriter, finalize, read_config_table  # noqa: E402
-from lift3d.pipeline.executors import LocalExecutor, make_units  # noqa: E402
+from lift3d.pipeline.executors import LocalExecutor  # noqa: E402
 from lift3d.pipeline.ray_executor import RayExecutor, segments  # noqa: E402
 from lift3d.pipeline.stage import Resources, Stage  # noqa: E402
 from lift3d.pipeline.stages import BuildConfig, make_stages  # noqa: E402
 from lift3d.synth import generate  # noqa: E402
+from pipeline_runs import run_build, start_ray  # noqa: E402
 
 
 class NeedsGpu(Stage):
@@ -40,9 +37,7 @@ class NeedsGpu(Stage):
 
 @pytest.fixture(scope="module")
 def ray_with_a_gpu():
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    start_ray(__name__, num_cpus=2, num_gpus=1)
     yield
     ray.shutdown()
 
@@ -53,11 +48,7 @@ def _stages(require_gpu: bool = False):
 
 
 def _run(executor, src: Path, out: Path, require_gpu: bool):
-    inp = read_coco3d(src / "annotations.json", src)
-    writer = UnitWriter(str(out), "train")
-    executor.run(_stages(require_gpu), make_units(inp.records, 2), writer)
-    finalize(writer, 1000)
-    return {c: read_config_table(str(out), c).to_pylist() for c in ("objects", "qa", "rejects")}
+    return run_build(executor, src, out, _stages(require_gpu), 2)
 
 
 def test_plan_has_three_segments_with_a_gpu_and_one_without():
