@@ -18,20 +18,18 @@ def raycast(K, H, W, boxes, down=(0.0, 1.0, 0.0), cam_h=1.3, wall_dist=None):
     owner = np.full((H, W), -3, dtype=np.int64)
     d = np.asarray(down, dtype=np.float64)
     d = d / np.linalg.norm(d)
-    rd = rays @ d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_floor = np.where(rd > 1e-9, cam_h / rd, np.inf)
-    upd = t_floor < best
-    best[upd] = t_floor[upd]
-    owner[upd] = -1
-    if wall_dist is not None:  # vertical wall facing the camera at wall_dist along the ground forward axis
-        fwd = gravity_frame(d)[:, 2]
-        rf = rays @ fwd
+
+    def hit_plane(normal, dist, label):  # the plane {p: p . normal = dist} in front of the camera
+        rn = rays @ normal
         with np.errstate(divide="ignore", invalid="ignore"):
-            t_wall = np.where(rf > 1e-9, wall_dist / rf, np.inf)
-        upd = t_wall < best
-        best[upd] = t_wall[upd]
-        owner[upd] = -2
+            t = np.where(rn > 1e-9, dist / rn, np.inf)
+        upd = t < best
+        best[upd] = t[upd]
+        owner[upd] = label
+
+    hit_plane(d, cam_h, -1)  # floor
+    if wall_dist is not None:  # vertical wall facing the camera at wall_dist along the ground forward axis
+        hit_plane(gravity_frame(d)[:, 2], wall_dist, -2)
     for i, b in enumerate(boxes):
         R = np.asarray(b.R)
         o = -(R.T @ b.center)
