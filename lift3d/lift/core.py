@@ -102,6 +102,12 @@ class LiftConfig:
     few_points: int = 150
     border_px: float = 2.0
     prior_floor_snap: float = 0.3  # snap to the floor when that makes the height fit the prior within 30 %
+    # floor contact from the 2D box (:func:`_floor_contact`): the box's bottom edge meets the floor within
+    # the object's footprint (ground range of its points +- contact_tol + contact_tol_rel x range)
+    floor_contact: bool = True
+    box_reach: bool = True  # the object reaches down at least to its 2D box's bottom edge (:func:`_bottom_reach`)
+    contact_tol: float = 0.10  # m
+    contact_tol_rel: float = 0.05
     yaw_points: int = 400  # points used by the yaw search
     # model depth only: remove the low-frequency multiplicative depth error that bends the floor
     # (gravity.floor_field); off for sensor depth unless asked for
@@ -241,6 +247,61 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
     return keep if keep.sum() >= cfg.min_points else ok
 
 
+def _bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: int, cfg: LiftConfig):
+    """Ground range (horizontal distance from the camera) at which the ray through the middle of the 2D
+    box's bottom edge meets the floor plane; ``inf`` when that ray does not descend (it never meets the
+    floor), None when the bottom edge is cut by the image border (it is then not the object's bottom)."""
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    if y2 >= H - 0.5 - cfg.border_px:
+        return None
+    rg = np.linalg.solve(K, np.array([0.5 * (x1 + x2), y2 - 0.5, 1.0])) @ G
+    if rg[1] <= 1e-6:
+        return float("inf")
+    return float(floor_h / rg[1] * np.hypot(rg[0], rg[2]))
+
+
+def _bottom_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, H: int):
+    """How far down (gravity-frame ``down`` coordinate) the object reaches at least: a tight 2D box's
+    bottom edge (or the image's, when the box is cut there) is seen on the object, so the object extends
+    down to where the ray through it is at the object's near ground range (the nearest its points get;
+    a visible bottom point is at least that far away).  Recovers thin parts that did not survive the
+    cleaning (a floor lamp's pole, legs) when their points are gone.  None when undefined."""
+    if len(q) == 0:
+        return None
+    x1, _, x2, y2 = (float(t) for t in bbox)
+    v = min(y2, H - 0.5) - 0.5
+    rg = np.linalg.solve(K, np.array([0.5 * (x1 + x2), v, 1.0])) @ G
+    hz = float(np.hypot(rg[0], rg[2]))
+    if hz <= 1e-6:
+        return None
+    r_near = float(np.percentile(np.hypot(q[:, 0], q[:, 2]), 2.0))
+    return r_near * float(rg[1]) / hz
+
+
+def _floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, q: np.ndarray, H: int, cfg: LiftConfig):
+    """Does the object reach the floor?  A tight 2D box's bottom edge is the object's lowest visible
+    point; the ray through it meets the floor plane *within the object's footprint* when the object
+    stands there (even when its legs, pole or base are too thin to survive the cleaning), and far
+    behind it when the object rests on a support (a table lamp on a table) or hangs.
+
+    True: the floor point lies within the ground range of the object's points (+ a margin); False: it
+    lies beyond them (or the ray never meets the floor) and the object is not occluded, so its bottom
+    edge is its own; None: unknown (no floor, bottom cut by the image border, occluded, or the floor
+    point is in front of the object).  Scale-free: the points and the floor level share the depth scale.
+    """
+    if floor_h is None or len(q) == 0:
+        return None
+    r_c = _bottom_floor_range(bbox, K, G, floor_h, H, cfg)
+    if r_c is None:
+        return None
+    rq = np.hypot(q[:, 0], q[:, 2])
+    lo, hi = np.percentile(rq, [2.0, 98.0])
+    tol = cfg.contact_tol + cfg.contact_tol_rel * float(hi)
+    if lo - tol <= r_c <= hi + tol:
+        return True
+    return False if r_c > hi + tol else None
+
+
 def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarray, G: np.ndarray, floor_h: float,
                     prior, H: int, cfg: LiftConfig) -> np.ndarray:
     """Box-only: an object standing on the floor touches it at the bottom edge of its 2D box; the floor
@@ -249,15 +310,9 @@ def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndar
     when most of the points agree with that window (objects on a support do not: then nothing changes)."""
     if prior is None:
         return ok
-    x1, y1, x2, y2 = (float(t) for t in bbox)
-    if y2 >= H - 0.5 - cfg.border_px:
-        return ok  # cut by the image border: the bottom edge is not the contact
-    ray = np.linalg.solve(K, np.array([0.5 * (x1 + x2), y2 - 0.5, 1.0]))
-    rg = ray @ G
-    if rg[1] <= 1e-6:
-        return ok
-    t = floor_h / rg[1]
-    r_c = t * float(np.hypot(rg[0], rg[2]))
+    r_c = _bottom_floor_range(bbox, K, G, floor_h, H, cfg)
+    if r_c is None or not np.isfinite(r_c):
+        return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
     near = r_c - (0.10 + 0.03 * r_c)
     far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
     g0, g2 = G[:, 0], G[:, 2]
@@ -418,6 +473,8 @@ class _Obs:
     cover: float
     prior: object
     trunc_v: bool = False  # truncated at the top or bottom image border (the height is not fully seen)
+    contact: bool | None = None  # the 2D box's bottom meets the floor within the footprint (see _floor_contact)
+    reach: float | None = None  # the object reaches at least this far down (see _bottom_reach)
 
 
 def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig,
@@ -549,16 +606,27 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     if occ_frac > 0.10:
         flags.append("occluded")
     cover = float(region_valid.sum()) / max(1, n_region)
+    contact = None
+    if cfg.floor_contact and down is not None:
+        contact = _floor_contact(bbox, K, G, floor_h, q, H, cfg)
+        if contact is False and "occluded" in flags:
+            contact = None  # the box's bottom edge may be an occluder's top edge
+    reach = _bottom_reach(bbox, K, G, q, H) if cfg.box_reach and down is not None else None
     if prior is not None and prior.modes:  # bimodal category (floor / table lamp): the mode that fits
         lo_, hi_ = np.percentile(q[:, 1], [cfg.pct_lo, cfg.pct_hi])
-        to_floor = None if (floor_h is None or trunc_v) else float(floor_h - lo_)
-        prior = resolve_mode(prior, float(hi_ - lo_), to_floor)
-    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v)
+        if reach is not None:
+            hi_ = max(hi_, reach if floor_h is None else min(reach, floor_h))
+        to_floor = None if (floor_h is None or trunc_v or contact is False) else float(floor_h - lo_)
+        prior = resolve_mode(prior, float(hi_ - lo_), to_floor, on_floor=contact is True)
+    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, contact, reach)
 
 
 def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
     """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
     hl, hh_ = np.percentile(ob.q[:, 1], [cfg.pct_lo, cfg.pct_hi]) / scale
+    if ob.reach is not None:
+        r = ob.reach / scale
+        hh_ = max(hh_, r if floor_h is None else min(r, floor_h / scale))
     on_floor = False
     if floor_h is not None:
         fh = floor_h / scale
@@ -566,6 +634,8 @@ def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
         gap = fh - hh_
         snap = -0.10 <= gap <= cfg.floor_snap + cfg.floor_snap_rel * max(height, 0.0)
         p = ob.prior
+        if not snap and ob.contact is True and gap > 0:
+            snap = True  # the 2D box reaches the floor at the object's footprint: thin legs/pole/base
         if not snap and p is not None and gap > 0 and cfg.prior_floor_snap > 0:
             # legs/bases too thin to survive the cleaning (chairs, tables, lamps): the object reaches
             # the floor when the snapped height fits the category prior much better than the seen one

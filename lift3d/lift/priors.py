@@ -78,7 +78,8 @@ def prior_array(category: str | None) -> np.ndarray | None:
     return None if p is None else np.array([p.w, p.h, p.l])
 
 
-def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float | None = None) -> SizePrior | None:
+def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float | None = None,
+                 on_floor: bool = False) -> SizePrior | None:
     """The sub-type of a bimodal category (``modes`` column) that fits an observed object.
 
     ``height`` is the seen vertical extent, ``height_to_floor`` that of its top above the floor (an object
@@ -96,7 +97,8 @@ def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float 
             continue
         c = abs(np.log(height / m.h))
         if height_to_floor is not None and height_to_floor > height:
-            c = min(c, abs(np.log(height_to_floor / m.h)))
+            c_floor = abs(np.log(height_to_floor / m.h))
+            c = c_floor if on_floor else min(c, c_floor)
         if c < best_c:
             best, best_c = m, c
     return best
