@@ -8,7 +8,7 @@ import pytest
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.core import _bottom_floor_range, _bottom_reach, _floor_contact
+from lift3d.lift.core import _bottom_floor_range, _bottom_reach, _box_corners_px, _cover_box_sides, _floor_contact
 from lift3d.lift.priors import lookup, resolve_mode
 from lift_scenes import box_on_floor
 
@@ -85,3 +85,26 @@ def test_bottom_reach_is_the_box_bottom_at_the_near_range():
     near = np.percentile(np.hypot(q[:, 0], q[:, 2]), 2.0)
     u, v = project(np.array([[0.0, 0.7, near]]), K)[0]  # the box's bottom edge sees 0.7 m below the camera there
     assert _bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, q, H) == pytest.approx(0.7, rel=1e-9)
+
+
+def test_cover_box_sides_grows_the_far_face_until_the_projection_reaches_the_2d_box():
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    c, s = np.cos(0.4), np.sin(0.4)
+    hl, hh = 0.5, 1.3  # down extents (top, bottom)
+    true = [0.2, 0.8, 2.6, 3.4]  # [ul, uh, vl, vh] in the rotated ground frame
+    xs = _box_corners_px(K, G, c, s, *true, hl, hh)
+    bbox = [float(xs.min()), 50.0, float(xs.max()), 200.0]
+    seen = [0.2, 0.8, 2.6, 2.9]  # the far part along v was not seen
+    grown, did = _cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
+    assert did
+    gx = _box_corners_px(K, G, c, s, *grown, hl, hh)
+    assert gx.min() <= bbox[0] + 0.5 and gx.max() >= bbox[2] - 0.5
+    assert grown[3] == pytest.approx(true[3], abs=0.05)  # the far v face moved out to the truth ...
+    assert np.allclose(grown[:3], seen[:3], atol=0.05)  # ... the others (nearly) stayed
+    # a side cut by the image border is not a constraint; a box that already reaches its 2D box is kept
+    kept, did2 = _cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, True, True, cap=2.0, tol_px=0.5)
+    assert not did2 and kept == seen
+    same, did3 = _cover_box_sides(list(true), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
+    assert not did3 and same == true
