@@ -85,6 +85,11 @@ class LiftConfig:
     footprint_radius: float = 0.6  # box-only: ground-plane trim radius, x prior diagonal (0 = off)
     footprint_gap: float = 0.10  # m; ... or at the first empty gap beyond the prior's half diagonal
     footprint_min_share: float = 0.6
+    # box-only: a component inside a clearly smaller 2D box of another annotation is that object (see
+    # _other_objects): its score is multiplied by other_box_weight (1 = off) and it is not merged
+    other_box_weight: float = 0.2
+    other_box_area: float = 0.5  # the other box covers at most this share of our box's area
+    other_box_contain: float = 0.8  # share of the component's extent inside the other box
     span_power: float = 1.0  # box-only: component score x (2D extent / box size)^span_power
     centre_sigma: float = 0.35  # box-only: centre weight sigma (fraction of the box size)
     outlier_k: float = 8.0  # sparse-outlier margin, in 16ths of the 2-98 % range
@@ -483,8 +488,43 @@ class _Obs:
     reach: float | None = None  # the object reaches at least this far down (see _bottom_reach)
 
 
+def _other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int, bbox, cfg: LiftConfig):
+    """Box-only: which connected components of the crop are another annotated object.  A component whose
+    image extent lies (``other_box_contain``) inside the 2D box of another annotation that covers only a part
+    of ours (``other_box_area``; an object in front of ours, or on it) is that object, not ours: our own
+    visible pixels span our whole box.  None when no component is."""
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    own = max((x2 - x1) * (y2 - y1), 1e-6)
+    small = []
+    for b in others:
+        try:
+            bx1, by1, bx2, by2 = (float(t) for t in b)
+        except (TypeError, ValueError):
+            continue
+        cover = max(0.0, min(x2, bx2) - max(x1, bx1)) * max(0.0, min(y2, by2) - max(y1, by1)) / own
+        if np.all(np.isfinite([bx1, by1, bx2, by2])) and 0 < cover <= cfg.other_box_area:
+            small.append((bx1, by1, bx2, by2))
+    if not small:
+        return None
+    sl = ndimage.find_objects(lab, max_label=nlab)
+    theirs = np.zeros(nlab, dtype=bool)
+    for i, t in enumerate(sl):
+        if t is None:
+            continue
+        # the component's image extent (pixel edges of the strided crop cells)
+        cy1, cy2 = r0 + st * t[0].start - 0.5, r0 + st * (t[0].stop - 1) + 0.5
+        cx1, cx2 = c0 + st * t[1].start - 0.5, c0 + st * (t[1].stop - 1) + 0.5
+        area = max((cy2 - cy1) * (cx2 - cx1), 1e-6)
+        for bx1, by1, bx2, by2 in small:
+            inter = max(0.0, min(cx2, bx2) - max(cx1, bx1)) * max(0.0, min(cy2, by2) - max(cy1, by1))
+            if inter >= cfg.other_box_contain * area:
+                theirs[i] = True
+                break
+    return theirs if theirs.any() else None
+
+
 def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig,
-             field=None) -> _Obs:
+             field=None, others=()) -> _Obs:
     """Crop work for one annotation: the cleaned, segmented point set in the gravity frame."""
     H, W = depth.shape
     bbox = ann.get("bbox2d")
@@ -567,12 +607,18 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
                 span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
                                  if t is not None else 0.0 for t in sl])
                 score = score * span ** cfg.span_power
+            theirs = _other_objects(lab, nlab, others, r0, c0, st, bbox, cfg) if others else None
+            if theirs is not None:
+                score = np.where(theirs, score * cfg.other_box_weight, score)
         else:
             score = counts
+            theirs = None
         mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
         best = int(np.argmax(score))
         zb = mean_z[best]
         keep = (np.abs(mean_z - zb) <= cfg.merge_depth_rel * zb) & (counts >= cfg.merge_min_frac * counts[best])
+        if theirs is not None:
+            keep &= ~theirs
         keep[best] = True
         sel = np.concatenate([[False], keep])[lab]
     else:
@@ -929,7 +975,9 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
             res.rejects.append((aid, "crowd", "iscrowd=1"))
             continue
         try:
-            obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg, ge.field))
+            others = [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None] \
+                if ann.get("mask") is None and cfg.other_box_weight < 1.0 else ()
+            obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg, ge.field, others))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))
         except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
