@@ -23,10 +23,14 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
 5. yaw about the up axis: the rectangle orientation that minimises the mean distance of the ground-plane
    points to the boundary of their robust (order-statistic) rectangle - visible surfaces lie on the
    box's faces; an L-shaped or single-face view both pin the orientation (on <= ``yaw_points`` points).
-6. robust extents (percentiles), floor contact (a bottom close to the floor, or one that reaches the
-   category's height when put on the floor: legs too thin to survive the cleaning), amodal completion
+6. robust extents (percentiles), floor contact (a bottom close to the floor; a 2D box whose bottom edge
+   meets the floor within the object's footprint, :func:`_floor_contact`; or one that reaches the
+   category's height when put on the floor: legs, poles, bases too thin to survive the cleaning), the
+   bottom at least as low as the 2D box's bottom edge allows (:func:`_bottom_reach`), amodal completion
    of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
-   from the camera).
+   from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact), and
+   growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`).
+   Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
 7. quality score and flags.
 
 Opt-in (``floor_field``, model depth with ``scale_from_priors``): the low-frequency multiplicative
