@@ -34,6 +34,11 @@ def _as_box(b) -> Box3D:
                  np.asarray(R, float).reshape(3, 3))
 
 
+def rect_overlap(a, b) -> float:
+    """Area of the intersection of two axis-aligned rectangles (x1, y1, x2, y2); 0 when they do not overlap."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def _polygon_area(poly: np.ndarray) -> float:
     if len(poly) < 3:
         return 0.0

@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 from lift3d.geometry.boxes import box_corners, rotation_from_yaw
-from lift3d.geometry.iou import iou_3d
+from lift3d.geometry.iou import iou_3d, rect_overlap
 from lift3d.qa.scoring import score_row, strip_think
 from lift3d.qa.serialize import parse_boxes
 
@@ -50,9 +50,7 @@ def _rect(rec, K, W, H, down):
 def _iou2d(a, b) -> float:
     if a is None or b is None:
         return 0.0
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
+    inter = rect_overlap(a, b)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 

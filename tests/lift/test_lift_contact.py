@@ -8,7 +8,8 @@ import pytest
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.core import _bottom_floor_range, _bottom_reach, _box_corners_px, _cover_box_sides, _floor_contact
+from lift3d.lift.core import (_bottom_floor_range, _bottom_reach, _box_corners_px, _cover_box_sides, _floor_contact,
+                              _ground_range)
 from lift3d.lift.priors import lookup, resolve_mode
 from lift_scenes import box_on_floor
 
@@ -69,12 +70,12 @@ def test_bottom_floor_range_and_contact_exact():
     f = rng.uniform(3.9, 4.4, 200)
     q = np.stack([np.full(200, 0.0), rng.uniform(0.2, 0.6, 200), f], axis=1)
     u0, v0 = project(np.array([[0.0, CAM_H, 3.95]]), K)[0]
-    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, CAM_H, q, H, cfg) is True
+    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is True
     u1, v1 = project(np.array([[0.0, CAM_H, 6.0]]), K)[0]  # the box ends far above the floor under it
-    assert _floor_contact([u1 - 10, v1 - 80, u1 + 10, v1 + 0.5], K, G, CAM_H, q, H, cfg) is False
+    assert _floor_contact([u1 - 10, v1 - 80, u1 + 10, v1 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is False
     u2, v2 = project(np.array([[0.0, CAM_H, 3.0]]), K)[0]  # the floor point is in front of the object
-    assert _floor_contact([u2 - 10, v2 - 80, u2 + 10, v2 + 0.5], K, G, CAM_H, q, H, cfg) is None
-    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, None, q, H, cfg) is None
+    assert _floor_contact([u2 - 10, v2 - 80, u2 + 10, v2 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is None
+    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, None, _ground_range(q), H, cfg) is None
 
 
 def test_bottom_reach_is_the_box_bottom_at_the_near_range():
@@ -84,7 +85,7 @@ def test_bottom_reach_is_the_box_bottom_at_the_near_range():
     q = np.array([[0.0, -0.2, 2.0], [0.0, 0.1, 2.3], [0.0, 0.0, 2.6]] * 40)
     near = np.percentile(np.hypot(q[:, 0], q[:, 2]), 2.0)
     u, v = project(np.array([[0.0, 0.7, near]]), K)[0]  # the box's bottom edge sees 0.7 m below the camera there
-    assert _bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, q, H) == pytest.approx(0.7, rel=1e-9)
+    assert _bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, _ground_range(q), H) == pytest.approx(0.7, rel=1e-9)
 
 
 def test_cover_box_sides_grows_the_box_until_its_projection_reaches_the_2d_box():
