@@ -877,7 +877,10 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
         flags.append("amodal_completed")
     if cfg.cover_box and K is not None and img_w is not None:
         x1_, _, x2_, _ = (float(t) for t in bbox)
-        lim = max(prior.l, prior.w) * (1.0 + 2.0 * prior.rel_std) if prior is not None else 2.0 * float(max(ext.max(), 0.1))
+        if prior is not None:
+            lim = max(prior.l, prior.w) * (1.0 + 2.0 * prior.rel_std)
+        else:
+            lim = 2.0 * float(max(ext.max(), 0.1))
         cap = max(0.0, lim - float(min(e4[1] - e4[0], e4[3] - e4[2])))
         if cap > 0:
             e4, _grown = _cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, x1_ <= cfg.border_px - 0.5,
