@@ -7,7 +7,9 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
 1. candidate pixels: the mask (eroded by ``mask_erode_px`` against 1-2 px mask bleed) or the whole box;
    valid depth only; *flying pixels* (a 3x3 depth range larger than ``flying_rel`` x depth, i.e. pixels
    straddling a depth discontinuity) removed; points on the floor plane removed.  Box-only: a wall
-   filling the box border is removed, and for objects on the floor only the ground-range window from
+   filling the box border is removed, a horizontal support across the bottom of the box (the table top
+   under a lamp, seen beside its base) is removed and the object reaches down to it
+   (:func:`_support_surface`), and for objects on the floor only the ground-range window from
    the floor contact at the bottom of the 2D box to the prior's footprint behind it is kept
    (:func:`_contact_window`; walls and objects behind, occluders in front).
 2. object segmentation: connected components of the remaining pixels (depth discontinuities cut them
@@ -85,6 +87,9 @@ class LiftConfig:
     floor_snap_rel: float = 0.25  # + this fraction of the object's height
     merge_depth_rel: float = 0.15  # components within this relative depth of the best are merged
     merge_min_frac: float = 0.05
+    support_surface: bool = True  # box-only: drop a horizontal support (table top) across the box's bottom
+    support_band: float = 0.15  # ... looked for in this bottom share of the box's rows
+    support_span: float = 0.6  # ... it spans this share of the box's width
     contact_window: float = 1.0  # box-only: footprint window behind the floor contact, x prior diagonal (0 = off)
     contact_min_share: float = 0.25  # ... applied only when this share of the points falls inside it
     footprint_radius: float = 0.6  # box-only: ground-plane trim radius, x prior diagonal (0 = off)
@@ -323,6 +328,54 @@ def _floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tu
     return False if r_c > hi + tol else None
 
 
+def _support_surface(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray,
+                     cfg: LiftConfig):
+    """Box-only: the surface an object stands on (a table top under a lamp, a cabinet under a tv) shows
+    in the bottom rows of the object's 2D box on both sides of its base.  A horizontal surface there (one
+    height, several depths) spanning the box's width is that support, not the object: its pixels and
+    those below it are removed, when enough of the object is left above it.  Returns (ok, the surface's
+    down coordinate or None): the object reaches down to it."""
+    h, w = ok.shape
+    if h < 8 or w < 4:
+        return ok, None
+    nb = max(2, int(round(cfg.support_band * h)))
+    g = G[:, 1]
+    hd = dz * ((g[0] * ax)[None, :] + (g[0] * bx + g[1] * by + g[2])[:, None])  # down coordinate
+    band = ok[-nb:]
+    if band.sum() < max(6, 0.2 * band.size):
+        return ok, None
+    hb, zb = hd[-nb:][band], d[-nb:][band]
+    tol = cfg.floor_tol + cfg.floor_tol_rel * float(np.median(zb))
+    # the most populated height level (bins of tol, two offsets)
+    best = None
+    for off in (0.0, 0.5):
+        k = np.floor(hb / tol + off)
+        vals, cnt = np.unique(k, return_counts=True)
+        j = int(np.argmax(cnt))
+        if best is None or cnt[j] > best[0]:
+            best = (int(cnt[j]), (vals[j] + 0.5 - off) * tol)
+    level = float(np.median(hb[np.abs(hb - best[1]) <= tol]))
+    on = band & (np.abs(hd[-nb:] - level) <= tol)
+    if on.sum() < 0.4 * band.sum():
+        return ok, None
+    cols = np.nonzero(on.any(axis=0))[0]
+    third = max(1, w // 4)
+    if (len(cols) < cfg.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
+        return ok, None
+    zs = d[-nb:][on]
+    if np.ptp(zs) < 2 * tol:
+        return ok, None  # one depth: a vertical face or a thin edge, not a surface seen from above
+    keep = ok & (hd < level - tol)
+    if keep.sum() < max(cfg.min_points, 0.2 * ok.sum()):
+        return ok, None
+    # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
+    # than the object behind it; a chair's own seat seen behind its backrest is farther)
+    zr = float(np.median(d[keep]))
+    lo, hi = np.percentile(zs, [5, 95])
+    m = 0.10 + 0.03 * zr
+    return (keep, level) if lo - m <= zr <= hi + m else (ok, None)
+
+
 def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarray, G: np.ndarray, floor_h: float,
                     prior, H: int, cfg: LiftConfig) -> np.ndarray:
     """Box-only: an object standing on the floor touches it at the bottom edge of its 2D box; the floor
@@ -555,6 +608,7 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
                              H, W)
     valid = np.isfinite(d) & (d > 0)
     box_only = mask is None
+    support = None
     if not box_only:
         m = np.asarray(mask)
         if m.shape != depth.shape:
@@ -592,6 +646,8 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
 
     if box_only and cfg.remove_background_plane:
         ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg)
+    if box_only and cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
+        ok, support = _support_surface(ok, dz, ax, bx, by, G, d, cfg)
     if box_only and cfg.contact_window > 0 and floor_h is not None and down is not None:
         ok = _contact_window(ok, bbox, dz, ax, bx, by, K, G, floor_h, lookup(ann.get("category")), H, cfg)
 
@@ -676,6 +732,8 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
                 contact = None  # the box's bottom edge may be an occluder's top edge
         if cfg.box_reach:
             reach = _bottom_reach(bbox, K, G, ground_range, H)
+            if support is not None:  # it stands on the support surface found under it
+                reach = support if reach is None else max(reach, support)
             if reach is not None and floor_h is not None:
                 reach = min(reach, floor_h)  # never below the floor
     if prior is not None and prior.modes:  # bimodal category (floor / table lamp): the mode that fits

@@ -129,3 +129,74 @@ def test_box_only_components_inside_another_annotations_box_are_that_object():
     # an annotation whose box covers (most of) ours says nothing: everything of ours lies inside it too
     assert _other_objects(lab, 2, [[90.0, 40.0, 210.0, 160.0]], 50, 100, 2, bbox, cfg) is None
     assert _other_objects(lab, 2, [[400.0, 300.0, 420.0, 320.0]], 50, 100, 2, bbox, cfg) is None
+
+
+def _lamp_on_table(z=3.0, cam_h=1.5):
+    """A table lamp (a 6 cm pole under a 0.3 m shade, 0.5 m in all) standing on a 1.4 m table."""
+    table = box_on_floor(0.0, z, [1.4, 0.75, 0.9], 0.2, cam_h=cam_h)
+    pole = box_on_floor(0.1, z, [0.06, 0.3, 0.06], 0.2, cam_h=cam_h, lift=0.75)
+    shade = box_on_floor(0.1, z, [0.3, 0.2, 0.3], 0.2, cam_h=cam_h, lift=1.05)
+    lamp = box_on_floor(0.1, z, [0.3, 0.5, 0.3], 0.2, cam_h=cam_h, lift=0.75)
+    return [table, pole, shade], lamp
+
+
+@pytest.mark.parametrize("z", [2.2, 3.0])
+def test_box_only_a_table_top_under_a_lamp_is_its_support_not_the_lamp(z):
+    from lift3d.geometry.iou import iou_3d
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    boxes, lamp = _lamp_on_table(z)
+    depth, owner = raycast(K, H, W, boxes, cam_h=1.5, wall_dist=z + 2.0)
+    ann = {"annotation_id": 1, "category": "lamp", "bbox2d": bbox_of((owner == 1) | (owner == 2)), "mask": None}
+    gt = {"center_cam": lamp.center, "dimensions": lamp.dims, "R_cam": lamp.R}
+    o = lift_image(depth, K, [ann], [0.0, 1.0, 0.0]).objects[0]
+    # the table top seen on both sides of the pole is removed; the lamp reaches down to it
+    assert o["dimensions"][1] == pytest.approx(0.5, abs=0.02)
+    assert o["center_cam"][2] == pytest.approx(lamp.center[2], abs=0.03)
+    assert iou_3d(o, gt) > 0.8
+    # without it the table top behind the lamp stretches the box away from the camera
+    o2 = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(support_surface=False)).objects[0]
+    assert o2["dimensions"][2] > 0.45 and iou_3d(o2, gt) < 0.6
+
+
+def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
+    from lift3d.lift.core import _ray_parts, _support_surface
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    cfg = LiftConfig()
+
+    def crop(boxes, who, bbox_boxes):
+        depth, _ = raycast(K, H, W, boxes, cam_h=1.5, wall_dist=6.0)
+        _, own = raycast(K, H, W, bbox_boxes, cam_h=1.5)
+        x1, y1, x2, y2 = bbox_of(own == who)
+        r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
+        d = depth[r0:r1, c0:c1].astype(np.float64)
+        ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
+        return d > 0, d, ax, bx, by
+
+    # a cabinet 4 m away behind a low wide table at 3 m: the table's top fills the bottom of the cabinet's
+    # (unoccluded) 2D box, but the cabinet is far behind it
+    cab = box_on_floor(0.0, 4.0, [0.5, 1.0, 0.5], 0.0, cam_h=1.5)
+    low = box_on_floor(0.0, 3.0, [1.4, 0.45, 0.6], 0.0, cam_h=1.5)
+    ok, d, ax, bx, by = crop([cab, low], 0, [cab])
+    keep, level = _support_surface(ok, d, ax, bx, by, G, d, cfg)
+    assert level is None and keep is ok
+    # a box facing the camera: its front face fills the bottom rows (one depth), not a support
+    ok, d, ax, bx, by = crop([cab], 0, [cab])
+    keep, level = _support_surface(ok, d, ax, bx, by, G, d, cfg)
+    assert level is None and keep is ok
+    # the lamp on its table: found, at the table top's height (0.75 m above the floor, 1.5 m below the camera)
+    boxes, _ = _lamp_on_table(3.0)
+    depth, owner = raycast(K, H, W, boxes, cam_h=1.5, wall_dist=5.0)
+    x1, y1, x2, y2 = bbox_of((owner == 1) | (owner == 2))
+    r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
+    d = depth[r0:r1, c0:c1].astype(np.float64)
+    ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
+    keep, level = _support_surface(d > 0, d, ax, bx, by, G, d, cfg)
+    assert level == pytest.approx(0.75, abs=0.01)
+    assert keep.sum() < (d > 0).sum()
