@@ -137,6 +137,7 @@ class LiftConfig:
     scale_meas_std: float = 0.04  # measurement spread of one object's height (relative)
     scale_box_only_factor: float = 3.0  # box-only heights are less reliable (supported objects, walls)
     scale_outlier_k: float = 2.5  # ratios beyond k sigma of the weighted median are ignored
+    scale_t_nu: float = 4.0  # Student-t degrees of freedom of the ratios' errors (0: plain weighted mean)
     scale_max: float = 1.5  # the factor is clipped to [1/scale_max, scale_max]
 
 
@@ -782,8 +783,9 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     ``scale_max`` (no allowed scale explains it: a table seen as its top alone) is a partial view and is
     not used.  Ratios far from the weighted median are dropped; the rest are averaged with weights
     1/sigma^2 together with a zero-mean pseudo-observation of spread ``scale_prior_std`` (shrinkage towards
-    1: a single doubtful object moves the scale little, many consistent ones move it a lot).  Returns
-    (scale, objects used).
+    1: a single doubtful object moves the scale little, many consistent ones move it a lot), then
+    re-weighted as Student-t errors (``scale_t_nu`` degrees of freedom, iteratively): a ratio far from the
+    consensus counts less, smoothly, instead of fully up to the cut.  Returns (scale, objects used).
     """
     r, s = [], []
     for ob in obs:
@@ -816,6 +818,11 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
         return 1.0, 0
     w0 = 1.0 / cfg.scale_prior_std ** 2
     logk = float(np.sum(w[inl] * r[inl]) / (np.sum(w[inl]) + w0))
+    if cfg.scale_t_nu > 0:
+        r, w, nu = r[inl], w[inl], cfg.scale_t_nu
+        for _ in range(10):
+            wt = w * (nu + 1.0) / (nu + (r - logk) ** 2 * w)
+            logk = float(np.sum(wt * r) / (np.sum(wt) + w0))
     lim = np.log(cfg.scale_max)
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
 

@@ -157,3 +157,27 @@ def test_a_partial_view_cannot_drag_the_scale(scene):
     assert len(res.objects) == 2
     lk = np.log(res.depth_scale_factor)
     assert 0.3 * np.log(factor) < lk <= np.log(factor) + 0.01
+
+
+def test_scale_ratios_far_from_the_consensus_count_less_student_t():
+    """Five chairs agree on a 3 % scale, a sixth says 20 % (inside the outlier cut): with Student-t weights
+    it moves the estimate less than in a plain weighted mean."""
+    from lift3d.lift.core import _Obs, estimate_depth_scale
+
+    chair = lookup("chair")
+    floor_h = 1.3
+
+    def obs(ratio):
+        h = chair.h * ratio
+        q = np.stack([np.zeros(300), np.linspace(floor_h - h, floor_h, 300), np.full(300, 3.0)], axis=1)
+        return _Obs({"category": "chair"}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, chair)
+
+    def est(ratios, nu):
+        k, _ = estimate_depth_scale([obs(r) for r in ratios], floor_h, LiftConfig(scale_t_nu=nu))
+        return np.log(k)
+
+    agree = est([1.03] * 5, 0.0)
+    plain, robust = est([1.03] * 5 + [1.20], 0.0), est([1.03] * 5 + [1.20], 4.0)
+    assert agree < robust < plain
+    # agreeing ratios keep (up to the t weights' (nu + 1) / nu) their weight against the shrinkage
+    assert est([1.03] * 6, 0.0) <= est([1.03] * 6, 4.0) <= np.log(1.03)
