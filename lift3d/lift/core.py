@@ -261,7 +261,7 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
     if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
     gn = G @ n  # plane normal in the camera frame
-    dist = dz * ((gn[0] * ax)[None, :] + (gn[0] * bx + gn[1] * by + gn[2])[:, None]) - o
+    dist = _crop_dot(dz, ax, bx, by, gn) - o
     keep = ok & (dist < -tol)
     return keep if keep.sum() >= cfg.min_points else ok
 
@@ -329,23 +329,21 @@ def _floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tu
     return False if r_c > hi + tol else None
 
 
-def _support_surface(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray,
-                     cfg: LiftConfig):
+def _support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConfig):
     """Box-only: the surface an object stands on (a table top under a lamp, a cabinet under a tv) shows
     in the bottom rows of the object's 2D box on both sides of its base.  A horizontal surface there (one
     height, several depths) spanning the box's width is that support, not the object: its pixels and
-    those below it are removed, when enough of the object is left above it.  Returns (ok, the surface's
-    down coordinate or None): the object reaches down to it."""
+    those below it are removed, when enough of the object is left above it.  ``hd``: the crop's down
+    coordinates (:func:`_crop_dot` with the down axis).  Returns (ok, the surface's down coordinate or
+    None): the object reaches down to it."""
     h, w = ok.shape
     if h < 8 or w < 4:
         return ok, None
     nb = max(2, int(round(cfg.support_band * h)))
-    g = G[:, 1]
-    hd = dz * ((g[0] * ax)[None, :] + (g[0] * bx + g[1] * by + g[2])[:, None])  # down coordinate
-    band = ok[-nb:]
+    band, h_band, d_band = ok[-nb:], hd[-nb:], d[-nb:]
     if band.sum() < max(6, 0.2 * band.size):
         return ok, None
-    hb, zb = hd[-nb:][band], d[-nb:][band]
+    hb, zb = h_band[band], d_band[band]
     tol = cfg.floor_tol + cfg.floor_tol_rel * float(np.median(zb))
     # the most populated height level (bins of tol, two offsets)
     best = None
@@ -356,14 +354,14 @@ def _support_surface(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, 
         if best is None or cnt[j] > best[0]:
             best = (int(cnt[j]), (vals[j] + 0.5 - off) * tol)
     level = float(np.median(hb[np.abs(hb - best[1]) <= tol]))
-    on = band & (np.abs(hd[-nb:] - level) <= tol)
+    on = band & (np.abs(h_band - level) <= tol)
     if on.sum() < 0.4 * band.sum():
         return ok, None
     cols = np.nonzero(on.any(axis=0))[0]
     third = max(1, w // 4)
     if (len(cols) < cfg.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
         return ok, None
-    zs = d[-nb:][on]
+    zs = d_band[on]
     if np.ptp(zs) < 2 * tol:
         return ok, None  # one depth: a vertical face or a thin edge, not a surface seen from above
     keep = ok & (hd < level - tol)
@@ -391,9 +389,7 @@ def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndar
     near = r_c - (0.10 + 0.03 * r_c)
     far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
     g0, g2 = G[:, 0], G[:, 2]
-    gx = dz * ((g0[0] * ax)[None, :] + (g0[0] * bx + g0[1] * by + g0[2])[:, None])
-    gf = dz * ((g2[0] * ax)[None, :] + (g2[0] * bx + g2[1] * by + g2[2])[:, None])
-    r = np.hypot(gx, gf)
+    r = np.hypot(_crop_dot(dz, ax, bx, by, G[:, 0]), _crop_dot(dz, ax, bx, by, G[:, 2]))
     inside = ok & (r >= near) & (r <= far)
     n_ok = int(ok.sum())
     if inside.sum() < max(cfg.min_points, cfg.contact_min_share * n_ok):
@@ -483,6 +479,11 @@ def _ray_parts(K: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     by = (rows - cy) / fy
     bx = -sk * by / fx
     return ax, bx, by
+
+
+def _crop_dot(dz: np.ndarray, ax, bx, by, v) -> np.ndarray:
+    """p . v for every crop pixel's point p = dz * ray (see :func:`_ray_parts`); v a camera-frame vector."""
+    return dz * ((v[0] * ax)[None, :] + (v[0] * bx + v[1] * by + v[2])[:, None])
 
 
 def _smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: int, c0: int, st: int, rad: int):
@@ -635,10 +636,9 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     cols = np.arange(c0, c1, st, dtype=np.float64)
     ax, bx, by = _ray_parts(K, rows, cols)
     dz = np.where(valid, d, 0.0)
+    # height (down coordinate) of every pixel: z * (G[:,1] . ray); a floor level implies an up direction
+    hdown = _crop_dot(dz, ax, bx, by, G[:, 1]) if down is not None else None
     if floor_h is not None:
-        # height (down coordinate) of every pixel: z * (G[:,1] . ray)
-        g = G[:, 1]
-        hdown = dz * ((g[0] * ax)[None, :] + (g[0] * bx + g[1] * by + g[2])[:, None])
         tol = cfg.floor_tol + cfg.floor_tol_rel * d
         on_floor_px = valid & (hdown > floor_h - tol)
         ok2 = ok & ~on_floor_px
@@ -648,7 +648,7 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     if box_only and cfg.remove_background_plane:
         ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg)
     if box_only and cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
-        ok, support = _support_surface(ok, dz, ax, bx, by, G, d, cfg)
+        ok, support = _support_surface(ok, hdown, d, cfg)
     if box_only and cfg.contact_window > 0 and floor_h is not None and down is not None:
         ok = _contact_window(ok, bbox, dz, ax, bx, by, K, G, floor_h, lookup(ann.get("category")), H, cfg)
 

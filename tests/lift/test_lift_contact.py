@@ -162,7 +162,7 @@ def test_box_only_a_table_top_under_a_lamp_is_its_support_not_the_lamp(z):
 
 
 def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
-    from lift3d.lift.core import _ray_parts, _support_surface
+    from lift3d.lift.core import _crop_dot, _ray_parts, _support_surface
     from lift_scenes import bbox_of, raycast
 
     W, H = 320, 240
@@ -184,11 +184,11 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
     cab = box_on_floor(0.0, 4.0, [0.5, 1.0, 0.5], 0.0, cam_h=1.5)
     low = box_on_floor(0.0, 3.0, [1.4, 0.45, 0.6], 0.0, cam_h=1.5)
     ok, d, ax, bx, by = crop([cab, low], 0, [cab])
-    keep, level = _support_surface(ok, d, ax, bx, by, G, d, cfg)
+    keep, level = _support_surface(ok, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level is None and keep is ok
     # a box facing the camera: its front face fills the bottom rows (one depth), not a support
     ok, d, ax, bx, by = crop([cab], 0, [cab])
-    keep, level = _support_surface(ok, d, ax, bx, by, G, d, cfg)
+    keep, level = _support_surface(ok, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level is None and keep is ok
     # the lamp on its table: found, at the table top's height (0.75 m above the floor, 1.5 m below the camera)
     boxes, _ = _lamp_on_table(3.0)
@@ -197,6 +197,6 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
     r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
     d = depth[r0:r1, c0:c1].astype(np.float64)
     ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
-    keep, level = _support_surface(d > 0, d, ax, bx, by, G, d, cfg)
+    keep, level = _support_surface(d > 0, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level == pytest.approx(0.75, abs=0.01)
     assert keep.sum() < (d > 0).sum()
