@@ -100,6 +100,10 @@ class LiftConfig:
     other_box_weight: float = 0.2
     other_box_area: float = 0.5  # the other box covers at most this share of our box's area
     other_box_contain: float = 0.8  # share of the component's extent inside the other box
+    # box-only: the top is measured without the pixels of other annotations standing on ours (_on_top_points)
+    on_top_boxes: bool = True
+    on_top_margin: float = 0.1  # ... their box ends this share of our box's height above our bottom edge
+    on_top_width: float = 0.5  # ... and overlaps at most this share of our box's width
     span_power: float = 1.0  # box-only: component score x (2D extent / box size)^span_power
     centre_sigma: float = 0.35  # box-only: centre weight sigma (fraction of the box size)
     outlier_k: float = 8.0  # sparse-outlier margin, in 16ths of the 2-98 % range
@@ -135,7 +139,7 @@ class LiftConfig:
     scale_from_priors: bool = False
     scale_prior_std: float = 0.05  # spread of log(scale) before looking at the objects
     scale_meas_std: float = 0.04  # measurement spread of one object's height (relative)
-    scale_box_only_factor: float = 3.0  # box-only heights are less reliable (supported objects, walls)
+    scale_box_only_factor: float = 2.0  # box-only heights are less reliable (supported objects, walls)
     scale_outlier_k: float = 2.5  # ratios beyond k sigma of the weighted median are ignored
     scale_t_nu: float = 4.0  # Student-t degrees of freedom of the ratios' errors (0: plain weighted mean)
     scale_max: float = 1.5  # the factor is clipped to [1/scale_max, scale_max]
@@ -551,6 +555,7 @@ class _Obs:
     trunc_v: bool = False  # truncated at the top or bottom image border (the height is not fully seen)
     contact: bool | None = None  # the 2D box's bottom meets the floor within the footprint (see _floor_contact)
     reach: float | None = None  # the object reaches at least this far down, not below the floor (_bottom_reach)
+    top: float | None = None  # box-only: the top (down coordinate) without the pixels of objects standing on it
 
 
 def _other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int, bbox, cfg: LiftConfig):
@@ -585,6 +590,49 @@ def _other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int
                 theirs[i] = True
                 break
     return theirs if theirs.any() else None
+
+
+def _top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox, cfg: LiftConfig):
+    """Box-only: the object's top (down coordinate, ``pct_lo`` percentile) from its points that do not
+    project into the 2D box of an annotation standing on it (:func:`_on_top_points`); None when no point
+    does or too few would be left.  Only the height uses it: the footprint keeps every point."""
+    P = q @ G.T
+    z = np.maximum(P[:, 2], 1e-6)
+    u = K[0, 0] * P[:, 0] / z + K[0, 1] * P[:, 1] / z + K[0, 2]
+    v = K[1, 1] * P[:, 1] / z + K[1, 2]
+    inside = _on_top_points(u, v, others, bbox, cfg)
+    if inside is None or not inside.any():
+        return None
+    rest = ~inside
+    if rest.sum() < max(cfg.min_points, 0.3 * len(q)):
+        return None
+    return float(np.percentile(q[rest, 1], cfg.pct_lo))
+
+
+def _on_top_points(u, v, others, bbox, cfg: LiftConfig):
+    """Which image points (u, v) lie inside the 2D box of another annotation standing on ours (a tv or a
+    lamp on a table): its box starts above (or within ``on_top_margin`` of) our box's top edge, ends at
+    least ``on_top_margin`` of our height above our bottom edge, and overlaps at most ``on_top_width`` of
+    our width.  Its base touches our top at the same depth, so the depth does not separate it, and its
+    pixels inside our box would raise our top.  None when no annotation stands on ours."""
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    h, w = y2 - y1, x2 - x1
+    out = None
+    for b in others:
+        try:
+            bx1, by1, bx2, by2 = (float(t) for t in b)
+        except (TypeError, ValueError):
+            continue
+        if not np.all(np.isfinite([bx1, by1, bx2, by2])):
+            continue
+        if not (by1 <= y1 + cfg.on_top_margin * h and y1 < by2 <= y2 - cfg.on_top_margin * h):
+            continue
+        ox = min(x2, bx2) - max(x1, bx1)
+        if ox <= 0 or ox > cfg.on_top_width * w or bx2 - bx1 > w:
+            continue
+        m = (v >= by1) & (v <= by2) & (u >= bx1) & (u <= bx2)
+        out = m if out is None else (out | m)
+    return out
 
 
 def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig,
@@ -673,7 +721,7 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
                 span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
                                  if t is not None else 0.0 for t in sl])
                 score = score * span ** cfg.span_power
-            theirs = _other_objects(lab, nlab, others, r0, c0, st, bbox, cfg) if others else None
+            theirs = _other_objects(lab, nlab, others, r0, c0, st, bbox, cfg) if others and cfg.other_box_weight < 1.0 else None
             if theirs is not None:
                 score = np.where(theirs, score * cfg.other_box_weight, score)
         else:
@@ -743,12 +791,17 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
             hi_ = max(hi_, reach)
         to_floor = None if (floor_h is None or trunc_v or contact is False) else float(floor_h - lo_)
         prior = resolve_mode(prior, float(hi_ - lo_), to_floor, on_floor=contact is True)
-    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, contact, reach)
+    top = None
+    if box_only and cfg.on_top_boxes and others:
+        top = _top_without_on_top(q, K, G, others, bbox, cfg)
+    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, contact, reach, top)
 
 
 def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
     """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
     hl, hh_ = np.percentile(ob.q[:, 1], [cfg.pct_lo, cfg.pct_hi]) / scale
+    if ob.top is not None:
+        hl = max(hl, ob.top / scale)
     if ob.reach is not None:
         hh_ = max(hh_, ob.reach / scale)
     on_floor = False
@@ -1053,7 +1106,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
             continue
         try:
             others = [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None] \
-                if ann.get("mask") is None and cfg.other_box_weight < 1.0 else ()
+                if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes) else ()
             obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg, ge.field, others))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))

@@ -200,3 +200,38 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
     keep, level = _support_surface(d > 0, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level == pytest.approx(0.75, abs=0.01)
     assert keep.sum() < (d > 0).sum()
+
+
+def test_on_top_points_are_those_of_annotations_standing_on_ours():
+    from lift3d.lift.core import _on_top_points
+
+    cfg = LiftConfig()
+    bbox = [100.0, 100.0, 300.0, 200.0]  # ours: 200 x 100 px
+    u = np.array([150.0, 150.0, 250.0, 150.0])
+    v = np.array([120.0, 185.0, 120.0, 150.0])
+    # a lamp standing on our top: its box starts above ours and ends inside it, over part of our width
+    lamp = [130.0, 40.0, 170.0, 160.0]
+    assert _on_top_points(u, v, [lamp], bbox, cfg).tolist() == [True, False, False, True]
+    # not standing on ours: an object in front reaching below our bottom edge, one that starts below our top
+    # edge, one wider than ours, one overlapping more than on_top_width of our width, one beside ours
+    for other in ([130.0, 40.0, 170.0, 230.0], [130.0, 150.0, 170.0, 190.0], [80.0, 40.0, 320.0, 160.0],
+                  [100.0, 40.0, 260.0, 160.0], [320.0, 40.0, 360.0, 160.0]):
+        assert _on_top_points(u, v, [other], bbox, cfg) is None
+
+
+@pytest.mark.parametrize("z", [2.5, 3.0])
+def test_box_only_a_tv_on_a_table_does_not_raise_the_tables_top(z):
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    table = box_on_floor(0.0, z, [1.4, 0.75, 0.9], 0.2, cam_h=1.5)
+    tv = box_on_floor(-0.2, z, [0.5, 0.45, 0.1], 0.2, cam_h=1.5, lift=0.75)
+    depth, owner = raycast(K, H, W, [table, tv], cam_h=1.5, wall_dist=z + 2.0)
+    anns = [{"annotation_id": 1, "category": "table", "bbox2d": bbox_of(owner == 0), "mask": None},
+            {"annotation_id": 2, "category": "tv", "bbox2d": bbox_of(owner == 1), "mask": None}]
+    obj = {o["annotation_id"]: o for o in lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects}
+    assert obj[1]["dimensions"][1] == pytest.approx(0.75, abs=0.03)
+    # without it the tv's base, inside the table's 2D box and touching its top, counts as the table's top
+    off = lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(on_top_boxes=False)).objects
+    assert {o["annotation_id"]: o for o in off}[1]["dimensions"][1] > 0.8
