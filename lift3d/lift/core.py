@@ -52,7 +52,7 @@ import numpy as np
 from scipy import ndimage
 
 from lift3d.geometry.boxes import gravity_frame, rot_y
-from lift3d.geometry.camera import IntrinsicsError, as_K, backproject
+from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.geometry.iou import rect_overlap
 from lift3d.lift.gravity import GravityEstimate, field_factor, resolve_gravity
 from lift3d.lift.priors import lookup, resolve_mode
@@ -392,7 +392,6 @@ def _contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndar
         return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
     near = r_c - (0.10 + 0.03 * r_c)
     far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
-    g0, g2 = G[:, 0], G[:, 2]
     r = np.hypot(_crop_dot(dz, ax, bx, by, G[:, 0]), _crop_dot(dz, ax, bx, by, G[:, 2]))
     inside = ok & (r >= near) & (r <= far)
     n_ok = int(ok.sum())
@@ -532,12 +531,8 @@ def _smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0:
     raw = inv[jv, ju]
     a = np.where(np.isfinite(a) & (a > 0), a, raw)
     z = 1.0 / a
-    col = c0 + st * iu.astype(np.float64)
-    row = r0 + st * iv.astype(np.float64)
-    fx, fy, cx, cy, sk = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
-    yr = (row - cy) / fy
-    xr = (col - cx) / fx - sk * yr / fx
-    return np.stack([z * xr, z * yr, z], axis=1), z
+    ax, bx, by = _ray_parts(K, r0 + st * iv.astype(np.float64), c0 + st * iu.astype(np.float64))
+    return np.stack([z * (ax + bx), z * by, z], axis=1), z
 
 
 @dataclass
@@ -558,6 +553,17 @@ class _Obs:
     top: float | None = None  # box-only: the top (down coordinate) without the pixels of objects standing on it
 
 
+def _finite_boxes(others):
+    """The other annotations' 2D boxes as (x1, y1, x2, y2) floats; malformed or non-finite ones skipped."""
+    for b in others:
+        try:
+            x1, y1, x2, y2 = (float(t) for t in b)
+        except (TypeError, ValueError):
+            continue
+        if np.all(np.isfinite([x1, y1, x2, y2])):
+            yield x1, y1, x2, y2
+
+
 def _other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int, bbox, cfg: LiftConfig):
     """Box-only: which connected components of the crop are another annotated object.  A component whose
     image extent lies (``other_box_contain``) inside the 2D box of another annotation that covers only a part
@@ -565,15 +571,7 @@ def _other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int
     visible pixels span our whole box.  None when no component is."""
     x1, y1, x2, y2 = (float(t) for t in bbox)
     own = max((x2 - x1) * (y2 - y1), 1e-6)
-    small = []
-    for b in others:
-        try:
-            bx1, by1, bx2, by2 = (float(t) for t in b)
-        except (TypeError, ValueError):
-            continue
-        cover = rect_overlap((x1, y1, x2, y2), (bx1, by1, bx2, by2)) / own
-        if np.all(np.isfinite([bx1, by1, bx2, by2])) and 0 < cover <= cfg.other_box_area:
-            small.append((bx1, by1, bx2, by2))
+    small = [b for b in _finite_boxes(others) if 0 < rect_overlap((x1, y1, x2, y2), b) / own <= cfg.other_box_area]
     if not small:
         return None
     sl = ndimage.find_objects(lab, max_label=nlab)
@@ -618,13 +616,7 @@ def _on_top_points(u, v, others, bbox, cfg: LiftConfig):
     x1, y1, x2, y2 = (float(t) for t in bbox)
     h, w = y2 - y1, x2 - x1
     out = None
-    for b in others:
-        try:
-            bx1, by1, bx2, by2 = (float(t) for t in b)
-        except (TypeError, ValueError):
-            continue
-        if not np.all(np.isfinite([bx1, by1, bx2, by2])):
-            continue
+    for bx1, by1, bx2, by2 in _finite_boxes(others):
         if not (by1 <= y1 + cfg.on_top_margin * h and y1 < by2 <= y2 - cfg.on_top_margin * h):
             continue
         ox = min(x2, bx2) - max(x1, bx1)
@@ -721,7 +713,9 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
                 span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
                                  if t is not None else 0.0 for t in sl])
                 score = score * span ** cfg.span_power
-            theirs = _other_objects(lab, nlab, others, r0, c0, st, bbox, cfg) if others and cfg.other_box_weight < 1.0 else None
+            theirs = None
+            if others and cfg.other_box_weight < 1.0:
+                theirs = _other_objects(lab, nlab, others, r0, c0, st, bbox, cfg)
             if theirs is not None:
                 score = np.where(theirs, score * cfg.other_box_weight, score)
         else:
