@@ -76,6 +76,10 @@ class LiftConfig:
     max_points: int = 2000  # points kept per object (deterministic subsample) for the fits
     max_crop_px: int = 16000  # larger 2D boxes are read with a stride
     remove_background_plane: bool = True  # box-only: drop a wall seen around the box border
+    outside_min_share: float = 0.5  # ... only when this share of a band outside the box lies on it (0 = off)
+    outside_gap_px: int = 2  # ... the band starts this far outside the box's top, left and right edges
+    outside_band_px: int = 6  # ... and is this wide
+    outside_points: int = 600
     mask_erode_px: int = 1
     # depth noise: points from a local linear fit of 1/z over their (2 r + 1)^2 selected neighbours.  Opt-in:
     # +0.013 IoU at the true depth scale, +0.002 with scale_from_priors, +1.5 ms/object (tuning seeds)
@@ -112,6 +116,9 @@ class LiftConfig:
     yaw_step_deg: float = 5.0
     amodal: bool = True
     amodal_strength: float = 1.0
+    # an occluded or vertically cut object seen over less than this share of its category's height (and not on
+    # the floor) gets the prior's height, from the unseen side (0 = off)
+    height_complete: float = 0.5
     prior_scale_by_height: bool = True
     estimate_gravity: bool = True
     min_gravity_confidence: float = 0.2
@@ -217,10 +224,47 @@ def _pix_points(dz, iv, iu, ax, bx, by, G):
     return np.stack([z * (ax[iu] + bx[iv]), z * by[iv], z], axis=1) @ G
 
 
+def _outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, cfg: LiftConfig, field=None):
+    """Box-only: gravity-frame points of the valid pixels in a thin band just outside the 2D box's top,
+    left and right edges (not below: the floor or the support), strided to about ``outside_points``;
+    None when the box touches the image border on all three sides or too few pixels are valid."""
+    H, W = depth.shape
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    c0, c1 = max(0, int(np.floor(x1 + 0.5))), min(W, int(np.ceil(x2 - 0.5)))
+    r0, r1 = max(0, int(np.floor(y1 + 0.5))), min(H, int(np.ceil(y2 - 0.5)))
+    gap, bw = cfg.outside_gap_px, cfg.outside_band_px
+    rects = [(r0 - gap - bw, r0 - gap, c0, c1),  # above
+             (r0, r1, c0 - gap - bw, c0 - gap),  # left
+             (r0, r1, c1 + gap, c1 + gap + bw)]  # right
+    rects = [(max(0, a), min(H, b), max(0, c), min(W, e)) for a, b, c, e in rects]
+    rects = [r for r in rects if r[1] - r[0] > 0 and r[3] - r[2] > 0]
+    n = sum((b - a) * (e - c) for a, b, c, e in rects)
+    if n == 0:
+        return None
+    st = max(1, int(np.ceil(np.sqrt(n / cfg.outside_points))))
+    pts = []
+    for a, b, c, e in rects:
+        rows = np.arange(a, b, st, dtype=np.float64)
+        cols = np.arange(c, e, st, dtype=np.float64)
+        dd = np.asarray(depth[a:b:st, c:e:st], dtype=np.float64)
+        if field is not None:
+            dd = dd / field_factor(field, rows, cols, H, W)
+        iv, iu = np.nonzero(np.isfinite(dd) & (dd > 0))
+        if len(iv):
+            ax, bx, by = _ray_parts(K, rows, cols)
+            pts.append(_pix_points(np.where(np.isfinite(dd), dd, 0.0), iv, iu, ax, bx, by, G))
+    if not pts:
+        return None
+    pts = np.concatenate(pts)
+    return pts if len(pts) >= 10 else None
+
+
 def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray, down,
-                             cfg: LiftConfig) -> np.ndarray:
+                             cfg: LiftConfig, outside=None) -> np.ndarray:
     """Box-only: a vertical plane (wall) that fills the box's top/side border but not its centre is
-    background; its points (and those behind it) are removed (plane fit in the gravity frame)."""
+    background; its points (and those behind it) are removed (plane fit in the gravity frame).  A 2D box
+    is tight around its object, so a plane that stops at the box's edges (the band ``outside`` the box
+    shows little of it) is the object's own face seen behind an occluder, not a wall."""
     h, w = ok.shape
     if h < 8 or w < 8:
         return ok
@@ -264,6 +308,8 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
     cen = _pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
     if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
+    if outside is not None and np.mean(np.abs(outside @ n - o) < tol) < cfg.outside_min_share:
+        return ok  # the plane ends at the box's edges: the object's own face (behind an occluder)
     gn = G @ n  # plane normal in the camera frame
     dist = _crop_dot(dz, ax, bx, by, gn) - o
     keep = ok & (dist < -tol)
@@ -686,7 +732,8 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
             ok = ok2
 
     if box_only and cfg.remove_background_plane:
-        ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg)
+        outside = _outside_band(depth, K, G, bbox, cfg, field) if cfg.outside_min_share > 0 else None
+        ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg, outside)
     if box_only and cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
         ok, support = _support_surface(ok, hdown, d, cfg)
     if box_only and cfg.contact_window > 0 and floor_h is not None and down is not None:
@@ -953,9 +1000,20 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
     # vertical extent and floor contact
     hl, hh_, on_floor = _height(ob, floor_h, cfg, scale)
     height = hh_ - hl
+    prior = ob.prior
+    if (cfg.height_complete > 0 and prior is not None and not on_floor and height < cfg.height_complete * prior.h
+            and ("occluded" in flags or ob.trunc_v)):
+        # the seen part is a sliver of an object hidden by an occluder (usually in front of its lower part)
+        # or cut by the image border: the category's height, from the side that is not seen
+        if ob.trunc_v and float(bbox[1]) <= cfg.border_px - 0.5:
+            hl = hh_ - prior.h
+        else:
+            hh_ = hl + prior.h
+            if floor_h is not None and hh_ >= floor_h / scale:
+                hh_, on_floor = floor_h / scale, True
+        height = hh_ - hl
 
     # amodal completion of the unseen far side
-    prior = ob.prior
     ru = np.array([c, s])  # u axis in (x, fwd)
     rv = np.array([-s, c])
     centre2 = np.array([0.5 * (ul + uh), 0.5 * (vl + vh)])  # in (u, v)
