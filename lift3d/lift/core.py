@@ -94,9 +94,10 @@ class LiftConfig:
     support_surface: bool = True  # box-only: drop a horizontal support (table top) across the box's bottom
     support_band: float = 0.15  # ... looked for in this bottom share of the box's rows
     support_span: float = 0.6  # ... it spans this share of the box's width
-    contact_window: float = 1.0  # box-only: footprint window behind the floor contact, x prior diagonal (0 = off)
+    contact_window: float = 0.8  # box-only: footprint window behind the floor contact, x prior diagonal (0 = off)
     contact_min_share: float = 0.25  # ... applied only when this share of the points falls inside it
-    footprint_radius: float = 0.6  # box-only: ground-plane trim radius, x prior diagonal (0 = off)
+    footprint_radius: float = 0.5  # box-only: ground-plane trim radius, x prior diagonal (0 = off)
+    footprint_grow_max: float = 1.5  # ... widened by the seen height / prior height, up to this factor
     footprint_gap: float = 0.10  # m; ... or at the first empty gap beyond the prior's half diagonal
     footprint_min_share: float = 0.6
     # box-only: a component inside the 2D box of another annotation that covers only part of ours is that
@@ -458,6 +459,11 @@ def _footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     c = np.median(g[near], axis=0)
     dist = np.hypot(g[:, 0] - c[0], g[:, 1] - c[1])
     diag = float(np.hypot(prior.l, prior.w))
+    if cfg.footprint_grow_max > 1.0:
+        # an object taller than its category's prior (seen in the nearer half of the points: the object,
+        # not the background behind it) is likely wider too
+        h_near = float(np.ptp(np.percentile(q[near, 1], [2.0, 98.0])))
+        diag *= float(np.clip(h_near / prior.h, 1.0, cfg.footprint_grow_max))
     cut = cfg.footprint_radius * diag * (1.0 + 3.0 * prior.rel_std)
     ds = np.sort(dist)
     jump = np.nonzero((np.diff(ds) > cfg.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
