@@ -30,7 +30,9 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    category's height when put on the floor: legs, poles, bases too thin to survive the cleaning), the
    bottom at least as low as the 2D box's bottom edge allows (:func:`_bottom_reach`), amodal completion
    of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
-   from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact), and
+   from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact; half
+   of it in front of the seen surface where an occluder hides that space, :func:`_occluded_slab`; an
+   occluded or cut sliver gets the prior's height from its unseen side), and
    growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`).
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
 7. quality score and flags.
@@ -120,6 +122,12 @@ class LiftConfig:
     # an occluded or vertically cut object seen over less than this share of its category's height (and not on
     # the floor) gets the prior's height, from the unseen side (0 = off)
     height_complete: float = 0.5
+    # the unseen depth lies behind the visible surface, or in front of it where an occluder hides that space
+    # (:func:`_occluded_slab`: most pixels there show something nearer, few show free space behind): then
+    # this share of the completion goes in front (0 = always behind)
+    near_complete: float = 0.5
+    near_max_behind: float = 0.2
+    near_min_front: float = 0.5
     prior_scale_by_height: bool = True
     estimate_gravity: bool = True
     min_gravity_confidence: float = 0.2
@@ -940,6 +948,36 @@ def _box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl
     return np.where(z > 1e-6, x, np.nan)
 
 
+def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
+    """Is the box ``e4`` (rotated ground coordinates, down extents hl..hh_) hidden behind something nearer?
+    Most of the image pixels inside its projection show depths in front of it and few show depths behind
+    it (free space seen through it)."""
+    ul, uh, vl, vh = e4
+    u = np.array([ul, uh, ul, uh, ul, uh, ul, uh], dtype=np.float64)
+    v = np.array([vl, vl, vh, vh, vl, vl, vh, vh], dtype=np.float64)
+    d = np.array([hl, hl, hl, hl, hh_, hh_, hh_, hh_], dtype=np.float64)
+    P = np.stack([u * c - v * s, d, u * s + v * c], axis=1) @ G.T
+    z = P[:, 2]
+    if not (z > 0.05).all():
+        return False
+    x = K[0, 0] * P[:, 0] / z + K[0, 1] * P[:, 1] / z + K[0, 2]
+    y = K[1, 1] * P[:, 1] / z + K[1, 2]
+    H, W = depth.shape
+    x0, x1 = max(0, int(np.ceil(x.min()))), min(W - 1, int(np.floor(x.max())))
+    y0, y1 = max(0, int(np.ceil(y.min()))), min(H - 1, int(np.floor(y.max())))
+    if x1 < x0 or y1 < y0:
+        return False
+    st = max(1, int(np.ceil(np.sqrt((x1 - x0 + 1) * (y1 - y0 + 1) / 400.0))))
+    dd = np.asarray(depth[y0:y1 + 1:st, x0:x1 + 1:st], dtype=np.float64) / scale
+    dd = dd[np.isfinite(dd) & (dd > 0)]
+    if len(dd) < 10:
+        return False
+    m = 0.05 + 0.02 * float(z.mean())
+    behind = float(np.mean(dd > z.max() + m))
+    front = float(np.mean(dd < z.min() - m))
+    return behind < cfg.near_max_behind and front > cfg.near_min_front
+
+
 def _cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float, hl: float, hh_: float, bbox,
                      cut_left: bool, cut_right: bool, cap: float, tol_px: float, far=(1, 3),
                      near_cost: float = 1.0) -> tuple[list, bool]:
@@ -987,7 +1025,7 @@ def _cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: floa
 
 
 def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float = 1.0, K: np.ndarray | None = None,
-         img_w: int | None = None) -> dict:
+         img_w: int | None = None, depth: np.ndarray | None = None) -> dict:
     """Oriented box from the points of one annotation (divided by the image's depth scale)."""
     ann, bbox, box_only, flags = ob.ann, ob.bbox, ob.box_only, list(ob.flags)
     q = ob.q / scale if scale != 1.0 else ob.q
@@ -1048,7 +1086,19 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
             if add[axis] > 1e-4:
                 completed = True
                 k = far[axis]
-                e4[k] += add[axis] if k % 2 else -add[axis]
+                share = 0.0
+                if cfg.near_complete > 0 and depth is not None and add[axis] > 0.05:
+                    kn = k ^ 1  # the near face of this axis
+                    slab = list(e4)  # the part the completion would add in front of the near face
+                    if kn % 2:
+                        slab[kn - 1], slab[kn] = e4[kn], e4[kn] + add[axis]
+                    else:
+                        slab[kn], slab[kn + 1] = e4[kn] - add[axis], e4[kn]
+                    if _occluded_slab(depth, K, G, c, s, slab, hl, hh_, scale, cfg):
+                        share = cfg.near_complete
+                e4[k] += (1 - share) * add[axis] if k % 2 else -(1 - share) * add[axis]
+                kn = k ^ 1
+                e4[kn] += share * add[axis] if kn % 2 else -share * add[axis]
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > 0.05:
         flags.append("amodal_completed")
     if cfg.cover_box and K is not None and img_w is not None:
@@ -1179,7 +1229,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     for ob in obs:
         aid = ob.ann.get("annotation_id")
         try:
-            res.objects.append(_fit(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth.shape[1]))
+            res.objects.append(_fit(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth.shape[1], depth))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))
         except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:

@@ -324,3 +324,30 @@ def test_an_occluded_sliver_gets_its_categorys_height_from_the_unseen_side():
     assert o["dimensions"][1] == pytest.approx(lookup("table lamp").h, abs=0.02)
     assert o["center_cam"][1] - o["dimensions"][1] / 2 == pytest.approx(top, abs=0.03)  # grown downwards
     assert not o["on_floor"]
+
+
+def test_amodal_completion_goes_in_front_only_where_an_occluder_hides_that_space():
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    z = 3.0
+    # a chair's backrest (a 5 cm board from 0.45 to 0.95 m) seen with masks: the seat is not seen, the
+    # chair prior says 0.6 m of depth are missing
+    board = box_on_floor(0.0, z, [0.5, 0.5, 0.05], 0.0, cam_h=1.5, lift=0.45)
+    table = box_on_floor(0.0, z - 0.6, [1.2, 0.75, 0.6], 0.0, cam_h=1.5)
+    zc = {}
+    for name, boxes in (("free", [board]), ("table", [board, table])):
+        depth, owner = raycast(K, H, W, boxes, cam_h=1.5, wall_dist=z + 2.0)
+        ann = {"annotation_id": 1, "category": "chair", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+        for share in (0.0, 0.5):
+            o = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(near_complete=share)).objects[0]
+            assert o["dimensions"][2] == pytest.approx(0.63, abs=0.05)
+            zc[name, share] = o["center_cam"][2]
+    # free space in front of the board (the floor is seen there, behind where the seat would be): the
+    # missing depth can only be behind it
+    assert zc["free", 0.5] == pytest.approx(zc["free", 0.0], abs=1e-9)
+    assert zc["free", 0.0] > z + 0.25
+    # a table in front hides that space: half of the missing depth goes in front of the board
+    assert zc["table", 0.5] == pytest.approx(z, abs=0.05)
+    assert zc["table", 0.0] == pytest.approx(zc["free", 0.0], abs=0.02)
