@@ -935,13 +935,19 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
 
 
-def _box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
-    """Image x coordinates of the 8 corners of a gravity-aligned box given in rotated ground coordinates
-    (u, v at yaw (c, s)) and down extents; nan for corners at or behind the camera."""
+def _box_corners_cam(G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
+    """Camera-frame (8, 3) corners of a gravity-aligned box given in rotated ground coordinates (u, v at yaw
+    (c, s)) and down extents."""
     u = np.array([ul, uh, ul, uh, ul, uh, ul, uh], dtype=np.float64)
     v = np.array([vl, vl, vh, vh, vl, vl, vh, vh], dtype=np.float64)
     d = np.array([hl, hl, hl, hl, hh_, hh_, hh_, hh_], dtype=np.float64)
-    P = np.stack([u * c - v * s, d, u * s + v * c], axis=1) @ G.T
+    return np.stack([u * c - v * s, d, u * s + v * c], axis=1) @ G.T
+
+
+def _box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
+    """Image x coordinates of the 8 corners of a gravity-aligned box given in rotated ground coordinates
+    (u, v at yaw (c, s)) and down extents; nan for corners at or behind the camera."""
+    P = _box_corners_cam(G, c, s, ul, uh, vl, vh, hl, hh_)
     z = P[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         x = (K[0, 0] * P[:, 0] + K[0, 1] * P[:, 1]) / z + K[0, 2]
@@ -952,11 +958,7 @@ def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     """Is the box ``e4`` (rotated ground coordinates, down extents hl..hh_) hidden behind something nearer?
     Most of the image pixels inside its projection show depths in front of it and few show depths behind
     it (free space seen through it)."""
-    ul, uh, vl, vh = e4
-    u = np.array([ul, uh, ul, uh, ul, uh, ul, uh], dtype=np.float64)
-    v = np.array([vl, vl, vh, vh, vl, vl, vh, vh], dtype=np.float64)
-    d = np.array([hl, hl, hl, hl, hh_, hh_, hh_, hh_], dtype=np.float64)
-    P = np.stack([u * c - v * s, d, u * s + v * c], axis=1) @ G.T
+    P = _box_corners_cam(G, c, s, *e4, hl, hh_)
     z = P[:, 2]
     if not (z > 0.05).all():
         return False
@@ -1082,23 +1084,19 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
             pe = np.where(ext >= ext.max(), ext, np.minimum(mx, max(0.6 * mx, height * 0.6)))
         short = np.maximum(pe - ext, 0.0)
         add = cfg.amodal_strength * (1.0 - vis) * short
-        for axis in (0, 1):  # extend the far side of each axis
+        for axis in (0, 1):  # extend the far side of each axis (and the near side when it is hidden)
             if add[axis] > 1e-4:
                 completed = True
-                k = far[axis]
+                k, kn = far[axis], far[axis] ^ 1  # e4 indices of the far and the near face of this axis
+                sign = 1.0 if k % 2 else -1.0  # the far face moves out by +add (upper bound) or -add
                 share = 0.0
-                if cfg.near_complete > 0 and depth is not None and add[axis] > 0.05:
-                    kn = k ^ 1  # the near face of this axis
-                    slab = list(e4)  # the part the completion would add in front of the near face
-                    if kn % 2:
-                        slab[kn - 1], slab[kn] = e4[kn], e4[kn] + add[axis]
-                    else:
-                        slab[kn], slab[kn + 1] = e4[kn] - add[axis], e4[kn]
+                if cfg.near_complete > 0 and depth is not None and K is not None and add[axis] > 0.05:
+                    slab = list(e4)  # what the completion would add in front of the near face
+                    slab[kn], slab[k] = e4[kn] - sign * add[axis], e4[kn]
                     if _occluded_slab(depth, K, G, c, s, slab, hl, hh_, scale, cfg):
                         share = cfg.near_complete
-                e4[k] += (1 - share) * add[axis] if k % 2 else -(1 - share) * add[axis]
-                kn = k ^ 1
-                e4[kn] += share * add[axis] if kn % 2 else -share * add[axis]
+                e4[k] += sign * (1.0 - share) * add[axis]
+                e4[kn] -= sign * share * add[axis]
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > 0.05:
         flags.append("amodal_completed")
     if cfg.cover_box and K is not None and img_w is not None:
