@@ -233,14 +233,24 @@ def _pix_points(dz, iv, iu, ax, bx, by, G):
     return np.stack([z * (ax[iu] + bx[iv]), z * by[iv], z], axis=1) @ G
 
 
-def _outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, cfg: LiftConfig, field=None):
-    """Box-only: gravity-frame points of the valid pixels in a thin band just outside the 2D box's top,
-    left and right edges (not below: the floor or the support), strided to about ``outside_points``;
-    None when the box touches the image border on all three sides or too few pixels are valid."""
+def _read_crop(depth: np.ndarray, r0: int, r1: int, c0: int, c1: int, st: int, field=None):
+    """(depth of the pixel rows r0:r1 and columns c0:c1 at stride st as float64, divided by the floor field's
+    factor when one is given; their row and column coordinates)."""
+    rows = np.arange(r0, r1, st, dtype=np.float64)
+    cols = np.arange(c0, c1, st, dtype=np.float64)
+    d = np.asarray(depth[r0:r1:st, c0:c1:st], dtype=np.float64)
+    if field is not None:
+        d = d / field_factor(field, rows, cols, *depth.shape)
+    return d, rows, cols
+
+
+def _outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: LiftConfig, field=None):
+    """Box-only: gravity-frame points of the valid pixels in a thin band just outside the top, left and right
+    edges of the 2D box's pixel ``crop`` (r0, r1, c0, c1 from :func:`_crop_bounds`; not below: the floor or the
+    support), strided to about ``outside_points``; None when the box touches the image border on all three
+    sides or too few pixels are valid."""
     H, W = depth.shape
-    x1, y1, x2, y2 = (float(t) for t in bbox)
-    c0, c1 = max(0, int(np.floor(x1 + 0.5))), min(W, int(np.ceil(x2 - 0.5)))
-    r0, r1 = max(0, int(np.floor(y1 + 0.5))), min(H, int(np.ceil(y2 - 0.5)))
+    r0, r1, c0, c1 = crop
     gap, bw = cfg.outside_gap_px, cfg.outside_band_px
     rects = [(r0 - gap - bw, r0 - gap, c0, c1),  # above
              (r0, r1, c0 - gap - bw, c0 - gap),  # left
@@ -253,11 +263,7 @@ def _outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, cfg: Li
     st = max(1, int(np.ceil(np.sqrt(n / cfg.outside_points))))
     pts = []
     for a, b, c, e in rects:
-        rows = np.arange(a, b, st, dtype=np.float64)
-        cols = np.arange(c, e, st, dtype=np.float64)
-        dd = np.asarray(depth[a:b:st, c:e:st], dtype=np.float64)
-        if field is not None:
-            dd = dd / field_factor(field, rows, cols, H, W)
+        dd, rows, cols = _read_crop(depth, a, b, c, e, st, field)
         iv, iu = np.nonzero(np.isfinite(dd) & (dd > 0))
         if len(iv):
             ax, bx, by = _ray_parts(K, rows, cols)
@@ -272,8 +278,9 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
                              cfg: LiftConfig, outside=None) -> np.ndarray:
     """Box-only: a vertical plane (wall) that fills the box's top/side border but not its centre is
     background; its points (and those behind it) are removed (plane fit in the gravity frame).  A 2D box
-    is tight around its object, so a plane that stops at the box's edges (the band ``outside`` the box
-    shows little of it) is the object's own face seen behind an occluder, not a wall."""
+    is tight around its object, so a plane that stops at the box's edges (the band outside the box shows
+    little of it) is the object's own face seen behind an occluder, not a wall.  ``outside``: a callable
+    returning that band's points (:func:`_outside_band`, read only once a plane is found), or None."""
     h, w = ok.shape
     if h < 8 or w < 8:
         return ok
@@ -317,7 +324,8 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
     cen = _pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
     if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
-    if outside is not None and np.mean(np.abs(outside @ n - o) < tol) < cfg.outside_min_share:
+    band = outside() if outside is not None else None
+    if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.outside_min_share:
         return ok  # the plane ends at the box's edges: the object's own face (behind an occluder)
     gn = G @ n  # plane normal in the camera frame
     dist = _crop_dot(dz, ax, bx, by, gn) - o
@@ -704,10 +712,7 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     r0, r1, c0, c1 = _crop_bounds(bbox, W, H)
     # large crops are strided: the working set stays bounded whatever the image resolution
     st = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / cfg.max_crop_px))))
-    d = np.asarray(depth[r0:r1:st, c0:c1:st], dtype=np.float64)
-    if field is not None:
-        d = d / field_factor(field, np.arange(r0, r1, st, dtype=np.float64), np.arange(c0, c1, st, dtype=np.float64),
-                             H, W)
+    d, rows, cols = _read_crop(depth, r0, r1, c0, c1, st, field)
     valid = np.isfinite(d) & (d > 0)
     box_only = mask is None
     support = None
@@ -732,8 +737,6 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
         raise _Reject("no_valid_depth", "no valid depth in the " + ("box" if box_only else "mask"))
     ok = region_valid & ~_flying(d, valid, cfg.flying_rel)
 
-    rows = np.arange(r0, r1, st, dtype=np.float64)
-    cols = np.arange(c0, c1, st, dtype=np.float64)
     ax, bx, by = _ray_parts(K, rows, cols)
     dz = np.where(valid, d, 0.0)
     # height (down coordinate) of every pixel: z * (G[:,1] . ray); a floor level implies an up direction
@@ -746,8 +749,11 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
             ok = ok2
 
     if box_only and cfg.remove_background_plane:
-        outside = _outside_band(depth, K, G, bbox, cfg, field) if cfg.outside_min_share > 0 else None
-        ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg, outside)
+        def outside():
+            return _outside_band(depth, K, G, (r0, r1, c0, c1), cfg, field)
+
+        ok = _remove_background_plane(ok, dz, ax, bx, by, G, d, down, cfg,
+                                      outside if cfg.outside_min_share > 0 else None)
     if box_only and cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
         ok, support = _support_surface(ok, hdown, d, cfg)
     if box_only and cfg.contact_window > 0 and floor_h is not None and down is not None:
@@ -1027,7 +1033,7 @@ def _cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: floa
 
 
 def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float = 1.0, K: np.ndarray | None = None,
-         img_w: int | None = None, depth: np.ndarray | None = None) -> dict:
+         depth: np.ndarray | None = None) -> dict:
     """Oriented box from the points of one annotation (divided by the image's depth scale)."""
     ann, bbox, box_only, flags = ob.ann, ob.bbox, ob.box_only, list(ob.flags)
     q = ob.q / scale if scale != 1.0 else ob.q
@@ -1099,7 +1105,7 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
                 e4[kn] -= sign * share * add[axis]
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > 0.05:
         flags.append("amodal_completed")
-    if cfg.cover_box and K is not None and img_w is not None:
+    if cfg.cover_box and K is not None and depth is not None:
         x1_, _, x2_, _ = (float(t) for t in bbox)
         if prior is not None:
             lim = max(prior.l, prior.w) * (1.0 + 2.0 * prior.rel_std)
@@ -1108,7 +1114,7 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
         cap = max(0.0, lim - float(min(e4[1] - e4[0], e4[3] - e4[2])))
         if cap > 0:
             e4, _grown = _cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, x1_ <= cfg.border_px - 0.5,
-                                          x2_ >= img_w - 0.5 - cfg.border_px, cap, cfg.cover_tol_px,
+                                          x2_ >= depth.shape[1] - 0.5 - cfg.border_px, cap, cfg.cover_tol_px,
                                           far=far, near_cost=cfg.cover_near_cost)
     ul, uh, vl, vh = e4
     ext = np.array([uh - ul, vh - vl])
@@ -1227,7 +1233,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     for ob in obs:
         aid = ob.ann.get("annotation_id")
         try:
-            res.objects.append(_fit(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth.shape[1], depth))
+            res.objects.append(_fit(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))
         except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:

@@ -252,7 +252,7 @@ def _board_behind_occluder(z_board=3.0, z_occ=2.2, wall=5.0, cam_h=1.5):
 
 
 def test_background_plane_is_a_wall_only_when_it_continues_outside_the_box():
-    from lift3d.lift.core import _outside_band, _ray_parts, _remove_background_plane
+    from lift3d.lift.core import _crop_bounds, _outside_band, _ray_parts, _remove_background_plane
     from lift_scenes import bbox_of, raycast
 
     cfg = LiftConfig()
@@ -265,7 +265,8 @@ def test_background_plane_is_a_wall_only_when_it_continues_outside_the_box():
         d = depth[r0:r1, c0:c1].astype(np.float64)
         ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
         ok = d > 0
-        out = _outside_band(depth, K, G, bbox, cfg) if outside else None
+        crop = _crop_bounds(bbox, depth.shape[1], depth.shape[0])
+        out = (lambda: _outside_band(depth, K, G, crop, cfg)) if outside else None
         return ok, _remove_background_plane(ok, d, ax, bx, by, G, d, down, cfg, out)
 
     # the board fills its 2D box's top and side border, the occluder in front its centre: the board's plane
