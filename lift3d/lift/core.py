@@ -31,7 +31,8 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    bottom at least as low as the 2D box's bottom edge allows (:func:`_bottom_reach`), amodal completion
    of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
    from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact; half
-   of it in front of the seen surface where an occluder hides that space, :func:`_occluded_slab`; an
+   of it in front of the seen surface where an occluder hides that space, :func:`_occluded_slab`; a quarter
+   of it when a top face seen from above spans the seen footprint, :func:`_top_face_seen`; an
    occluded or cut sliver gets the prior's height from its unseen side), and
    growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`).
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
@@ -128,6 +129,15 @@ class LiftConfig:
     near_complete: float = 0.5
     near_max_behind: float = 0.2
     near_min_front: float = 0.5
+    # a top face seen from above spans the footprint (a table, a box, a lamp's shade): the completion is scaled
+    # by top_keep when the points within top_tol of the object's top cover top_cover of the seen extent along
+    # both horizontal axes and at least top_min_ext metres (not a backrest's rim), the top lying at least
+    # top_min_below under the camera (:func:`_top_face_seen`; top_keep = 1 is off)
+    top_keep: float = 0.25
+    top_cover: float = 0.8
+    top_min_ext: float = 0.18
+    top_tol: float = 0.04
+    top_min_below: float = 0.1
     prior_scale_by_height: bool = True
     estimate_gravity: bool = True
     min_gravity_confidence: float = 0.2
@@ -941,6 +951,25 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
 
 
+def _top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, top: float, cfg: LiftConfig) -> bool:
+    """Whether the object's top is a horizontal face seen from above that spans its seen footprint.
+
+    ``d`` is the points' down coordinate (camera at 0), ``u``/``v`` their ground coordinates along the box axes,
+    ``ext`` the seen (u, v) extents and ``top`` the top's down coordinate.  The points within ``top_tol`` of the
+    top must cover ``top_cover`` of ``ext`` along both axes and at least ``top_min_ext`` metres (the rim of a
+    backrest or a panel is thin along one axis), and the top must lie ``top_min_below`` under the camera.  Then
+    the far side of the footprint is seen, not hidden behind the visible surface.
+    """
+    if not top > cfg.top_min_below:
+        return False
+    t = d <= top + cfg.top_tol
+    if int(t.sum()) < 20:
+        return False
+    span = np.array([np.ptp(np.percentile(u[t], [cfg.pct_lo, cfg.pct_hi])),
+                     np.ptp(np.percentile(v[t], [cfg.pct_lo, cfg.pct_hi]))])
+    return bool(np.all(span >= cfg.top_cover * ext) and span.min() >= cfg.top_min_ext)
+
+
 def _box_corners_cam(G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
     """Camera-frame (8, 3) corners of a gravity-aligned box given in rotated ground coordinates (u, v at yaw
     (c, s)) and down extents."""
@@ -1090,6 +1119,8 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
             pe = np.where(ext >= ext.max(), ext, np.minimum(mx, max(0.6 * mx, height * 0.6)))
         short = np.maximum(pe - ext, 0.0)
         add = cfg.amodal_strength * (1.0 - vis) * short
+        if cfg.top_keep < 1.0 and _top_face_seen(q[:, 1], u, v, ext, hl, cfg):
+            add = add * cfg.top_keep
         for axis in (0, 1):  # extend the far side of each axis (and the near side when it is hidden)
             if add[axis] > 1e-4:
                 completed = True

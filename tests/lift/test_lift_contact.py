@@ -7,6 +7,7 @@ import pytest
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
+from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.core import (_bottom_floor_range, _bottom_reach, _box_corners_px, _cover_box_sides, _floor_contact,
                               _ground_range)
@@ -352,3 +353,49 @@ def test_amodal_completion_goes_in_front_only_where_an_occluder_hides_that_space
     # a table in front hides that space: half of the missing depth goes in front of the board
     assert zc["table", 0.5] == pytest.approx(z, abs=0.05)
     assert zc["table", 0.0] == pytest.approx(zc["free", 0.0], abs=0.02)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.4, 0.8])
+def test_a_top_face_seen_from_above_keeps_the_seen_footprint(yaw):
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    # a small box (0.25 x 0.30 x 0.25 m, smaller than the box prior's 0.35 x 0.45 footprint) seen from 1.5 m up:
+    # its top face shows the whole footprint, so the prior must not stretch the unseen side
+    box = box_on_floor(0.2, 2.5, [0.25, 0.3, 0.25], yaw, cam_h=1.5)
+    depth, owner = raycast(K, H, W, [box], cam_h=1.5, wall_dist=4.5)
+    ann = {"annotation_id": 1, "category": "box", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+    kept = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig()).objects[0]
+    stretched = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(top_keep=1.0)).objects[0]
+    assert max(kept["dimensions"][0], kept["dimensions"][2]) < 0.30
+    assert iou_3d(kept, box) > 0.8
+    assert iou_3d(stretched, box) < iou_3d(kept, box) - 0.15
+    # a 5 cm board (a backrest) seen the same way: its top is a rim, not a face; the chair prior still completes it
+    board = box_on_floor(0.2, 2.5, [0.5, 0.5, 0.05], yaw, cam_h=1.5)
+    depth, owner = raycast(K, H, W, [board], cam_h=1.5, wall_dist=4.5)
+    ann = {"annotation_id": 1, "category": "chair", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+    a = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig()).objects[0]
+    b = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(top_keep=1.0)).objects[0]
+    assert a["dimensions"] == pytest.approx(b["dimensions"], abs=1e-9)
+    assert max(a["dimensions"][0], a["dimensions"][2]) > 0.45
+
+
+def test_top_face_seen_needs_a_face_covering_both_axes_below_the_camera():
+    from lift3d.lift.core import _top_face_seen
+
+    cfg = LiftConfig()
+    g = np.linspace(0.0, 0.4, 21)
+    uu, vv = (a.ravel() for a in np.meshgrid(g, g))
+    top = np.column_stack([uu, vv, np.full(uu.size, 0.8)])  # a 0.4 x 0.4 m face 0.8 m below the camera
+    side = np.column_stack([uu, np.zeros(uu.size), 0.8 + vv])  # and the face below its near edge
+    pts = np.vstack([top, side])
+    u, v, d = pts[:, 0], pts[:, 1], pts[:, 2]
+    ext = np.array([0.4, 0.4])
+    assert _top_face_seen(d, u, v, ext, 0.8, cfg)
+    assert not _top_face_seen(d - 0.75, u, v, ext, 0.05, cfg)  # level with the camera: not seen from above
+    rim = v >= 0.37  # a 3 cm rim along u: thin along v
+    assert not _top_face_seen(np.where(rim, d, d + 0.3), u, v, ext, 0.8, cfg)
+    tu, tv, td = top.T  # the face alone, over half the extent along u only, the rest 0.3 m lower
+    assert _top_face_seen(td, tu, tv, ext, 0.8, cfg)
+    assert not _top_face_seen(np.where(tu <= 0.2, td, td + 0.3), tu, tv, ext, 0.8, cfg)
