@@ -32,8 +32,9 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
    from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact; half
    of it in front of the seen surface where an occluder hides that space, :func:`_occluded_slab`; a quarter
-   of it when a top face seen from above spans the seen footprint, :func:`_top_face_seen`; an
-   occluded or cut sliver gets the prior's height from its unseen side), and
+   of it when a top face seen from above spans the seen footprint, :func:`_top_face_seen`; the extent
+   across the view continues behind an occluder or the image border beside the 2D box, :func:`_hidden_sides`;
+   an occluded or cut sliver gets the prior's height from its unseen side), and
    growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`).
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
 7. quality score and flags.
@@ -133,6 +134,15 @@ class LiftConfig:
     # by top_keep when the points within top_tol of the object's top cover top_cover of the seen extent along
     # both horizontal axes and at least top_min_ext metres (not a backrest's rim), the top lying at least
     # top_min_below under the camera (:func:`_top_face_seen`; top_keep = 1 is off)
+    # an object whose across-view extent falls short of its prior by more than (1 - side_frac) x the prior's and
+    # whose 2D box ends at something nearer (an occluder in a side_band px band beyond its left or right edge,
+    # at least side_min_share of its pixels) or at the image border continues behind it: side_complete of the
+    # shortfall is added on that side (split when both are hidden; :func:`_hidden_sides`; 0 = off)
+    side_complete: float = 0.75
+    side_frac: float = 0.85
+    side_band_px: int = 6
+    side_gap_px: int = 2
+    side_min_share: float = 0.5
     top_keep: float = 0.25
     top_cover: float = 0.8
     top_min_ext: float = 0.18
@@ -951,6 +961,31 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
 
 
+def _hidden_sides(depth: np.ndarray, bbox, z_near: float, scale: float, cfg: LiftConfig) -> tuple[int, int]:
+    """(left, right): 1 where the 2D box's side edge is the image border or has an occluder beyond it.
+
+    An occluder: at least ``side_min_share`` of the valid pixels in a ``side_band_px`` band starting
+    ``side_gap_px`` beyond the edge (over the box's rows) are nearer than ``z_near`` (the object's near
+    depth, metres at the image's depth scale) by 5 cm + 2 %.  Free space or a background beside the object
+    means its extent ends there.
+    """
+    H, W = depth.shape
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    r0, r1 = max(0, int(np.floor(y1))), min(H, int(np.ceil(y2)) + 1)
+    g, b = cfg.side_gap_px, cfg.side_band_px
+    out = []
+    for cut, lo, hi in ((x1 <= cfg.border_px - 0.5, int(np.floor(x1)) - g - b, int(np.floor(x1)) - g),
+                        (x2 >= W - 0.5 - cfg.border_px, int(np.ceil(x2)) + g, int(np.ceil(x2)) + g + b)):
+        if cut:
+            out.append(1)
+            continue
+        d = np.asarray(depth[r0:r1, max(0, lo):min(W, hi)], dtype=np.float64) / scale
+        d = d[np.isfinite(d) & (d > 0)]
+        near = len(d) >= 10 and float(np.mean(d < z_near - (0.05 + 0.02 * z_near))) >= cfg.side_min_share
+        out.append(int(near))
+    return out[0], out[1]
+
+
 def _top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, top: float, cfg: LiftConfig) -> bool:
     """Whether the object's top is a horizontal face seen from above that spans its seen footprint.
 
@@ -1134,6 +1169,19 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
                         share = cfg.near_complete
                 e4[k] += sign * (1.0 - share) * add[axis]
                 e4[kn] -= sign * share * add[axis]
+    if cfg.side_complete > 0 and prior is not None and cfg.amodal and depth is not None and K is not None:
+        # the extent across the view ends where the object goes behind an occluder or out of the image
+        a = int(np.argmax(vis))  # the horizontal box axis most across the view
+        short_a = pe[a] - (e4[2 * a + 1] - e4[2 * a])
+        if short_a > (1.0 - cfg.side_frac) * pe[a]:
+            hidden = _hidden_sides(depth, bbox, float(np.percentile(ob.z_sel, 10)) / scale, scale, cfg)
+            if any(hidden):
+                grow = cfg.side_complete * short_a / sum(hidden)
+                axis_cam = G @ (np.array([c, 0.0, s]) if a == 0 else np.array([-s, 0.0, c]))
+                low_side = 0 if axis_cam[0] > 0 else 1  # the image side (0 left, 1 right) of the axis' lower face
+                e4[2 * a] -= grow * hidden[low_side]
+                e4[2 * a + 1] += grow * hidden[1 - low_side]
+                completed = True
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > 0.05:
         flags.append("amodal_completed")
     if cfg.cover_box and K is not None and depth is not None:

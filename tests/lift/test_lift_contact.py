@@ -399,3 +399,51 @@ def test_top_face_seen_needs_a_face_covering_both_axes_below_the_camera():
     tu, tv, td = top.T  # the face alone, over half the extent along u only, the rest 0.3 m lower
     assert _top_face_seen(td, tu, tv, ext, 0.8, cfg)
     assert not _top_face_seen(np.where(tu <= 0.2, td, td + 0.3), tu, tv, ext, 0.8, cfg)
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_an_object_going_behind_an_occluder_continues_on_that_side_only(side):
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    sofa = box_on_floor(0.0, 4.0, [2.0, 0.85, 0.9], 0.0, cam_h=1.5)  # spans x -1.0 .. 1.0 m
+    cabinet = box_on_floor(0.7 * side, 2.6, [0.6, 1.6, 0.5], 0.0, cam_h=1.5)  # hides one end of it
+    depth, owner = raycast(K, H, W, [sofa, cabinet], cam_h=1.5, wall_dist=6.0)
+    ann = {"annotation_id": 1, "category": "sofa", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+    on = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig()).objects[0]
+    off = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(side_complete=0.0)).objects[0]
+
+    def x_range(o):
+        return o["center_cam"][0] - o["dimensions"][2] / 2, o["center_cam"][0] + o["dimensions"][2] / 2
+
+    (lo_on, hi_on), (lo_off, hi_off) = x_range(on), x_range(off)
+    seen_end, hidden_end = (lo_off, hi_off) if side > 0 else (hi_off, lo_off)
+    assert abs(hidden_end) < 0.6  # without it, the box stops where the cabinet starts
+    # with it, the hidden end moves out by 3/4 of the shortfall to the sofa prior (2.0 m), the seen end stays
+    assert (hi_on if side > 0 else lo_on) == pytest.approx(hidden_end + side * 0.75 * (2.0 - (hi_off - lo_off)), abs=0.02)
+    assert (lo_on if side > 0 else hi_on) == pytest.approx(seen_end, abs=1e-6)
+    assert iou_3d(on, sofa) > 0.9 > 0.8 > iou_3d(off, sofa)
+    # a short sofa (1.3 m) seen whole, free space on both sides: its extent is its own
+    short = box_on_floor(0.0, 4.0, [1.3, 0.85, 0.9], 0.0, cam_h=1.5)
+    depth, owner = raycast(K, H, W, [short], cam_h=1.5, wall_dist=6.0)
+    ann = {"annotation_id": 1, "category": "sofa", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+    a = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig()).objects[0]
+    b = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(side_complete=0.0)).objects[0]
+    assert a["dimensions"] == pytest.approx(b["dimensions"], abs=1e-9)
+    assert a["dimensions"][2] == pytest.approx(1.3, abs=0.05)
+
+
+def test_hidden_sides_are_the_image_border_or_a_nearer_band_beside_the_box():
+    from lift3d.lift.core import _hidden_sides
+
+    cfg = LiftConfig()
+    depth = np.full((60, 100), 4.0, dtype=np.float32)
+    bbox = [40.0, 10.0, 60.0, 50.0]
+    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 0)  # background beside it: its extent ends there
+    depth[:, 62:68] = 2.0  # something nearer just right of it (the band starts 2 px beyond the edge)
+    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 1)
+    assert _hidden_sides(depth, bbox, 3.0, 0.6, cfg) == (0, 0)  # at depth scale 0.6 that band is 3.33 m: behind
+    assert _hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], 3.0, 1.0, cfg) == (1, 1)  # cut by the left border
+    depth[:, 62:68] = 0.0  # no valid depth: unknown, not hidden
+    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 0)
