@@ -35,7 +35,8 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    of it when a top face seen from above spans the seen footprint, :func:`_top_face_seen`; the extent
    across the view continues behind an occluder or the image border beside the 2D box, :func:`_hidden_sides`;
    an occluded or cut sliver gets the prior's height from its unseen side), and
-   growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`).
+   growth until the box's projection reaches the 2D box's side edges (:func:`_cover_box_sides`); an about
+   square prior footprint (lamps, chairs) then takes half of its completed depth from the width seen across it.
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
 7. quality score and flags.
 
@@ -144,6 +145,11 @@ class LiftConfig:
     side_gap_px: int = 2
     side_min_share: float = 0.5
     top_keep: float = 0.25
+    # a category whose prior footprint is about square (short side >= square_ratio x long side: lamps, chairs,
+    # stools): the completed depth goes square_blend of the way from the prior's to the width seen across the view
+    # (0 = off)
+    square_blend: float = 0.5
+    square_ratio: float = 0.9
     top_cover: float = 0.8
     top_min_ext: float = 0.18
     top_tol: float = 0.04
@@ -1195,6 +1201,16 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
             e4, _grown = _cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, x1_ <= cfg.border_px - 0.5,
                                           x2_ >= depth.shape[1] - 0.5 - cfg.border_px, cap, cfg.cover_tol_px,
                                           far=far, near_cost=cfg.cover_near_cost)
+    if (cfg.square_blend > 0 and cfg.amodal and prior is not None
+            and prior.horizontal[0] >= cfg.square_ratio * prior.horizontal[1]):
+        # a round or about square footprint (a lamp, a chair): its depth is its width, which the view shows across
+        # it (after the 2D box's side edges were reached) better than the prior does
+        a = int(np.argmax(vis))
+        b = 1 - a
+        if add[b] > 1e-4:
+            ea, eb = e4[2 * a + 1] - e4[2 * a], e4[2 * b + 1] - e4[2 * b]
+            new_b = max(float(ext[b]), eb + cfg.square_blend * (ea - eb))
+            e4[far[b]] += (1.0 if far[b] % 2 else -1.0) * (new_b - eb)
     ul, uh, vl, vh = e4
     ext = np.array([uh - ul, vh - vl])
 

@@ -343,7 +343,8 @@ def test_amodal_completion_goes_in_front_only_where_an_occluder_hides_that_space
         depth, owner = raycast(K, H, W, boxes, cam_h=1.5, wall_dist=z + 2.0)
         ann = {"annotation_id": 1, "category": "chair", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
         for share in (0.0, 0.5):
-            o = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(near_complete=share)).objects[0]
+            cfg = LiftConfig(near_complete=share, square_blend=0.0)  # the chair prior's depth, not the board's width
+            o = lift_image(depth, K, [ann], [0.0, 1.0, 0.0], cfg).objects[0]
             assert o["dimensions"][2] == pytest.approx(0.63, abs=0.05)
             zc[name, share] = o["center_cam"][2]
     # free space in front of the board (the floor is seen there, behind where the seat would be): the
@@ -421,7 +422,8 @@ def test_an_object_going_behind_an_occluder_continues_on_that_side_only(side):
     seen_end, hidden_end = (lo_off, hi_off) if side > 0 else (hi_off, lo_off)
     assert abs(hidden_end) < 0.6  # without it, the box stops where the cabinet starts
     # with it, the hidden end moves out by 3/4 of the shortfall to the sofa prior (2.0 m), the seen end stays
-    assert (hi_on if side > 0 else lo_on) == pytest.approx(hidden_end + side * 0.75 * (2.0 - (hi_off - lo_off)), abs=0.02)
+    moved = hidden_end + side * 0.75 * (2.0 - (hi_off - lo_off))
+    assert (hi_on if side > 0 else lo_on) == pytest.approx(moved, abs=0.02)
     assert (lo_on if side > 0 else hi_on) == pytest.approx(seen_end, abs=1e-6)
     assert iou_3d(on, sofa) > 0.9 > 0.8 > iou_3d(off, sofa)
     # a short sofa (1.3 m) seen whole, free space on both sides: its extent is its own
@@ -447,3 +449,21 @@ def test_hidden_sides_are_the_image_border_or_a_nearer_band_beside_the_box():
     assert _hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], 3.0, 1.0, cfg) == (1, 1)  # cut by the left border
     depth[:, 62:68] = 0.0  # no valid depth: unknown, not hidden
     assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 0)
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.5])
+def test_a_square_footprint_takes_half_its_completed_depth_from_the_seen_width(yaw):
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    lamp = box_on_floor(0.3, 3.0, [0.25, 1.5, 0.25], yaw, cam_h=1.2)  # a slim floor lamp (prior 0.40 x 0.40)
+    depth, owner = raycast(K, H, W, [lamp], cam_h=1.2, wall_dist=5.0)
+    ann = {"annotation_id": 1, "category": "floor lamp", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+    runs = {b: lift_image(depth, K, [ann], [0.0, 1.0, 0.0], LiftConfig(square_blend=b)).objects[0]
+            for b in (0.0, 0.5, 1.0)}
+    prior_like, half, seen = (sorted(runs[b]["dimensions"][::2]) for b in (0.0, 0.5, 1.0))
+    assert seen[1] == pytest.approx(seen[0], abs=1e-6)  # all the way: the depth is the seen width
+    assert half[1] == pytest.approx(0.5 * (prior_like[1] + seen[0]), abs=1e-6)
+    assert prior_like[1] > 0.27 and seen[0] == pytest.approx(0.25, abs=0.02)
+    assert iou_3d(runs[0.5], lamp) > iou_3d(runs[0.0], lamp) + 0.05
