@@ -135,6 +135,11 @@ class LiftConfig:
     # by top_keep when the points within top_tol of the object's top cover top_cover of the seen extent along
     # both horizontal axes and at least top_min_ext metres (not a backrest's rim), the top lying at least
     # top_min_below under the camera (:func:`_top_face_seen`; top_keep = 1 is off)
+    top_keep: float = 0.25
+    top_cover: float = 0.8
+    top_min_ext: float = 0.18
+    top_tol: float = 0.04
+    top_min_below: float = 0.1
     # an object whose across-view extent falls short of its prior by more than (1 - side_frac) x the prior's and
     # whose 2D box ends at something nearer (an occluder in a side_band px band beyond its left or right edge,
     # at least side_min_share of its pixels) or at the image border continues behind it: side_complete of the
@@ -144,16 +149,11 @@ class LiftConfig:
     side_band_px: int = 6
     side_gap_px: int = 2
     side_min_share: float = 0.5
-    top_keep: float = 0.25
     # a category whose prior footprint is about square (short side >= square_ratio x long side: lamps, chairs,
     # stools): the completed depth goes square_blend of the way from the prior's to the width seen across the view
     # (0 = off)
     square_blend: float = 0.5
     square_ratio: float = 0.9
-    top_cover: float = 0.8
-    top_min_ext: float = 0.18
-    top_tol: float = 0.04
-    top_min_below: float = 0.1
     prior_scale_by_height: bool = True
     estimate_gravity: bool = True
     min_gravity_confidence: float = 0.2
@@ -642,6 +642,7 @@ class _Obs:
     cover: float
     prior: object
     trunc_v: bool = False  # truncated at the top or bottom image border (the height is not fully seen)
+    cut_lr: tuple = (False, False)  # the 2D box's left / right edge is the image border
     contact: bool | None = None  # the 2D box's bottom meets the floor within the footprint (see _floor_contact)
     reach: float | None = None  # the object reaches at least this far down, not below the floor (_bottom_reach)
     top: float | None = None  # box-only: the top (down coordinate) without the pixels of objects standing on it
@@ -851,7 +852,8 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     x1, y1, x2, y2 = (float(t) for t in bbox)
     bp = cfg.border_px
     trunc_v = y1 <= bp - 0.5 or y2 >= H - 0.5 - bp
-    if x1 <= bp - 0.5 or x2 >= W - 0.5 - bp or trunc_v:
+    cut_lr = (x1 <= bp - 0.5, x2 >= W - 0.5 - bp)
+    if any(cut_lr) or trunc_v:
         flags.append("truncated")
     z_near = float(np.percentile(z_sel, 5))
     margin = max(0.10, 0.05 * z_near)
@@ -881,7 +883,7 @@ def _extract(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h
     top = None
     if box_only and cfg.on_top_boxes and others:
         top = _top_without_on_top(q, K, G, others, bbox, cfg)
-    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, contact, reach, top)
+    return _Obs(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top)
 
 
 def _height(ob: _Obs, floor_h, cfg: LiftConfig, scale: float = 1.0):
@@ -967,8 +969,14 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())
 
 
-def _hidden_sides(depth: np.ndarray, bbox, z_near: float, scale: float, cfg: LiftConfig) -> tuple[int, int]:
-    """(left, right): 1 where the 2D box's side edge is the image border or has an occluder beyond it.
+def _valid_depths(block: np.ndarray, scale: float) -> np.ndarray:
+    """The valid (finite, positive) depths of an image block as float64, divided by the image's depth scale."""
+    d = np.asarray(block, dtype=np.float64) / scale
+    return d[np.isfinite(d) & (d > 0)]
+
+
+def _hidden_sides(depth: np.ndarray, bbox, cut_lr, z_near: float, scale: float, cfg: LiftConfig) -> tuple[int, int]:
+    """(left, right): 1 where the 2D box's side edge is the image border (``cut_lr``) or has an occluder beyond it.
 
     An occluder: at least ``side_min_share`` of the valid pixels in a ``side_band_px`` band starting
     ``side_gap_px`` beyond the edge (over the box's rows) are nearer than ``z_near`` (the object's near
@@ -980,13 +988,12 @@ def _hidden_sides(depth: np.ndarray, bbox, z_near: float, scale: float, cfg: Lif
     r0, r1 = max(0, int(np.floor(y1))), min(H, int(np.ceil(y2)) + 1)
     g, b = cfg.side_gap_px, cfg.side_band_px
     out = []
-    for cut, lo, hi in ((x1 <= cfg.border_px - 0.5, int(np.floor(x1)) - g - b, int(np.floor(x1)) - g),
-                        (x2 >= W - 0.5 - cfg.border_px, int(np.ceil(x2)) + g, int(np.ceil(x2)) + g + b)):
+    for cut, lo, hi in ((cut_lr[0], int(np.floor(x1)) - g - b, int(np.floor(x1)) - g),
+                        (cut_lr[1], int(np.ceil(x2)) + g, int(np.ceil(x2)) + g + b)):
         if cut:
             out.append(1)
             continue
-        d = np.asarray(depth[r0:r1, max(0, lo):min(W, hi)], dtype=np.float64) / scale
-        d = d[np.isfinite(d) & (d > 0)]
+        d = _valid_depths(depth[r0:r1, max(0, lo):min(W, hi)], scale)
         near = len(d) >= 10 and float(np.mean(d < z_near - (0.05 + 0.02 * z_near))) >= cfg.side_min_share
         out.append(int(near))
     return out[0], out[1]
@@ -1046,8 +1053,7 @@ def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     if x1 < x0 or y1 < y0:
         return False
     st = max(1, int(np.ceil(np.sqrt((x1 - x0 + 1) * (y1 - y0 + 1) / 400.0))))
-    dd = np.asarray(depth[y0:y1 + 1:st, x0:x1 + 1:st], dtype=np.float64) / scale
-    dd = dd[np.isfinite(dd) & (dd > 0)]
+    dd = _valid_depths(depth[y0:y1 + 1:st, x0:x1 + 1:st], scale)
     if len(dd) < 10:
         return False
     m = 0.05 + 0.02 * float(z.mean())
@@ -1142,6 +1148,7 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
     ray = centre2[0] * ru + centre2[1] * rv
     ray = ray / max(np.linalg.norm(ray), 1e-9)
     vis = np.array([abs(ru[0] * ray[1] - ru[1] * ray[0]), abs(rv[0] * ray[1] - rv[1] * ray[0])])
+    across = int(np.argmax(vis))  # the horizontal box axis most across the view
     completed = False
     add = np.zeros(2)
     # the ground-plane box as [ul, uh, vl, vh]; far[axis] indexes the face of each axis away from the camera
@@ -1177,10 +1184,10 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
                 e4[kn] -= sign * share * add[axis]
     if cfg.side_complete > 0 and prior is not None and cfg.amodal and depth is not None and K is not None:
         # the extent across the view ends where the object goes behind an occluder or out of the image
-        a = int(np.argmax(vis))  # the horizontal box axis most across the view
+        a = across
         short_a = pe[a] - (e4[2 * a + 1] - e4[2 * a])
         if short_a > (1.0 - cfg.side_frac) * pe[a]:
-            hidden = _hidden_sides(depth, bbox, float(np.percentile(ob.z_sel, 10)) / scale, scale, cfg)
+            hidden = _hidden_sides(depth, bbox, ob.cut_lr, float(np.percentile(ob.z_sel, 10)) / scale, scale, cfg)
             if any(hidden):
                 grow = cfg.side_complete * short_a / sum(hidden)
                 axis_cam = G @ (np.array([c, 0.0, s]) if a == 0 else np.array([-s, 0.0, c]))
@@ -1191,22 +1198,19 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > 0.05:
         flags.append("amodal_completed")
     if cfg.cover_box and K is not None and depth is not None:
-        x1_, _, x2_, _ = (float(t) for t in bbox)
         if prior is not None:
             lim = max(prior.l, prior.w) * (1.0 + 2.0 * prior.rel_std)
         else:
             lim = 2.0 * float(max(ext.max(), 0.1))
         cap = max(0.0, lim - float(min(e4[1] - e4[0], e4[3] - e4[2])))
         if cap > 0:
-            e4, _grown = _cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, x1_ <= cfg.border_px - 0.5,
-                                          x2_ >= depth.shape[1] - 0.5 - cfg.border_px, cap, cfg.cover_tol_px,
+            e4, _grown = _cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, *ob.cut_lr, cap, cfg.cover_tol_px,
                                           far=far, near_cost=cfg.cover_near_cost)
     if (cfg.square_blend > 0 and cfg.amodal and prior is not None
             and prior.horizontal[0] >= cfg.square_ratio * prior.horizontal[1]):
         # a round or about square footprint (a lamp, a chair): its depth is its width, which the view shows across
         # it (after the 2D box's side edges were reached) better than the prior does
-        a = int(np.argmax(vis))
-        b = 1 - a
+        a, b = across, 1 - across
         if add[b] > 1e-4:
             ea, eb = e4[2 * a + 1] - e4[2 * a], e4[2 * b + 1] - e4[2 * b]
             new_b = max(float(ext[b]), eb + cfg.square_blend * (ea - eb))

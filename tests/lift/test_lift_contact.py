@@ -442,13 +442,15 @@ def test_hidden_sides_are_the_image_border_or_a_nearer_band_beside_the_box():
     cfg = LiftConfig()
     depth = np.full((60, 100), 4.0, dtype=np.float32)
     bbox = [40.0, 10.0, 60.0, 50.0]
-    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 0)  # background beside it: its extent ends there
+    free = (False, False)  # neither side edge is the image border
+    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)  # background beside it: its extent ends there
     depth[:, 62:68] = 2.0  # something nearer just right of it (the band starts 2 px beyond the edge)
-    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 1)
-    assert _hidden_sides(depth, bbox, 3.0, 0.6, cfg) == (0, 0)  # at depth scale 0.6 that band is 3.33 m: behind
-    assert _hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], 3.0, 1.0, cfg) == (1, 1)  # cut by the left border
+    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 1)
+    assert _hidden_sides(depth, bbox, free, 3.0, 0.6, cfg) == (0, 0)  # at depth scale 0.6 that band is 3.33 m: behind
+    cut_left = (True, False)  # the left edge is the image border (as _extract finds it)
+    assert _hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], cut_left, 3.0, 1.0, cfg) == (1, 1)
     depth[:, 62:68] = 0.0  # no valid depth: unknown, not hidden
-    assert _hidden_sides(depth, bbox, 3.0, 1.0, cfg) == (0, 0)
+    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5])
