@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py --scenes 40
 	$(BIN)/python benchmarks/bench_pipeline.py --parts cost,scaling,memory --small 20 --large 400
 	$(BIN)/python benchmarks/bench_lift.py --seed 1000 --scenes 20 --per-category
+	$(BIN)/python benchmarks/bench_lift.py --seed 1000,2000,3000,4000 --scenes 40 --no-baseline
 	$(BIN)/python benchmarks/bench_lift_headroom.py --seed 1000 --scenes 20
 	$(BIN)/python benchmarks/bench_qa.py --scenes 150 --seed 1000 --speed-images 2000
 	$(BIN)/python benchmarks/bench_depth.py --models small,base --images 8,4 --batch-size 4

@@ -1,6 +1,6 @@
 """Benchmark: lift3d's lifter vs a SpatialRGPT-style open3d baseline on synthetic RGB-D scenes.
 
-    .venv/bin/python benchmarks/bench_lift.py [--seed 1000] [--scenes 40] [--mask-bleed 0] [--no-baseline]
+    .venv/bin/python benchmarks/bench_lift.py [--seed 1000[,2000,...]] [--scenes 40] [--mask-bleed 0] [--no-baseline]
 
 Generates (once, cached under ``.bench/``) a synthetic set with ``lift3d.synth.generate`` (tuning was
 done on seeds 0-99; report on held-out seeds >= 1000), reads it back *independently of the pipeline's
@@ -17,6 +17,10 @@ Accuracy: 3D IoU per annotation (``lift3d.evaluate``), AP3D (Omni3D protocol).  
 object on one core (``ms/obj``) and, for lift3d, the median CPU time per object over the images
 (printed below the table: ``time.process_time`` of each image / its objects, best of ``--repeat`` runs),
 per-image gravity/floor work included (divided over the image's objects).
+
+Several seeds (``--seed 1000,2000,3000,4000``) lift each set in turn and end with lift3d's mean IoU per
+seed, their mean, spread and minimum: one seed's figure moves by +-0.02 with the scenes drawn (mostly with
+how far that set's objects are from their category's size prior, which sets the per-image depth scale).
 
 The synthetic depth carries a global scale error (up to +-5 %, like a monocular network's), so lift3d runs
 with ``LiftConfig(scale_from_priors=True)`` here (per-image depth scale from the category height priors);
@@ -113,29 +117,21 @@ def baseline_lift(o3d, depth, K, anns, gravity):
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=1000, help="generator seed (held-out: >= 1000)")
-    ap.add_argument("--scenes", type=int, default=40)
-    ap.add_argument("--mask-bleed", type=int, default=0)
-    ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--data", type=Path, default=None, help="existing synth output dir (skips generation)")
-    ap.add_argument("--per-category", action="store_true")
-    ap.add_argument("--no-scale", action="store_true", help="no per-image depth scale from the size priors")
-    ap.add_argument("--repeat", type=int, default=3, help="lift3d timing runs (best per image is kept)")
-    args = ap.parse_args(argv)
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed takes integers separated by commas, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seed needs at least one seed")
+    return seeds
 
-    root = args.data or ensure_synth(args.seed, args.scenes, args.mask_bleed)
+
+def run_set(root: Path, args, o3d) -> dict:
+    """Lift one synthetic set with lift3d (and the baseline when ``o3d``), print its table; the results."""
     gt = load_gt(root / "gt_boxes.json")
     images = list(read_images(root))
     n_obj = sum(len(a) for *_, a in images)
-    o3d = None
-    if not args.no_baseline:
-        try:
-            import open3d as o3d  # noqa: F401
-        except Exception as exc:  # noqa: BLE001 - ImportError or a missing system library
-            print(f"open3d baseline SKIPPED: cannot import open3d ({type(exc).__name__}: {exc}); "
-                  "install the optional extra `pip install open3d` (needs apt package libusb-1.0-0)")
     print(f"data: {root}  images: {len(images)}  annotated objects: {n_obj}")
 
     results = {}
@@ -197,7 +193,57 @@ def main(argv=None) -> int:
         for key, (res, _, _) in results.items():
             print(f"\n== {key[0]} / {key[1]}")
             print(format_report(res))
+    return {"results": results, "objects": n_obj}
+
+
+def print_seed_summary(runs: dict) -> None:
+    """Mean IoU(all) of lift3d per seed, the mean over the seeds and the spread between them."""
+    print("\nlift3d IoU(all) per seed (held-out: seeds >= 1000)")
+    print(f"{'seed':>8}{'objects':>9}{'masks':>8}{'box-only':>10}")
+    cols = {"masks": [], "box-only": []}
+    for seed, run in runs.items():
+        vals = [run["results"][("lift3d", m)][0]["overall"]["mean_iou_all"] for m in cols]
+        for m, v in zip(cols, vals):
+            cols[m].append(v)
+        print(f"{seed:>8}{run['objects']:>9}{vals[0]:>8.3f}{vals[1]:>10.3f}")
+    print(f"{'mean':>8}{'':>9}" + "".join(f"{np.mean(v):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
+    print(f"{'sd':>8}{'':>9}" + "".join(f"{np.std(v, ddof=1):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
+    print(f"{'min':>8}{'':>9}" + "".join(f"{np.min(v):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=_seeds, default=[1000],
+                    help="generator seed, or seeds separated by commas (held-out: >= 1000); several seeds also "
+                         "print lift3d's IoU per seed with the mean and the spread between seeds")
+    ap.add_argument("--scenes", type=int, default=40)
+    ap.add_argument("--mask-bleed", type=int, default=0)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--data", type=Path, default=None, help="existing synth output dir (skips generation)")
+    ap.add_argument("--per-category", action="store_true")
+    ap.add_argument("--no-scale", action="store_true", help="no per-image depth scale from the size priors")
+    ap.add_argument("--repeat", type=int, default=3, help="lift3d timing runs (best per image is kept)")
+    args = ap.parse_args(argv)
+    if args.data is not None and len(args.seed) > 1:
+        ap.error("--data names one set: give one --seed (or none) with it")
+
+    o3d = None
+    if not args.no_baseline:
+        try:
+            import open3d as o3d  # noqa: F401
+        except Exception as exc:  # noqa: BLE001 - ImportError or a missing system library
+            print(f"open3d baseline SKIPPED: cannot import open3d ({type(exc).__name__}: {exc}); "
+                  "install the optional extra `pip install open3d` (needs apt package libusb-1.0-0)")
+    runs = {}
+    for i, seed in enumerate(args.seed):
+        if i:
+            print()
+        runs[seed] = run_set(args.data or ensure_synth(seed, args.scenes, args.mask_bleed), args, o3d)
+    if len(runs) > 1:
+        print_seed_summary(runs)
     return 0
+
+
 
 
 if __name__ == "__main__":
