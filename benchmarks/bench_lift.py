@@ -119,7 +119,7 @@ def baseline_lift(o3d, depth, K, anns, gravity):
 
 def _seeds(text: str) -> list[int]:
     try:
-        seeds = [int(x) for x in str(text).split(",") if x.strip()]
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seed takes integers separated by commas, got {text!r}") from None
     if not seeds:
@@ -206,9 +206,8 @@ def print_seed_summary(runs: dict) -> None:
         for m, v in zip(cols, vals):
             cols[m].append(v)
         print(f"{seed:>8}{run['objects']:>9}{vals[0]:>8.3f}{vals[1]:>10.3f}")
-    print(f"{'mean':>8}{'':>9}" + "".join(f"{np.mean(v):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
-    print(f"{'sd':>8}{'':>9}" + "".join(f"{np.std(v, ddof=1):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
-    print(f"{'min':>8}{'':>9}" + "".join(f"{np.min(v):>{w}.3f}" for v, w in zip(cols.values(), (8, 10))))
+    for name, stat in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)), ("min", np.min)):
+        print(f"{name:>8}{'':>9}{stat(cols['masks']):>8.3f}{stat(cols['box-only']):>10.3f}")
 
 
 def main(argv=None) -> int:
@@ -242,8 +241,6 @@ def main(argv=None) -> int:
     if len(runs) > 1:
         print_seed_summary(runs)
     return 0
-
-
 
 
 if __name__ == "__main__":
