@@ -57,7 +57,7 @@ import numpy as np
 from scipy import ndimage
 
 from lift3d.geometry.boxes import gravity_frame, rot_y
-from lift3d.geometry.camera import IntrinsicsError, as_K
+from lift3d.geometry.camera import IntrinsicsError, as_K, project
 from lift3d.geometry.iou import rect_overlap
 from lift3d.lift.gravity import GravityEstimate, field_factor, resolve_gravity
 from lift3d.lift.priors import lookup, resolve_mode
@@ -689,11 +689,8 @@ def _top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbo
     """Box-only: the object's top (down coordinate, ``pct_lo`` percentile) from its points that do not
     project into the 2D box of an annotation standing on it (:func:`_on_top_points`); None when no point
     does or too few would be left.  Only the height uses it: the footprint keeps every point."""
-    P = q @ G.T
-    z = np.maximum(P[:, 2], 1e-6)
-    u = K[0, 0] * P[:, 0] / z + K[0, 1] * P[:, 1] / z + K[0, 2]
-    v = K[1, 1] * P[:, 1] / z + K[1, 2]
-    inside = _on_top_points(u, v, others, bbox, cfg)
+    uv = project(q @ G.T, K)  # the points come from valid (positive) depths
+    inside = _on_top_points(uv[:, 0], uv[:, 1], others, bbox, cfg)
     if inside is None or not inside.any():
         return None
     rest = ~inside
@@ -1031,10 +1028,9 @@ def _box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl
     """Image x coordinates of the 8 corners of a gravity-aligned box given in rotated ground coordinates
     (u, v at yaw (c, s)) and down extents; nan for corners at or behind the camera."""
     P = _box_corners_cam(G, c, s, ul, uh, vl, vh, hl, hh_)
-    z = P[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = (K[0, 0] * P[:, 0] + K[0, 1] * P[:, 1]) / z + K[0, 2]
-    return np.where(z > 1e-6, x, np.nan)
+        x = project(P, K)[:, 0]
+    return np.where(P[:, 2] > 1e-6, x, np.nan)
 
 
 def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
@@ -1045,8 +1041,7 @@ def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     z = P[:, 2]
     if not (z > 0.05).all():
         return False
-    x = K[0, 0] * P[:, 0] / z + K[0, 1] * P[:, 1] / z + K[0, 2]
-    y = K[1, 1] * P[:, 1] / z + K[1, 2]
+    x, y = project(P, K).T
     H, W = depth.shape
     x0, x1 = max(0, int(np.ceil(x.min()))), min(W - 1, int(np.floor(x.max())))
     y0, y1 = max(0, int(np.ceil(y.min()))), min(H - 1, int(np.floor(y.max())))
