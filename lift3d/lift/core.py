@@ -359,14 +359,20 @@ def _remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.n
     return keep if keep.sum() >= cfg.min_points else ok
 
 
+def _bottom_ray(bbox, K: np.ndarray, G: np.ndarray, H: int) -> np.ndarray:
+    """Gravity-frame direction (z = 1 in the camera frame) of the ray through the middle of the 2D box's
+    bottom edge (the image's bottom pixel row where the box reaches below it)."""
+    x1, _, x2, y2 = (float(t) for t in bbox)
+    return np.linalg.solve(K, np.array([0.5 * (x1 + x2), min(y2, H - 0.5) - 0.5, 1.0])) @ G
+
+
 def _bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: int, cfg: LiftConfig):
     """Ground range (horizontal distance from the camera) at which the ray through the middle of the 2D
     box's bottom edge meets the floor plane; ``inf`` when that ray does not descend (it never meets the
     floor), None when the bottom edge is cut by the image border (it is then not the object's bottom)."""
-    x1, y1, x2, y2 = (float(t) for t in bbox)
-    if y2 >= H - 0.5 - cfg.border_px:
+    if float(bbox[3]) >= H - 0.5 - cfg.border_px:
         return None
-    rg = np.linalg.solve(K, np.array([0.5 * (x1 + x2), y2 - 0.5, 1.0])) @ G
+    rg = _bottom_ray(bbox, K, G, H)
     if rg[1] <= 1e-6:
         return float("inf")
     return float(floor_h / rg[1] * np.hypot(rg[0], rg[2]))
@@ -387,8 +393,7 @@ def _bottom_reach(bbox, K: np.ndarray, G: np.ndarray, ground_range: tuple[float,
     at the end of the range where it is higher.  Recovers thin parts that did not survive the cleaning (a
     floor lamp's pole, legs).  None where undefined (a ray along the down axis).  (The same bound from the
     top edge was measured and not kept: -0.026 mean IoU on the tuning seeds.)"""
-    x1, _, x2, y2 = (float(t) for t in bbox)
-    rg = np.linalg.solve(K, np.array([0.5 * (x1 + x2), min(y2, H - 0.5) - 0.5, 1.0])) @ G
+    rg = _bottom_ray(bbox, K, G, H)
     hz = float(np.hypot(rg[0], rg[2]))
     if hz <= 1e-6:
         return None
@@ -1057,6 +1062,12 @@ def _occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     return behind < cfg.near_max_behind and front > cfg.near_min_front
 
 
+def _outward(k: int) -> float:
+    """The direction a face of the ground-plane box ``[ul, uh, vl, vh]`` moves out along its axis: + for the
+    upper bounds (odd index), - for the lower ones."""
+    return 1.0 if k % 2 else -1.0
+
+
 def _cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float, hl: float, hh_: float, bbox,
                      cut_left: bool, cut_right: bool, cap: float, tol_px: float, far=(1, 3),
                      near_cost: float = 1.0) -> tuple[list, bool]:
@@ -1080,10 +1091,10 @@ def _cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: floa
         if short(ext4) <= tol_px:
             continue
         best = None
-        for k, sign in ((0, -1.0), (1, 1.0), (2, -1.0), (3, 1.0)):  # ul down, uh up, vl down, vh up
-            def moved(delta, k=k, sign=sign):
+        for k in range(4):  # ul down, uh up, vl down, vh up
+            def moved(delta, k=k):
                 e = list(ext4)
-                e[k] += sign * delta
+                e[k] += _outward(k) * delta
                 return e
             if short(moved(cap)) > tol_px:
                 continue  # this face cannot get there within the cap
@@ -1168,7 +1179,7 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
             if add[axis] > 1e-4:
                 completed = True
                 k, kn = far[axis], far[axis] ^ 1  # e4 indices of the far and the near face of this axis
-                sign = 1.0 if k % 2 else -1.0  # the far face moves out by +add (upper bound) or -add
+                sign = _outward(k)  # the far face moves out by +add (upper bound) or -add
                 share = 0.0
                 if cfg.near_complete > 0 and depth is not None and K is not None and add[axis] > 0.05:
                     slab = list(e4)  # what the completion would add in front of the near face
@@ -1209,7 +1220,7 @@ def _fit(ob: _Obs, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float =
         if add[b] > 1e-4:
             ea, eb = e4[2 * a + 1] - e4[2 * a], e4[2 * b + 1] - e4[2 * b]
             new_b = max(float(ext[b]), eb + cfg.square_blend * (ea - eb))
-            e4[far[b]] += (1.0 if far[b] % 2 else -1.0) * (new_b - eb)
+            e4[far[b]] += _outward(far[b]) * (new_b - eb)
     ul, uh, vl, vh = e4
     ext = np.array([uh - ul, vh - vl])
 
