@@ -40,10 +40,9 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`_other_objects`).
 7. quality score and flags.
 
-Opt-in (``floor_field``, model depth with ``scale_from_priors``): the low-frequency multiplicative
-depth error is estimated from the bend of the floor (:func:`lift3d.lift.gravity.floor_field`) and divided
-out of each crop.  It matches the true field on the floor (correlation 0.8-0.95 on the synthetic set) but
-does not carry to the objects above the floor, so it is off by default (no accuracy change measured).
+Model depth (``scale_from_priors``) with ``depth_field``: before step 1, the smooth multiplicative depth
+distortion is measured on the room's planes around the objects - floor, walls, ceiling - and divided out
+of every crop (:func:`lift3d.lift.depth_field.estimate_depth_field`; never for sensor depth).
 
 Every annotation ends as an object or as a reject ``(annotation_id, reason, detail)`` with a stable
 reason code (see ``REJECT_REASONS``).  Pure numpy/scipy.
@@ -59,7 +58,8 @@ from scipy import ndimage
 from lift3d.geometry.boxes import gravity_frame, rot_y
 from lift3d.geometry.camera import IntrinsicsError, as_K, project
 from lift3d.geometry.iou import rect_overlap
-from lift3d.lift.gravity import GravityEstimate, field_factor, resolve_gravity
+from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
+from lift3d.lift.gravity import GravityEstimate, point_and_normal_grid, resolve_gravity
 from lift3d.lift.priors import lookup, resolve_mode
 
 REJECT_REASONS = (
@@ -173,9 +173,9 @@ class LiftConfig:
     contact_tol: float = 0.10  # m
     contact_tol_rel: float = 0.05
     yaw_points: int = 400  # points used by the yaw search
-    # model depth only: remove the low-frequency multiplicative depth error that bends the floor
-    # (gravity.floor_field); off for sensor depth unless asked for
-    floor_field: bool = False
+    # model depth only (with scale_from_priors): divide out the smooth multiplicative depth distortion measured on
+    # the room's planes (depth_field.estimate_depth_field); never applied to sensor depth
+    depth_field: bool = True
     # per-image depth scale from the category height priors (model / monocular depth only: never
     # silently for sensor depth).  See :func:`estimate_depth_scale`.
     scale_from_priors: bool = False
@@ -196,6 +196,7 @@ class LiftResult:
     gravity_confidence: float = 0.0
     floor_height: float | None = None
     depth_scale_factor: float = 1.0  # the depth was divided by this (1.0: no correction applied)
+    depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
 
 
 class _Reject(Exception):
@@ -259,14 +260,14 @@ def _pix_points(dz, iv, iu, ax, bx, by, G):
     return np.stack([z * (ax[iu] + bx[iv]), z * by[iv], z], axis=1) @ G
 
 
-def _read_crop(depth: np.ndarray, r0: int, r1: int, c0: int, c1: int, st: int, field=None):
-    """(depth of the pixel rows r0:r1 and columns c0:c1 at stride st as float64, divided by the floor field's
+def _read_crop(depth: np.ndarray, r0: int, r1: int, c0: int, c1: int, st: int, field: DepthField | None = None):
+    """(depth of the pixel rows r0:r1 and columns c0:c1 at stride st as float64, divided by the depth field's
     factor when one is given; their row and column coordinates)."""
     rows = np.arange(r0, r1, st, dtype=np.float64)
     cols = np.arange(c0, c1, st, dtype=np.float64)
     d = np.asarray(depth[r0:r1:st, c0:c1:st], dtype=np.float64)
     if field is not None:
-        d = d / field_factor(field, rows, cols, *depth.shape)
+        d = d / field.factor(rows, cols)
     return d, rows, cols
 
 
@@ -1304,16 +1305,24 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         res.rejects = [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
         return res
     depth = np.asarray(depth)
+    grid, fld = None, None
     try:
+        grid = point_and_normal_grid(depth, Km)
         ge = resolve_gravity(gravity, depth, Km, anns, estimate=cfg.estimate_gravity,
-                             min_confidence=cfg.min_gravity_confidence,
-                             field=cfg.floor_field and cfg.scale_from_priors)
+                             min_confidence=cfg.min_gravity_confidence, grid=grid)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: camera frame
         ge = GravityEstimate(None, "camera", 0.0, None)
+    if cfg.depth_field and cfg.scale_from_priors and grid is not None and ge.down is not None:
+        try:
+            fld = estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
+                                       exclusion_grid(anns, grid[4], grid[5], depth.shape))
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: not applied
+            fld = None
     res.gravity = None if ge.down is None else [float(t) for t in ge.down]
     res.gravity_source = ge.source
     res.gravity_confidence = float(ge.confidence)
     res.floor_height = ge.floor_h
+    res.depth_field = fld
     G = gravity_frame(ge.down)
     obs: list[_Obs] = []
     for ann in anns:
@@ -1324,7 +1333,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         try:
             others = [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None] \
                 if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes) else ()
-            obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg, ge.field, others))
+            obs.append(_extract(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld, others))
         except _Reject as rj:
             res.rejects.append((aid, rj.reason, rj.detail))
         except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:

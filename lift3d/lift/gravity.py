@@ -28,65 +28,6 @@ class GravityEstimate:
     source: str  # "dataset" | "estimated" | "camera"
     confidence: float
     floor_h: float | None = None  # distance of the floor plane below the camera along down (m)
-    field: np.ndarray | None = None  # depth-field coefficients from the floor's bend (see floor_field)
-
-
-def _field_basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Low-order basis in normalised image coordinates (x, y in [-1, 1])."""
-    x, y = np.broadcast_arrays(x, y)
-    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
-
-
-def field_factor(coef: np.ndarray, rows: np.ndarray, cols: np.ndarray, H: int, W: int,
-                 limit: float = 0.05) -> np.ndarray:
-    """Multiplicative depth factor on a (rows x cols) pixel grid from :func:`floor_field` coefficients."""
-    y = np.clip((2.0 * rows + 1.0) / H - 1.0, coef[8], coef[9])
-    x = np.clip((2.0 * cols + 1.0) / W - 1.0, coef[6], coef[7])
-    m = _field_basis(x[None, :], y[:, None]) @ coef[:6]
-    return np.exp(np.clip(m, -limit, limit))
-
-
-def floor_field(grid, down: np.ndarray, floor_h: float, shape, min_points: int = 150,
-                ridge: float = 0.02, band: float = 0.08) -> np.ndarray | None:
-    """Low-frequency multiplicative depth error from the bend of the floor.
-
-    Monocular depth carries a smooth multiplicative error s * (1 + f(u, v)).  A global s keeps the floor
-    planar (it is only absorbed in the floor level), but a varying f bends it: a floor pixel's height below
-    the camera reads ``floor_h * (1 + f)`` relative to the plane.  A ridge-regularised quadratic in image
-    coordinates is fitted to log(height / floor_h) over the floor pixels (normals along gravity, within
-    ``band`` of the floor level); the constant term is fitted too, so only the variation of the field is
-    removed (its mean stays with the per-image scale).  None when the floor is too small or covers too
-    little of the image to pin the field.
-    """
-    if floor_h is None or down is None:
-        return None
-    P, n, ok, nok, vv, uu = grid
-    H, W = shape
-    h = P @ down
-    r = h / floor_h
-    fl = nok & (np.abs(n @ down) > np.cos(np.radians(15.0))) & (np.abs(r - 1.0) < band)
-    if fl.sum() < min_points:
-        return None
-    y = (2.0 * vv + 1.0) / H - 1.0
-    x = (2.0 * uu + 1.0) / W - 1.0
-    X = np.broadcast_to(x[None, :], fl.shape)[fl]
-    Y = np.broadcast_to(y[:, None], fl.shape)[fl]
-    if np.ptp(X) < 0.5 or np.ptp(Y) < 0.3:
-        return None
-    t = np.log(r[fl])
-    A = _field_basis(X, Y)
-    w = np.ones(len(t))
-    coef = np.zeros(A.shape[1])
-    for _ in range(3):  # IRLS (Cauchy) against objects' bottoms and rugs inside the band
-        Aw = A * w[:, None]
-        reg = ridge * len(t) * np.diag([0.0, 0.1, 0.1, 1.0, 1.0, 1.0])
-        coef = np.linalg.solve(A.T @ Aw + reg, Aw.T @ t)
-        res = t - A @ coef
-        sc = 1.4826 * np.median(np.abs(res)) + 1e-4
-        w = 1.0 / (1.0 + (res / (2.5 * sc)) ** 2)
-    # evaluated only over the floor's extent in the image (clamped beyond: no polynomial extrapolation)
-    bounds = [np.percentile(X, 2), np.percentile(X, 98), np.percentile(Y, 2), np.percentile(Y, 98)]
-    return np.concatenate([coef, bounds])
 
 
 def _grid(depth: np.ndarray, max_side: int = 120) -> tuple[int, np.ndarray, np.ndarray]:
@@ -220,14 +161,12 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
 
 
 def resolve_gravity(gravity, depth: np.ndarray, K: np.ndarray, annotations=(), estimate: bool = True,
-                    min_confidence: float = 0.2, field: bool = False) -> GravityEstimate:
-    """Pick the up direction for one image and the floor level along it (and the floor's depth-field
-    coefficients when ``field``: :func:`floor_field`)."""
-    grid = point_and_normal_grid(depth, K)
-    ge = _resolve(gravity, depth, K, annotations, estimate, min_confidence, grid)
-    if field and ge.down is not None and ge.floor_h is not None:
-        ge.field = floor_field(grid, ge.down, ge.floor_h, depth.shape)
-    return ge
+                    min_confidence: float = 0.2, grid=None) -> GravityEstimate:
+    """Pick the up direction for one image and the floor level along it.  ``grid``: the image's
+    :func:`point_and_normal_grid` when the caller already has it."""
+    if grid is None:
+        grid = point_and_normal_grid(depth, K)
+    return _resolve(gravity, depth, K, annotations, estimate, min_confidence, grid)
 
 
 def _resolve(gravity, depth, K, annotations, estimate, min_confidence, grid) -> GravityEstimate:

@@ -1,0 +1,251 @@
+"""The low-frequency distortion of a model depth map, measured on the room's planes.
+
+Monocular depth carries, besides its global scale, a smooth multiplicative error: the depth read at pixel
+(u, v) is ``z * s * exp(g(u, v))`` with ``g`` varying slowly over the image.  A global ``s`` keeps every plane
+planar, but a varying ``g`` bends it: a pixel on a plane ``{p : n . p = d}`` reads ``n . p = d * exp(g)``.
+The room's large planes are therefore a measurement of ``g`` wherever they are seen:
+
+* the floor (normal = down, level = the floor height of :mod:`lift3d.lift.gravity`);
+* a ceiling (normal = up, level from its own pixels);
+* walls: vertical planes whose horizontal normals follow the room's two perpendicular axes (the dominant
+  orientation of the vertical surfaces, modulo 90 degrees); each wall's level comes from its own pixels.
+
+``log(n . p / d)`` on those pixels is ``g`` up to one constant per plane (its level absorbed the plane's mean
+of ``g``) and, for a wall, a ramp along it (a wall's yaw absorbs ``g``'s gradient along it).  A smooth field
+on a coarse node grid spanning the image (bilinear between nodes, second-difference smoothness, a weak
+pull towards 0 where nothing is seen) is fitted jointly with those per-plane nuisances by iteratively
+re-weighted least squares (Cauchy weights: objects standing in front of a plane and rugs are outliers).
+The floor is the reference (no constant of its own), so the field leaves the floor level and the global
+scale alone: those are the gravity step's and the per-image depth scale's (``scale_from_priors``).  Between
+the planes - where the objects are - the field is interpolated; the annotated objects themselves are
+never used as measurements.
+
+Only for model depth: sensor depth has no such field.  Pure numpy/scipy; works on the strided point grid
+of :func:`lift3d.lift.gravity.point_and_normal_grid` (a few thousand points), never per pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import sparse
+
+from lift3d.geometry.boxes import gravity_frame
+
+
+@dataclass(frozen=True)
+class DepthField:
+    """``log`` of the multiplicative depth distortion on a (gh, gw) node grid spanning an H x W image.
+
+    Node (i, j) sits at pixel row ``i (H - 1) / (gh - 1)`` and column ``j (W - 1) / (gw - 1)``; between nodes
+    the field is bilinear.  Divide a depth read at (row, col) by :meth:`factor` to undo the distortion.
+    """
+
+    log_grid: np.ndarray
+    shape: tuple[int, int]
+    n_points: int = 0
+    planes: tuple[str, ...] = ()
+
+    def log_factor(self, rows, cols) -> np.ndarray:
+        """(len(rows), len(cols)) field values at the pixel rows x columns (any float coordinates)."""
+        gh, gw = self.log_grid.shape
+        H, W = self.shape
+        wy, iy = _lin_weights(np.asarray(rows, dtype=np.float64), H, gh)
+        wx, ix = _lin_weights(np.asarray(cols, dtype=np.float64), W, gw)
+        g = self.log_grid
+        top = (1.0 - wx)[None, :] * g[iy][:, ix] + wx[None, :] * g[iy][:, ix + 1]
+        bot = (1.0 - wx)[None, :] * g[iy + 1][:, ix] + wx[None, :] * g[iy + 1][:, ix + 1]
+        return (1.0 - wy)[:, None] * top + wy[:, None] * bot
+
+    def factor(self, rows, cols) -> np.ndarray:
+        return np.exp(self.log_factor(rows, cols))
+
+
+def _lin_weights(x: np.ndarray, n_px: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional position of pixel coordinates ``x`` between grid nodes: (weight of the upper node, lower index)."""
+    g = np.clip(x / max(n_px - 1, 1) * (n_nodes - 1), 0.0, n_nodes - 1 - 1e-9)
+    i = np.floor(g).astype(np.int64)
+    return g - i, i
+
+
+def _bilinear(rows: np.ndarray, cols: np.ndarray, shape, grid) -> sparse.csr_matrix:
+    """Sparse (n, gh * gw) matrix of the bilinear weights of n points on the node grid."""
+    gh, gw = grid
+    wy, iy = _lin_weights(rows, shape[0], gh)
+    wx, ix = _lin_weights(cols, shape[1], gw)
+    n = len(rows)
+    r = np.repeat(np.arange(n), 4)
+    c = np.stack([iy * gw + ix, iy * gw + ix + 1, (iy + 1) * gw + ix, (iy + 1) * gw + ix + 1], axis=1).ravel()
+    v = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], axis=1).ravel()
+    return sparse.csr_matrix((v, (r, c)), shape=(n, gh * gw))
+
+
+@lru_cache(maxsize=8)
+def _roughness(gh: int, gw: int) -> np.ndarray:
+    """D^T D of the second differences along rows and columns and the mixed difference (thin-plate-like)."""
+    idx = np.arange(gh * gw).reshape(gh, gw)
+    blocks = []
+    for trip in ((idx[:, :-2], idx[:, 1:-1], idx[:, 2:]), (idx[:-2], idx[1:-1], idx[2:])):
+        a, b, c = (t.ravel() for t in trip)
+        k = np.arange(len(a))
+        blocks.append(sparse.csr_matrix((np.concatenate([np.ones_like(a, float), -2.0 * np.ones_like(b, float),
+                                                         np.ones_like(c, float)]),
+                                         (np.concatenate([k, k, k]), np.concatenate([a, b, c]))),
+                                        shape=(len(a), gh * gw)))
+    a, b, c, d = (t.ravel() for t in (idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]))
+    k = np.arange(len(a))
+    s2 = np.sqrt(2.0)
+    blocks.append(sparse.csr_matrix((np.concatenate([np.full(len(a), s2), np.full(len(a), -s2), np.full(len(a), -s2),
+                                                     np.full(len(a), s2)]),
+                                     (np.concatenate([k, k, k, k]), np.concatenate([a, b, c, d]))),
+                                    shape=(len(a), gh * gw)))
+    D = sparse.vstack(blocks).tocsr()
+    return (D.T @ D).toarray()
+
+
+def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
+    """Measurements ``(log ratio, grid index, plane id, along-wall coordinate or nan)`` on the room's planes."""
+    cosa, sina = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    h = P @ down
+    # orient every normal away from the camera (a room surface's outward normal): n . p > 0
+    n = np.where(((n * P).sum(axis=-1) < 0)[..., None], -n, n)
+    nd = n @ down
+    out, names = [], []
+
+    def add(sel, ratio, along=None):
+        idx = np.flatnonzero(sel)
+        out.append((np.log(ratio), idx, np.full(len(idx), len(names)),
+                    np.full(len(idx), np.nan) if along is None else along))
+
+    floor = usable & (nd > cosa) & (np.abs(h / floor_h - 1.0) < band)
+    if floor.sum() >= min_plane:
+        add(floor.ravel(), (h[floor] / floor_h))
+        names.append("floor")
+    ceil = usable & (nd < -cosa) & (h < -0.3)
+    if ceil.sum() >= min_plane:
+        ch = float(np.median(-h[ceil]))
+        ceil &= np.abs(-h / ch - 1.0) < band
+        if ceil.sum() >= min_plane:
+            add(ceil.ravel(), -h[ceil] / ch)
+            names.append("ceiling")
+    walls = usable & (np.abs(nd) < sina)
+    if walls.sum() >= min_plane:
+        G = gravity_frame(down)
+        ng = n[walls] @ G  # (x, down, fwd) in the gravity frame
+        th = np.arctan2(ng[:, 2], ng[:, 0])
+        psi = float(np.angle(np.exp(4j * th).mean()) / 4.0)  # the room's axes, modulo 90 degrees
+        Pw = P[walls]
+        widx = np.flatnonzero(walls.ravel())
+        for k in range(4):
+            a = psi + k * np.pi / 2.0
+            near = np.abs(np.angle(np.exp(1j * (th - a)))) < np.radians(angle_deg)
+            if near.sum() < min_plane:
+                continue
+            d = Pw[near] @ (G @ np.array([np.cos(a), 0.0, np.sin(a)]))
+            # the wall is the farthest well-supported level along its normal (objects stand in front of it)
+            dw = float(np.percentile(d, 90))
+            inl = np.abs(d / dw - 1.0) < band
+            if inl.sum() < min_plane or dw <= 0:
+                continue
+            dw = float(np.median(d[inl]))
+            inl = np.abs(d / dw - 1.0) < band
+            if inl.sum() < min_plane:
+                continue
+            tang = G @ np.array([-np.sin(a), 0.0, np.cos(a)])
+            along = (Pw[near][inl] @ tang) / dw
+            out.append((np.log(d[inl] / dw), widx[np.flatnonzero(near)[inl]], np.full(int(inl.sum()), len(names)),
+                        along - along.mean()))
+            names.append(f"wall{k}")
+    return out, names
+
+
+def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=(13, 17), smooth=0.1,
+                         prior=0.16, ramp_prior=0.04, band=0.08, angle_deg=15.0, min_plane=30, min_points=300,
+                         limit=0.06, iterations=3) -> DepthField | None:
+    """Fit the depth field of one image from the room's planes (see the module docstring).
+
+    ``grid_pts`` is :func:`lift3d.lift.gravity.point_and_normal_grid`'s output for the image (shape ``shape``),
+    ``exclude`` a bool array on that grid (True: an annotated object, never a measurement).  ``smooth``
+    weighs the roughness, ``prior`` and ``ramp_prior`` pull the node values and the walls' ramps towards 0
+    (relative to one measurement's weight).  None when the floor is unknown, fewer than ``min_points``
+    plane pixels are seen, or the fitted field leaves +-``limit`` (an unreliable fit is not applied).
+    """
+    if down is None or floor_h is None or not floor_h > 0:
+        return None
+    P, n, _ok, nok, vv, uu = grid_pts
+    usable = nok if exclude is None else nok & ~exclude
+    rows, names = _plane_rows(P, n, usable, np.asarray(down, dtype=np.float64), float(floor_h), band, angle_deg,
+                              min_plane)
+    if not rows or "floor" not in names:
+        return None
+    t = np.concatenate([r[0] for r in rows])
+    idx = np.concatenate([r[1] for r in rows])
+    pid = np.concatenate([r[2] for r in rows])
+    along = np.concatenate([r[3] for r in rows])
+    if len(t) < min_points:
+        return None
+    gh, gw = nodes
+    nn = gh * gw
+    w_grid = len(uu)
+    A = _bilinear(vv[idx // w_grid].astype(np.float64), uu[idx % w_grid].astype(np.float64), shape, nodes)
+    # nuisances: one constant per plane but the floor (the reference), one ramp per wall
+    cols = []
+    for q, name in enumerate(names):
+        m = pid == q
+        if name != "floor":
+            cols.append(m.astype(np.float64))
+        if name.startswith("wall"):
+            cols.append(np.where(m, along, 0.0))
+    ncol = nn + len(cols)
+    if cols:
+        A = sparse.hstack([A, sparse.csr_matrix(np.stack(cols, axis=1))]).tocsr()
+    reg = np.zeros((ncol, ncol))
+    reg[:nn, :nn] = smooth * len(t) / nn * _roughness(gh, gw)
+    diag = np.zeros(ncol)
+    diag[:nn] = prior
+    j = nn
+    for name in names:
+        if name != "floor":
+            j += 1
+        if name.startswith("wall"):
+            diag[j] = ramp_prior
+            j += 1
+    reg += np.diag(diag + 1e-9)
+    w = np.ones(len(t))
+    x = np.zeros(ncol)
+    for _ in range(iterations):
+        Aw = A.multiply(w[:, None]).tocsr()
+        x = np.linalg.solve((A.T @ Aw).toarray() + reg, Aw.T @ t)
+        res = t - A @ x
+        sc = 1.4826 * float(np.median(np.abs(res))) + 1e-4
+        w = 1.0 / (1.0 + (res / (2.5 * sc)) ** 2)
+    g = x[:nn].reshape(gh, gw)
+    if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > limit:
+        return None
+    return DepthField(g, (int(shape[0]), int(shape[1])), int(len(t)), tuple(names))
+
+
+def exclusion_grid(annotations, vv: np.ndarray, uu: np.ndarray, shape, margin_cells: int = 1) -> np.ndarray:
+    """Grid points (rows ``vv`` x columns ``uu``) covered by an annotated object: its mask where it has one
+    (sampled on the grid), else its 2D box; grown by ``margin_cells`` grid cells (edges, mask bleed)."""
+    from scipy import ndimage
+
+    ex = np.zeros((len(vv), len(uu)), dtype=bool)
+    for a in annotations:
+        m = a.get("mask")
+        if m is not None and np.shape(m) == tuple(shape):
+            ex |= np.asarray(m, dtype=bool)[np.ix_(vv, uu)]
+            continue
+        b = a.get("bbox2d")
+        if b is None:
+            continue
+        try:
+            x1, y1, x2, y2 = (float(t) for t in b)
+        except (TypeError, ValueError):
+            continue
+        ex[np.ix_((vv >= y1) & (vv <= y2), (uu >= x1) & (uu <= x2))] = True
+    if margin_cells > 0 and ex.any():
+        ex = ndimage.binary_dilation(ex, iterations=margin_cells)
+    return ex

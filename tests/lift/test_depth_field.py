@@ -1,0 +1,112 @@
+"""The smooth depth distortion measured on the room's planes (lift3d.lift.depth_field)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lift3d.geometry.iou import iou_3d
+from lift3d.lift import LiftConfig, lift_image
+from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
+from lift3d.lift.gravity import floor_height, point_and_normal_grid
+from lift_scenes import box_on_floor
+
+DOWN = np.array([0.0, 1.0, 0.0])
+CAM_H = 1.3
+
+
+def _field(H, W, amp=0.025):
+    """A smooth log-distortion of about one period over the image (a monocular network's low-frequency error)."""
+    yy, xx = np.mgrid[0:H, 0:W] / float(max(H, W))
+    f = np.cos(2 * np.pi * (0.7 * xx + 0.4 * yy) + 0.6) + 0.6 * np.cos(2 * np.pi * (-0.5 * xx + 0.8 * yy) + 2.0)
+    return amp * f / np.abs(f).max()
+
+
+def _room(scene, W=320, H=240):
+    boxes = [box_on_floor(-0.8, 3.4, [0.6, 0.9, 0.5], 0.3), box_on_floor(0.7, 4.0, [0.9, 0.75, 1.4], -0.4)]
+    depth, K, anns, owner = scene(boxes, cam_h=CAM_H, wall_dist=5.5, W=W, H=H, categories={0: "cabinet", 1: "table"})
+    return boxes, depth, K, anns, owner
+
+
+def _fit(depth, K, anns):
+    grid = point_and_normal_grid(depth, K)
+    floor_h = floor_height(depth, K, DOWN, grid)  # the floor level as the lifter measures it (bent depth)
+    return estimate_depth_field(grid, DOWN, floor_h, depth.shape, exclusion_grid(anns, grid[4], grid[5], depth.shape))
+
+
+def test_bilinear_field_reproduces_a_linear_function_exactly():
+    H, W = 120, 200
+    gh, gw = 5, 7
+    ny, nx = np.meshgrid(np.arange(gh) * (H - 1) / (gh - 1), np.arange(gw) * (W - 1) / (gw - 1), indexing="ij")
+    fld = DepthField(0.01 + 2e-4 * ny - 1e-4 * nx, (H, W))
+    rows, cols = np.array([0.0, 13.5, 60.0, 119.0]), np.array([0.0, 7.25, 150.0, 199.0])
+    want = 0.01 + 2e-4 * rows[:, None] - 1e-4 * cols[None, :]
+    assert np.allclose(fld.log_factor(rows, cols), want, atol=1e-12)
+    assert np.allclose(fld.factor(rows, cols), np.exp(want))
+
+
+def test_undistorted_room_gives_no_field(scene):
+    _, depth, K, anns, _ = _room(scene)
+    fld = _fit(depth, K, anns)
+    assert fld is not None and "floor" in fld.planes and any(p.startswith("wall") for p in fld.planes)
+    assert np.abs(fld.log_grid).max() < 2e-3
+
+
+def test_distortion_is_recovered_between_the_planes(scene):
+    _, depth, K, anns, owner = _room(scene)
+    H, W = depth.shape
+    truth = _field(H, W)
+    fld = _fit(depth * np.exp(truth).astype(np.float32), K, anns)
+    assert fld is not None
+    est = fld.log_factor(np.arange(H), np.arange(W))
+    # the floor is the reference: the estimate equals the truth up to the truth's mean on the floor
+    err = est - (truth - truth[owner == -1].mean())
+    on_objects = owner >= 0
+    spread = truth[on_objects].std()
+    assert spread > 0.004
+    # at the objects' pixels (never measured, interpolated from the planes around them)
+    assert np.sqrt(np.mean((err[on_objects] - err[on_objects].mean()) ** 2)) < 0.35 * spread
+    assert abs(err[owner == -1].mean()) < 0.006
+
+
+def test_lifting_with_the_field_is_closer_to_the_undistorted_lift(scene):
+    boxes, depth, K, anns, _ = _room(scene)
+    H, W = depth.shape
+    bent = depth * np.exp(_field(H, W, 0.03)).astype(np.float32)
+    gt = [{"center_cam": b.center.tolist(), "dimensions": b.dims.tolist(), "R_cam": np.asarray(b.R).reshape(9).tolist()}
+          for b in boxes]
+    ious = {}
+    for on in (False, True):
+        res = lift_image(bent, K, anns, DOWN, LiftConfig(scale_from_priors=True, depth_field=on))
+        assert (res.depth_field is not None) == on
+        ious[on] = np.mean([iou_3d(o, gt[o["annotation_id"] - 100]) for o in res.objects])
+    assert ious[True] > ious[False] + 0.02
+
+
+def test_sensor_depth_is_never_corrected(scene):
+    _, depth, K, anns, _ = _room(scene)
+    res = lift_image(depth, K, anns, DOWN, LiftConfig(depth_field=True))  # scale_from_priors off: sensor depth
+    assert res.depth_field is None
+
+
+def test_no_floor_no_field(scene):
+    _, depth, K, anns, _ = _room(scene)
+    grid = point_and_normal_grid(depth, K)
+    assert estimate_depth_field(grid, None, CAM_H, depth.shape) is None
+    assert estimate_depth_field(grid, DOWN, None, depth.shape) is None
+    # a floor level nowhere near the floor: no floor pixels, no reference
+    assert estimate_depth_field(grid, DOWN, 9.0, depth.shape) is None
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_exclusion_covers_the_mask_or_the_box(with_mask):
+    H, W = 60, 80
+    vv, uu = np.arange(0, H, 4), np.arange(0, W, 4)
+    m = np.zeros((H, W), dtype=bool)
+    m[20:30, 40:52] = True
+    ann = {"bbox2d": [39.5, 19.5, 51.5, 29.5], "mask": m if with_mask else None}
+    ex = exclusion_grid([ann], vv, uu, (H, W), margin_cells=0)
+    want = m[np.ix_(vv, uu)] if with_mask else np.outer((vv >= 19.5) & (vv <= 29.5), (uu >= 39.5) & (uu <= 51.5))
+    assert np.array_equal(ex, want)
+    grown = exclusion_grid([ann], vv, uu, (H, W), margin_cells=1)
+    assert grown.sum() > ex.sum() and np.all(grown[ex])
