@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import sparse
+from scipy import ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
 
@@ -114,10 +114,9 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
     nd = n @ down
     out, names = [], []
 
-    def add(sel, ratio, along=None):
+    def add(sel, ratio):  # a horizontal plane: no along-wall coordinate
         idx = np.flatnonzero(sel)
-        out.append((np.log(ratio), idx, np.full(len(idx), len(names)),
-                    np.full(len(idx), np.nan) if along is None else along))
+        out.append((np.log(ratio), idx, np.full(len(idx), len(names)), np.full(len(idx), np.nan)))
 
     floor = usable & (nd > cosa) & (np.abs(h / floor_h - 1.0) < band)
     if floor.sum() >= min_plane:
@@ -230,8 +229,6 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
 def exclusion_grid(annotations, vv: np.ndarray, uu: np.ndarray, shape, margin_cells: int = 1) -> np.ndarray:
     """Grid points (rows ``vv`` x columns ``uu``) covered by an annotated object: its mask where it has one
     (sampled on the grid), else its 2D box; grown by ``margin_cells`` grid cells (edges, mask bleed)."""
-    from scipy import ndimage
-
     ex = np.zeros((len(vv), len(uu)), dtype=bool)
     for a in annotations:
         m = a.get("mask")
