@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
+from lift3d.lift.gravity import box_on_grid
 
 
 @dataclass(frozen=True)
@@ -114,21 +115,20 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
     nd = n @ down
     out, names = [], []
 
-    def add(sel, ratio):  # a horizontal plane: no along-wall coordinate
-        idx = np.flatnonzero(sel)
-        out.append((np.log(ratio), idx, np.full(len(idx), len(names)), np.full(len(idx), np.nan)))
+    def add(idx, log_ratio, name, along=None):  # along: a wall's along-wall coordinate (None: a horizontal plane)
+        out.append((log_ratio, idx, np.full(len(idx), len(names)),
+                    np.full(len(idx), np.nan) if along is None else along))
+        names.append(name)
 
     floor = usable & (nd > cosa) & (np.abs(h / floor_h - 1.0) < band)
     if floor.sum() >= min_plane:
-        add(floor.ravel(), (h[floor] / floor_h))
-        names.append("floor")
+        add(np.flatnonzero(floor), np.log(h[floor] / floor_h), "floor")
     ceil = usable & (nd < -cosa) & (h < -0.3)
     if ceil.sum() >= min_plane:
         ch = float(np.median(-h[ceil]))
         ceil &= np.abs(-h / ch - 1.0) < band
         if ceil.sum() >= min_plane:
-            add(ceil.ravel(), -h[ceil] / ch)
-            names.append("ceiling")
+            add(np.flatnonzero(ceil), np.log(-h[ceil] / ch), "ceiling")
     walls = usable & (np.abs(nd) < sina)
     if walls.sum() >= min_plane:
         G = gravity_frame(down)
@@ -136,7 +136,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
         th = np.arctan2(ng[:, 2], ng[:, 0])
         psi = float(np.angle(np.exp(4j * th).mean()) / 4.0)  # the room's axes, modulo 90 degrees
         Pw = P[walls]
-        widx = np.flatnonzero(walls.ravel())
+        widx = np.flatnonzero(walls)
         for k in range(4):
             a = psi + k * np.pi / 2.0
             near = np.abs(np.angle(np.exp(1j * (th - a)))) < np.radians(angle_deg)
@@ -145,8 +145,10 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
             d = Pw[near] @ (G @ np.array([np.cos(a), 0.0, np.sin(a)]))
             # the wall is the farthest well-supported level along its normal (objects stand in front of it)
             dw = float(np.percentile(d, 90))
+            if dw <= 0:
+                continue
             inl = np.abs(d / dw - 1.0) < band
-            if inl.sum() < min_plane or dw <= 0:
+            if inl.sum() < min_plane:
                 continue
             dw = float(np.median(d[inl]))
             inl = np.abs(d / dw - 1.0) < band
@@ -154,9 +156,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
                 continue
             tang = G @ np.array([-np.sin(a), 0.0, np.cos(a)])
             along = (Pw[near][inl] @ tang) / dw
-            out.append((np.log(d[inl] / dw), widx[np.flatnonzero(near)[inl]], np.full(int(inl.sum()), len(names)),
-                        along - along.mean()))
-            names.append(f"wall{k}")
+            add(widx[np.flatnonzero(near)[inl]], np.log(d[inl] / dw), f"wall{k}", along - along.mean())
     return out, names
 
 
@@ -189,28 +189,22 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     nn = gh * gw
     w_grid = len(uu)
     A = _bilinear(vv[idx // w_grid].astype(np.float64), uu[idx % w_grid].astype(np.float64), shape, nodes)
-    # nuisances: one constant per plane but the floor (the reference), one ramp per wall
-    cols = []
+    # nuisances: one constant per plane but the floor (the reference), one ramp per wall (pulled by ramp_prior)
+    cols, col_prior = [], []
     for q, name in enumerate(names):
         m = pid == q
         if name != "floor":
             cols.append(m.astype(np.float64))
+            col_prior.append(0.0)
         if name.startswith("wall"):
             cols.append(np.where(m, along, 0.0))
+            col_prior.append(ramp_prior)
     ncol = nn + len(cols)
     if cols:
         A = sparse.hstack([A, sparse.csr_matrix(np.stack(cols, axis=1))]).tocsr()
     reg = np.zeros((ncol, ncol))
     reg[:nn, :nn] = smooth * len(t) / nn * _roughness(gh, gw)
-    diag = np.zeros(ncol)
-    diag[:nn] = prior
-    j = nn
-    for name in names:
-        if name != "floor":
-            j += 1
-        if name.startswith("wall"):
-            diag[j] = ramp_prior
-            j += 1
+    diag = np.concatenate([np.full(nn, prior), col_prior])
     reg += np.diag(diag + 1e-9)
     w = np.ones(len(t))
     x = np.zeros(ncol)
@@ -242,7 +236,7 @@ def exclusion_grid(annotations, vv: np.ndarray, uu: np.ndarray, shape, margin_ce
             x1, y1, x2, y2 = (float(t) for t in b)
         except (TypeError, ValueError):
             continue
-        ex[np.ix_((vv >= y1) & (vv <= y2), (uu >= x1) & (uu <= x2))] = True
+        ex |= box_on_grid(vv, uu, x1, y1, x2, y2)
     if margin_cells > 0 and ex.any():
         ex = ndimage.binary_dilation(ex, iterations=margin_cells)
     return ex

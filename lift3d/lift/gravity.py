@@ -38,6 +38,12 @@ def _grid(depth: np.ndarray, max_side: int = 120) -> tuple[int, np.ndarray, np.n
     return s, vv, uu
 
 
+def box_on_grid(vv: np.ndarray, uu: np.ndarray, x1, y1, x2, y2) -> np.ndarray:
+    """(len(vv), len(uu)) bool: the grid points (pixel rows ``vv`` x columns ``uu``) inside the 2D box, edges
+    included."""
+    return ((vv >= y1) & (vv <= y2))[:, None] & ((uu >= x1) & (uu <= x2))[None, :]
+
+
 def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 120, rel_jump: float = 0.05):
     """Strided point map (h, w, 3), normals (h, w, 3, oriented towards +camera-y) and validity (h, w)."""
     s, vv, uu = _grid(depth, max_side)
@@ -108,9 +114,7 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
     # likely floor: lower 60 % of the image and outside annotated objects (not an object's top)
     cand &= (vv >= 0.4 * depth.shape[0])[:, None]
     for (x1, y1, x2, y2) in exclude_boxes:
-        rv = (vv >= y1) & (vv <= y2)
-        ru = (uu >= x1) & (uu <= x2)
-        cand &= ~(rv[:, None] & ru[None, :])
+        cand &= ~box_on_grid(vv, uu, x1, y1, x2, y2)
     pts = P[cand]
     allp = P[ok]
     if len(pts) < 30:
