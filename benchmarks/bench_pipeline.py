@@ -69,8 +69,9 @@ def part_cost(root: Path, n: int) -> dict:
     from lift3d.io.coco import read_coco3d
     from lift3d.io.decode import DecodeStage
     from lift3d.output import UnitWriter
-    from lift3d.pipeline.executors import LocalExecutor, make_units
-    from lift3d.pipeline.stages import BuildConfig, make_stages
+    from lift3d.pipeline.executors import LocalExecutor
+    from lift3d.pipeline.run import make_units
+    from lift3d.build import BuildConfig, make_stages
 
     ann = coco_like(root, n)
     inp = read_coco3d(ann, ann.parent)

@@ -84,7 +84,7 @@ def agreement(n_scenes: int, seed: int):
         by_id = {o["annotation_id"]: o for o in s.objects}
         rejected = sorted({str(by_id[r[0]]["category"]) for r in res.rejects if r[0] in by_id})
         image = dict(image_id=s.image_id, width=W, height=H, K=K.reshape(9).tolist(), gravity=res.gravity, file_name="",
-                     rejected_categories=rejected)  # as the pipeline passes it (lift3d.pipeline.stages)
+                     rejected_categories=rejected)  # as the pipeline passes it (lift3d.qa.stage)
         rows, st = generate_qa(image, res.objects, cfg, idx)
         skipped.update(st["skipped"])
         lifted_ids = {o["annotation_id"] for o in res.objects}

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lift3d.build import build  # noqa: E402
 from lift3d.model import resolve_model_config  # noqa: E402
-from lift3d.pipeline.stages import BuildConfig  # noqa: E402
+from lift3d.build import BuildConfig  # noqa: E402
 from lift3d.synth import generate  # noqa: E402
 from lift3d.train import Corpus, localization_samples, predict, score_predictions, train  # noqa: E402
 

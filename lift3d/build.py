@@ -8,17 +8,75 @@ import platform
 import posixpath
 import time
 from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lift3d import __version__
 from lift3d.errors import UserError
 from lift3d.io.coco import read_coco3d
 from lift3d.output import UnitWriter, existing_shards, finalize, fs_and_root, merge_stats
-from lift3d.pipeline.executors import make_executor, make_units
-from lift3d.pipeline.stages import BuildConfig, make_stages
+from lift3d.pipeline.executors import make_executor
+from lift3d.pipeline.run import make_units
+from lift3d.pipeline.stage import Stage
 from lift3d.schema import CONFIG_NAMES
 
 VERSIONED = ("torch", "transformers", "ray", "datasets", "pyarrow", "numpy", "scipy", "pycocotools")
+
+
+@dataclass
+class BuildConfig:
+    """Everything that determines a build's content (recorded in build_info.json)."""
+
+    split: str = "train"
+    depth: str = "dataset"
+    device: str = "auto"
+    seed: int = 0
+    images_per_unit: int = 64
+    rows_per_shard: int = 20000
+    max_shard_mb: float | None = None
+    row_group_size: int = 256
+    keep_depth: bool = False
+    masks: str = "auto"  # auto | dataset | sam | depth (lift3d/segment)
+    segmenter: str = "sam2.1-hiera-base-plus"
+    depth_preprocess: str = "auto"  # auto/torch: resize on the device | processor: HF processor on CPU workers
+    source_name: str = ""
+    source_license: str = ""
+    qa: dict = field(default_factory=dict)
+    lift: dict = field(default_factory=dict)
+
+
+def make_stages(cfg: BuildConfig) -> list[Stage]:
+    """The ordered stage list of a build: decode -> depth -> lift -> qa (writing is the executor's sink)."""
+    from lift3d.depth import DepthConfig, DepthPreprocessStage, DepthStage
+    from lift3d.io.decode import DecodeStage
+    from lift3d.lift.stage import LiftStage
+    from lift3d.qa.stage import QAStage
+
+    stages: list[Stage] = [DecodeStage(need_dataset_depth=(cfg.depth == "dataset"))]
+    dcfg = DepthConfig(backend=cfg.depth, device=cfg.device, preprocess=cfg.depth_preprocess)
+    if cfg.depth_preprocess == "processor":
+        # the image processor runs on CPU workers (fused with decode in Ray); the GPU actors copy, run, resize
+        stages.append(DepthPreprocessStage(dcfg))
+    stages.append(DepthStage(dcfg))
+    from lift3d.segment import SegmentConfig, SegmentStage
+
+    # Always present: it also records mask_source/mask_flags for dataset masks. On a GPU it declares
+    # num_gpus=1, so the Ray executor fuses it with a model depth stage into one actor (one decode per image).
+    stages.append(SegmentStage(SegmentConfig(masks=cfg.masks, model=cfg.segmenter, device=cfg.device)))
+    from lift3d.lift import LiftConfig
+
+    # Monocular (model) depth has a global scale error that size priors can partly correct; sensor depth is
+    # metric and is never rescaled.
+    lift_kwargs = {"scale_from_priors": cfg.depth != "dataset", **cfg.lift}
+    lift_cfg = LiftConfig(**lift_kwargs)
+    stages.append(LiftStage(lift_cfg, keep_pixels=cfg.keep_depth))
+    qa_cfg = None
+    if cfg.qa:
+        from lift3d.qa import QAConfig
+
+        qa_cfg = QAConfig(**cfg.qa)
+    stages.append(QAStage(qa_cfg, seed=cfg.seed))
+    return stages
 
 
 def library_versions() -> dict:

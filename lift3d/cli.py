@@ -152,7 +152,7 @@ def _cmd_build(a) -> int:
     from lift3d.build import build
 
     _apply_run_config(a)
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.summary import format_summary
 
     cfg = BuildConfig(split=a.split, depth=a.depth, device=a.device, seed=a.seed,

@@ -14,7 +14,7 @@ import pytest
 from lift3d.build import build
 from lift3d.errors import UserError
 from lift3d.output import read_config_table
-from lift3d.pipeline.stages import BuildConfig
+from lift3d.build import BuildConfig
 from lift3d.synth import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,8 +93,8 @@ def test_deterministic_and_resume(synth_dir, tmp_path):
         for p in (c / config).iterdir():
             p.unlink()
     from lift3d.io.coco import read_coco3d
-    from lift3d.pipeline.executors import make_units, run_stages
-    from lift3d.pipeline.stages import make_stages
+    from lift3d.pipeline.run import make_units, run_stages
+    from lift3d.build import make_stages
 
     cfg = BuildConfig(images_per_unit=2, rows_per_shard=40)
     units = make_units(read_coco3d(synth_dir / "annotations.json", synth_dir).records, 2)

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from lift3d.geometry.camera import IntrinsicsError
-from lift3d.pipeline.stage import RecordRejected, Resources, Stage, cuda_available
+from lift3d.pipeline.stage import Resources, Stage, cuda_available
+from lift3d.rejects import RecordRejected
 
 from .backends import DepthBackend, make_backend, resolve_model_id
 from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics

@@ -20,7 +20,7 @@ import numpy as np
 
 from lift3d.errors import InputError
 from lift3d.geometry.camera import IntrinsicsError, as_K
-from lift3d.pipeline.stage import add_reject, reject_record
+from lift3d.rejects import add_reject, reject_record
 
 STAGE = "read"
 BBOX_TOLERANCE_PX = 1.0  # boxes may overhang the image by this much (rounding) and are clipped

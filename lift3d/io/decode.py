@@ -14,7 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
 from lift3d.io.coco import safe_join
-from lift3d.pipeline.stage import RecordRejected, Resources, Stage, add_reject
+from lift3d.pipeline.stage import Resources, Stage
+from lift3d.rejects import RecordRejected, add_reject
 
 EXIF_FOCAL_35MM = 0xA405  # FocalLengthIn35mmFilm
 EXIF_IFD = 0x8769

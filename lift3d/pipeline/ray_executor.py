@@ -27,8 +27,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from lift3d.pipeline.executors import RunReport, WorkUnit, run_stages
-from lift3d.pipeline.stage import Stage, reject_record
+from lift3d.pipeline.run import RunReport, WorkUnit, run_stages
+from lift3d.pipeline.stage import Stage
+from lift3d.rejects import reject_record
 
 log = logging.getLogger(__name__)
 

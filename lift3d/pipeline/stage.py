@@ -13,6 +13,8 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 
+from lift3d.rejects import RecordRejected, reject_record
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -31,45 +33,6 @@ def cuda_available() -> bool:
         return bool(torch.cuda.is_available())
     except Exception:  # noqa: BLE001  (a broken CUDA install must not stop CPU builds)
         return False
-
-
-class RecordRejected(Exception):
-    """Raised inside a stage to reject a whole image record with a stable reason code."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-def add_reject(record: dict, stage: str, reason: str, detail: str = "", annotation_id=None) -> None:
-    record.setdefault("rejects", []).append(
-        {
-            "image_id": record.get("image_id"),
-            "annotation_id": annotation_id,
-            "stage": stage,
-            "reason": reason,
-            "detail": str(detail)[:500],
-        }
-    )
-
-
-def reject_record(record: dict, stage: str, reason: str, detail: str = "") -> None:
-    """Reject an image: one row for the image, one per annotation still pending on it.
-
-    The accounting invariant (every input image and annotation ends in exactly one place) is kept:
-    annotations that were already rejected individually are not rejected again, and objects already
-    lifted are moved to rejects too because the image row will not be written.
-    """
-    add_reject(record, stage, reason, detail, annotation_id=None)
-    for ann in record.get("annotations", []) or []:
-        add_reject(record, stage, "image_rejected", f"{reason}: {detail}", annotation_id=ann["annotation_id"])
-    for obj in record.get("objects", []) or []:
-        add_reject(record, stage, "image_rejected", f"{reason}: {detail}", annotation_id=obj["annotation_id"])
-    record["annotations"] = []
-    record["objects"] = []
-    record["qa"] = []
-    record["failed"] = True
 
 
 class Stage:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lift3d.io.coco import read_coco3d
 from lift3d.output import UnitWriter, finalize, read_config_table
-from lift3d.pipeline.executors import make_units
+from lift3d.pipeline.run import make_units
 
 CONFIGS = ("objects", "qa", "rejects")
 

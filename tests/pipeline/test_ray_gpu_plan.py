@@ -15,7 +15,7 @@ ray = pytest.importorskip("ray")
 from lift3d.pipeline.executors import LocalExecutor  # noqa: E402
 from lift3d.pipeline.ray_executor import RayExecutor, segments  # noqa: E402
 from lift3d.pipeline.stage import Resources, Stage  # noqa: E402
-from lift3d.pipeline.stages import BuildConfig, make_stages  # noqa: E402
+from lift3d.build import BuildConfig, make_stages  # noqa: E402
 from lift3d.synth import generate  # noqa: E402
 from pipeline_runs import run_build, start_ray  # noqa: E402
 

@@ -14,7 +14,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory):
     from lift3d.build import build
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.synth import generate
 
     d = tmp_path_factory.mktemp("train_corpus")

@@ -15,7 +15,7 @@ from viz_helpers import W, H  # noqa: E402
 def built(tmp_path_factory) -> Path:
     """A real build: 3 synthetic scenes (320x240) through the local executor (~1 s)."""
     from lift3d.build import build
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.synth import generate
 
     root = tmp_path_factory.mktemp("viz_built")

@@ -1,0 +1,71 @@
+"""The lift stage: adapts a record (depth, K, gravity, annotations with masks) to ``lift_image`` and turns its
+per-annotation rejects into reject rows; drops the pixels once the objects exist."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lift3d.pipeline.stage import Resources, Stage
+from lift3d.rejects import RecordRejected, add_reject
+
+# Fields that carry pixels; dropped once the lift stage is done so records stay small downstream.
+PIXEL_FIELDS = ("rgb", "depth", "depth_dataset")
+
+
+def depth_png_bytes(depth: np.ndarray) -> bytes:
+    """Depth in metres -> 16-bit PNG in millimetres (0 = invalid, clipped at 65.535 m)."""
+    import io
+
+    from PIL import Image
+
+    d = np.nan_to_num(np.asarray(depth, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    mm = np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(mm).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+
+class LiftStage(Stage):
+    name = "lift"
+    resources = Resources(num_cpus=1, batch_size=8)
+
+    def __init__(self, config=None, keep_pixels: bool = False):
+        self.config = config
+        self.keep_pixels = keep_pixels
+
+    def setup(self) -> None:
+        from lift3d.lift import LiftConfig
+
+        if self.config is None:
+            self.config = LiftConfig()
+
+    def process_record(self, record: dict) -> dict:
+        from lift3d.lift import lift_image
+
+        if record.get("depth") is None:
+            raise RecordRejected("depth_missing", "no depth map reached the lift stage")
+        if record.get("K") is None:
+            raise RecordRejected("missing_intrinsics", "no intrinsics reached the lift stage")
+        K = np.asarray(record["K"], dtype=np.float64).reshape(3, 3)
+        res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
+                         image_id=record["image_id"])
+        by_id = {a["annotation_id"]: a for a in record["annotations"]}
+        for o in res.objects:
+            a = by_id.get(o["annotation_id"], {})
+            o["mask_source"] = a.get("mask_source", "dataset" if a.get("mask") is not None else "depth")
+            o["flags"] = list(o.get("flags") or []) + list(a.get("mask_flags") or [])
+        record["objects"] = res.objects
+        for aid, reason, detail in res.rejects:
+            add_reject(record, self.name, reason, detail, annotation_id=aid)
+        record["gravity"] = res.gravity
+        record["gravity_source"] = res.gravity_source
+        record["gravity_confidence"] = res.gravity_confidence
+        record["depth_scale_factor"] = float(getattr(res, "depth_scale_factor", 1.0))
+        record["annotations"] = []  # every annotation is now an object or a reject
+        if self.keep_pixels:
+            record["depth"] = {"bytes": depth_png_bytes(record["depth"]), "path": None}
+        for k in PIXEL_FIELDS:
+            if not (self.keep_pixels and k == "depth"):
+                record.pop(k, None)
+        return record

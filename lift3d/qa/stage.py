@@ -1,0 +1,42 @@
+"""The QA stage: adapts a record's lifted objects to ``generate_qa`` with a per-image seed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lift3d.pipeline.stage import Resources, Stage
+
+
+def qa_seed(seed: int, image_id: int) -> int:
+    """Per-image seed: the same image gets the same questions whatever the sharding or executor."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(image_id) & 0xFFFFFFFFFFFF]).generate_state(1)[0])
+
+
+class QAStage(Stage):
+    name = "qa"
+    resources = Resources(num_cpus=1, batch_size=32)
+
+    def __init__(self, config=None, seed: int = 0):
+        self.config = config
+        self.seed = seed
+
+    def setup(self) -> None:
+        from lift3d.qa import QAConfig
+
+        if self.config is None:
+            self.config = QAConfig()
+
+    def process_record(self, record: dict) -> dict:
+        from lift3d.qa import generate_qa
+
+        image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name")}
+        lifted = {o["annotation_id"] for o in record.get("objects") or []}
+        record["rejected_categories"] = sorted(
+            {c for aid, c in (record.get("annotation_categories") or {}).items() if aid not in lifted}
+        )
+        # Categories with an unlifted instance: "the chair" or a count would not be true to the image.
+        image["rejected_categories"] = record["rejected_categories"]
+        rows, stats = generate_qa(image, record.get("objects") or [], self.config, qa_seed(self.seed, record["image_id"]))
+        record["qa"] = rows
+        record["qa_stats"] = stats
+        return record
