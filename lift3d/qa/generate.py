@@ -402,7 +402,7 @@ def b_yn(ctx: _Ctx, t: str, axis: Axis):
     else:
         s, o, rel = b, a, axis.neg_rel
     tpls = T.YN_OPPOSITE if axis.opposite else T.YN
-    tpl = tpls[rng._randbelow(len(tpls))]  # = rng.choice(tpls)
+    tpl = rng.choice(tpls)
     q = tpl.format(S=S.names[s], O=S.names[o], rel=rel)
     q = cap_first(q)
     view = "from the opposite side, " if axis.opposite else ""
@@ -436,7 +436,7 @@ def b_choice(ctx: _Ctx, t: str, axis: Axis, pole: bool):
     order = _place(ctx, winner, [loser])
     names = [S.names[order[0]], S.names[order[1]]]
     cmp = axis.pos_cmp if pole else axis.neg_cmp
-    q = T.CHOICE[rng._randbelow(len(T.CHOICE))].format(X=names[0], Y=names[1], Xc=cap_first(names[0]), cmp=cmp)
+    q = rng.choice(T.CHOICE).format(X=names[0], Y=names[1], Xc=cap_first(names[0]), cmp=cmp)
     La = "AB"[order.index(winner)]
     reasoning = (_intro(S, order, "AB", centres=axis.qty in "xyzd", dims=axis.qty in "whlV") + " "
                  + _compare_text(S, axis, order[0], order[1])
@@ -530,7 +530,7 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     if not cand:
         ctx.skipped["too_few_objects"] += 1
         return None
-    i = cand[rng._randbelow(len(cand))]  # = rng.choice(cand)
+    i = rng.choice(cand)
     v = _qty(S, q)[i]
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
     if v < (cfg.numeric_min_snr if q == "d" else cfg.size_min_snr) * sig:
@@ -551,7 +551,7 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
         dims = True
     reasoning = _intro(S, [i], "A", centres=(q == "d"), dims=dims) + " " + step + f" Answer: {text}."
     tpls = T.METRIC[t]
-    return (cap_first(tpls[rng._randbelow(len(tpls))].format(A=name)), ans, "numeric", val, "m", [], reasoning, [i])
+    return (cap_first(rng.choice(tpls).format(A=name)), ans, "numeric", val, "m", [], reasoning, [i])
 
 
 def b_metric2(ctx: _Ctx, t: str, kind: str):
@@ -581,7 +581,7 @@ def b_metric2(ctx: _Ctx, t: str, kind: str):
     text, val = fmt_length(v, cfg.cm_below)
     word = _M2_WORD[kind]
     tpls = T.METRIC[t]
-    q = cap_first(tpls[rng._randbelow(len(tpls))].format(A=S.names[a], B=S.names[b]))
+    q = cap_first(rng.choice(tpls).format(A=S.names[a], B=S.names[b]))
     ans = f"The {word} between {S.names[a]} and {S.names[b]} is {text}."
     reasoning = _intro(S, [a, b], "AB") + " " + step + f" Answer: {text}."
     return (q, ans, "numeric", val, "m", [], reasoning, [a, b])
@@ -612,7 +612,7 @@ def b_clock(ctx: _Ctx, t: str, opposite: bool):
         return None
     hour = int(hour_f) % 12 or 12
     tpls = T.METRIC[t]
-    q = cap_first(tpls[rng._randbelow(len(tpls))].format(A=S.names[a], B=S.names[b]))
+    q = cap_first(rng.choice(tpls).format(A=S.names[a], B=S.names[b]))
     if opposite:
         step = ("Facing back toward the camera reverses right and forward: "
                 f"(dx, dz) = -({fmt2(r2(-dx))}, {fmt2(r2(-dz))}) = ({fmt2(dx)}, {fmt2(dz)}).")
@@ -716,6 +716,16 @@ def _boxes_answer(S: Scene, objs: list[int]) -> tuple[str, str]:
     return text, json.dumps(recs)
 
 
+def _confident(ctx: _Ctx, t: str, keys: list, box_ok) -> list:
+    """The keys (objects or categories) whose boxes are confident enough to be an answer; when none is, the
+    question type is skipped as ``box_uncertain`` and every key is marked used so it is not tried again."""
+    ok = [k for k in keys if box_ok(k)]
+    if not ok:
+        ctx.skipped["box_uncertain"] += 1
+        ctx.used.update((t, k) for k in keys)
+    return ok
+
+
 def b_ground(ctx: _Ctx, t: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
     hint = T.FORMAT_HINT[cfg.box_format]
@@ -743,13 +753,9 @@ def b_ground(ctx: _Ctx, t: str):
             ctx.skipped["no_repeated_category"] += 1
             return None
         bp, mp = S.box_p, cfg.box_min_p_all
-        ok = [c for c in cats if all(bp[i] >= mp for i in S.by_cat[c])]  # S.box_ok(i, True)
-        if not ok:
-            ctx.skipped["box_uncertain"] += 1
-            for c in cats:
-                ctx.used.add((t, c))
+        cats = _confident(ctx, t, cats, lambda c: all(bp[i] >= mp for i in S.by_cat[c]))  # S.box_ok(i, True)
+        if not cats:
             return None
-        cats = ok
         c = rng.choice(cats)
         ctx.used.add((t, c))
         objs = list(S.by_cat[c])
@@ -766,13 +772,9 @@ def b_ground(ctx: _Ctx, t: str):
             ctx.skipped["no_referable_object"] += 1
             return None
         bp, mp = S.box_p, cfg.box_min_p
-        ok = [i for i in cand if bp[i] >= mp]  # S.box_ok(i)
-        if not ok:
-            ctx.skipped["box_uncertain"] += 1
-            for i in cand:
-                ctx.used.add((t, i))
+        cand = _confident(ctx, t, cand, lambda i: bp[i] >= mp)  # S.box_ok(i)
+        if not cand:
             return None
-        cand = ok
         i = rng.choice(cand)
         ctx.used.add((t, i))
         objs = [i]
