@@ -11,10 +11,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from lift3d.build import build
+from lift3d.build import BuildConfig, build
 from lift3d.errors import UserError
 from lift3d.output import read_config_table
-from lift3d.build import BuildConfig
 from lift3d.synth import generate
 
 REPO = Path(__file__).resolve().parents[1]
