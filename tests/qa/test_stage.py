@@ -1,0 +1,42 @@
+"""The QA stage adapter: per-image seeds and the categories with an unlifted instance."""
+
+from lift3d.qa.stage import QAStage, qa_seed
+
+
+def _obj(aid, cat, x):
+    return {"annotation_id": aid, "category": cat, "center_cam": [x, 0.2, 3.0], "dimensions": [0.5, 0.8, 0.5],
+            "R_cam": [1, 0, 0, 0, 1, 0, 0, 0, 1], "yaw": 0.0, "bbox2d": [10 + 40 * aid, 10, 40 + 40 * aid, 60],
+            "quality": 0.9, "flags": [], "on_floor": True, "num_points": 500, "yaw_confidence": 0.9,
+            "mask_source": "dataset"}
+
+
+def test_qa_seed_depends_on_seed_and_image_only():
+    assert qa_seed(0, 5) == qa_seed(0, 5)
+    assert len({qa_seed(0, 5), qa_seed(1, 5), qa_seed(0, 6)}) == 3
+
+
+def _record(categories):
+    return {"image_id": 3, "width": 640, "height": 480, "K": [[500, 0, 320], [0, 500, 240], [0, 0, 1]],
+           "gravity": [0, 1, 0], "file_name": "a.png",
+           "objects": [_obj(1, "chair", -0.8), _obj(2, "chair", 0.0), _obj(3, "table", 0.9)],
+           "annotation_categories": categories}
+
+
+def _counted(rec):
+    """The categories asked about in count questions (object 1 is a chair, object 3 the table)."""
+    return {"chair" if 1 in r["object_ids"] else "table" for r in rec["qa"] if r["question_type"] == "count"}
+
+
+def test_unlifted_category_is_recorded_and_never_counted():
+    stage = QAStage(seed=0)
+    stage.setup()
+    full = _record({1: "chair", 2: "chair", 3: "table"})
+    stage.process([full])
+    assert full["rejected_categories"] == [] and _counted(full) == {"chair", "table"}
+    rec = _record({1: "chair", 2: "chair", 3: "table", 4: "chair"})
+    stage.process([rec])
+    assert rec["rejected_categories"] == ["chair"]  # annotation 4 was not lifted
+    assert _counted(rec) == {"table"}
+    again = {**rec, "qa": None}
+    stage.process([again])
+    assert [r["question"] for r in again["qa"]] == [r["question"] for r in rec["qa"]]
