@@ -26,9 +26,12 @@ import numpy as np
 @dataclass(frozen=True)
 class ScaleCueConfig:
     prior_sigma: float = 0.25  # log spread of a model's per-image scale before any cue (10-20 % typical + failures)
-    camera_height_m: float = 1.5  # typical camera height above the floor / ground (hand-held, street), metres
-    camera_height_log_sd: float = 0.15  # its log spread: about 1.3-1.75 m at one sigma
+    camera_height_m: float = 1.4  # typical camera height of a photo above the floor / ground (seated 1.0-1.2, standing 1.4-1.7), m
+    camera_height_log_sd: float = 0.18  # its log spread: about 1.17-1.68 m at one sigma
     camera_height_min_confidence: float = 0.3  # floor fits less confident than this give no camera-height cue
+    # errors every cue of the image shares, which no number of cues averages out: a model's or a prior's focal
+    # length (off by ~8 %: it rescales x and y against z, so heights and the floor's distance alike)
+    shared_sigma: float = 0.08
     t_nu: float = 4.0  # Student-t degrees of freedom of a cue's error (heavier tails than Gaussian)
     max_factor: float = 3.0  # the factor is kept in [1/max_factor, max_factor] (x3 failures do happen)
     iterations: int = 20  # re-weighting rounds
@@ -51,7 +54,7 @@ class ScaleEstimate:
     @classmethod
     def none(cls, prior_sigma: float) -> "ScaleEstimate":
         """No cue: the depth is kept and the scale is as uncertain as the depth source."""
-        return cls(1.0, float(prior_sigma), 0, ())
+        return cls(1.0, float(prior_sigma), 0, ())  # (the prior already covers the shared errors)
 
 
 def camera_height_cue(floor_h: float | None, confidence: float, cfg: ScaleCueConfig = ScaleCueConfig()) -> Cue | None:
@@ -90,4 +93,5 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
         # cues that disagree beyond their spreads: the posterior is as uncertain as their scatter says
         chi2 = float(np.sum(wt * (r - logk) ** 2) / (n - 1))
         var *= max(1.0, chi2)
+    var += cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(np.clip(logk, -lim, lim))), float(np.sqrt(var)), n, tuple(float(x) for x in rel))

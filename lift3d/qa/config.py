@@ -72,6 +72,17 @@ class QAConfig:
     box_min_p: float = 0.92  # ground_single / ground_referring
     box_min_p_all: float = 0.95  # every box of det_all / ground_multi (all must be right at once)
     box_ok_coef: dict = field(default_factory=lambda: dict(DEFAULT_BOX_OK_COEF))
+    # Model depth: the image's metric scale is known only to depth_scale_log_sigma (sigma_k, a column of the
+    # objects rows). Orderings do not depend on it; metric values and boxes do. A numeric answer is scored true
+    # within +/- numeric_tolerance, so it is asked only when the scale alone keeps it there with the confidence
+    # of truth_z sigmas: sigma_k <= ln(1 + numeric_tolerance) / truth_z. A box answer's modelled probability
+    # (box_p) is multiplied by the probability that the scale error, which scales the box about the camera,
+    # leaves IoU(box, scaled box) >= box_scale_iou: the share of the IoU budget the scale may take, since IoU
+    # composes about multiplicatively and a box within the scoring tolerance of 0.25 on exact-scale depth is
+    # typically at ~0.5 (benchmarks/bench_qa.py).
+    numeric_tolerance: float = 0.25
+    truth_z: float = 1.96
+    box_scale_iou: float = 0.5
     max_det_boxes: int = 20  # detection / locate-all questions only for up to this many boxes
     min_count_ask: int = 1
     attempts_per_question: int = 6  # random draws per question before the type is given up for the image

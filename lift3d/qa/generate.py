@@ -530,6 +530,9 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     if not cand:
         ctx.skipped["too_few_objects"] += 1
         return None
+    if not S.metric_ok:
+        ctx.skipped["scale_uncertain"] += 1
+        return None
     i = rng.choice(cand)
     v = _qty(S, q)[i]
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
@@ -556,6 +559,9 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
 
 def b_metric2(ctx: _Ctx, t: str, kind: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
+    if not S.metric_ok:
+        ctx.skipped["scale_uncertain"] += 1
+        return None
     got = ctx.pick2(ctx.E["vertical" if kind == "vertical" else "pos"], t)
     if got is None:
         return None
@@ -752,7 +758,7 @@ def b_ground(ctx: _Ctx, t: str):
         if not cats:
             ctx.skipped["no_repeated_category"] += 1
             return None
-        bp, mp = S.box_p, cfg.box_min_p_all
+        bp, mp = S.box_p_answer, cfg.box_min_p_all
         cats = _confident(ctx, t, cats, lambda c: all(bp[i] >= mp for i in S.by_cat[c]))  # S.box_ok(i, True)
         if not cats:
             return None
@@ -771,7 +777,7 @@ def b_ground(ctx: _Ctx, t: str):
         if not cand:
             ctx.skipped["no_referable_object"] += 1
             return None
-        bp, mp = S.box_p, cfg.box_min_p
+        bp, mp = S.box_p_answer, cfg.box_min_p
         cand = _confident(ctx, t, cand, lambda i: bp[i] >= mp)  # S.box_ok(i)
         if not cand:
             return None

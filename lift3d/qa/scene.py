@@ -138,6 +138,11 @@ class Scene:
         self.cat_count = Counter(cats)
         self.flags = [frozenset(o.get("flags") or ()) for o in objs]
         self.quality = [float(q) if (q := o.get("quality")) is not None else 1.0 for o in objs]
+        sk = image.get("depth_scale_log_sigma")
+        self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
+        # metric answers need the image's scale known well enough (QAConfig.numeric_tolerance / truth_z)
+        self.metric_ok = self.scale_sigma * cfg.truth_z <= math.log1p(cfg.numeric_tolerance)
+        self._box_p_answer = None
         if n == 0:
             self.names = []
             self.askable = []
@@ -396,10 +401,59 @@ class Scene:
             self._box_p = out
         return self._box_p
 
+    @property
+    def box_p_answer(self) -> list[float]:
+        """box_p times the probability that the image's scale error keeps the box within box_scale_iou of
+        itself (scale_box_p); equal to box_p for sensor depth."""
+        if self._box_p_answer is None:
+            if self.scale_sigma <= 0:
+                self._box_p_answer = self.box_p
+            else:
+                self._box_p_answer = [p * scale_box_p(c, d, R, self.scale_sigma, self.cfg.box_scale_iou)
+                                      for p, (c, d, R) in zip(self.box_p, self.geo)]
+        return self._box_p_answer
+
     def box_ok(self, i: int, all_of_several: bool = False) -> bool:
-        return self.box_p[i] >= (self.cfg.box_min_p_all if all_of_several else self.cfg.box_min_p)
+        return self.box_p_answer[i] >= (self.cfg.box_min_p_all if all_of_several else self.cfg.box_min_p)
 
 
 def _f3(v: float) -> str:
     s = f"{v:.3f}"
     return "0.000" if s == "-0.000" else s
+
+
+def homothety_iou(center, dims, R, s: float) -> float:
+    """3D IoU of a box with itself scaled by ``s`` about the camera (what a global depth-scale error does), on the
+    boxes' axis-aligned extents in the camera frame."""
+    lo, hi, inter = [], [], 1.0
+    for j in range(3):
+        e = 0.5 * sum(abs(R[3 * j + k]) * dims[k] for k in range(3))
+        a0, a1 = center[j] - e, center[j] + e
+        b0, b1 = (s * a0, s * a1) if s > 0 else (s * a1, s * a0)
+        inter *= max(0.0, min(a1, b1) - max(a0, b0))
+        lo.append(a1 - a0)
+    vol = lo[0] * lo[1] * lo[2]
+    union = vol * (1.0 + s ** 3) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def scale_box_p(center, dims, R, sigma: float, min_iou: float) -> float:
+    """P(homothety_iou(exp(delta)) >= min_iou) for delta ~ N(0, sigma^2): the IoU falls monotonically with
+    |delta| on each side, so the allowed interval is found by bisection."""
+    if sigma <= 0:
+        return 1.0
+    bounds = []
+    for sign in (1.0, -1.0):
+        lo, hi = 0.0, 2.0
+        if homothety_iou(center, dims, R, math.exp(sign * hi)) >= min_iou:
+            bounds.append(hi)
+            continue
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            if homothety_iou(center, dims, R, math.exp(sign * mid)) >= min_iou:
+                lo = mid
+            else:
+                hi = mid
+        bounds.append(lo)
+    cdf = lambda x: 0.5 * (1.0 + math.erf(x / (sigma * math.sqrt(2.0))))  # noqa: E731
+    return max(0.0, cdf(bounds[0]) - cdf(-bounds[1]))

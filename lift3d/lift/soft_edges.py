@@ -1,0 +1,58 @@
+"""How soft the depth map's edges are: the width of the ramp a depth discontinuity becomes (pure numpy).
+
+A depth sensor keeps a discontinuity sharp (a step, perhaps a flying pixel); a monocular network predicts at a
+coarse resolution and its upsampled output turns every discontinuity into a ramp of in-between depths several
+pixels wide.  Mask pixels on that ramp carry depths between the object and what lies behind it, and spread the
+object's points along the view ray (horizontal extents +17 % in the median on soft-edged synthetic depth).
+
+The width is measured on the image itself: across every strong discontinuity (log depth changing by more than
+``jump_min`` over ``span`` pixels), a sharp step changes by the whole jump in one pixel, while a ramp of width w
+changes by about jump / w per pixel at its steepest.  ``jump / steepest step`` is that width; the median over all
+such places is the image's ramp width (1 for sensor depth).  The lifter erodes masks by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class SoftEdgeConfig:
+    span_px: int = 8  # half window over which a discontinuity's whole jump is measured (a ramp narrower than 2x this)
+    jump_min: float = 0.25  # |log depth| change over the window that counts as a discontinuity (x1.28)
+    min_samples: int = 50  # fewer discontinuity samples than this: no estimate (1 px assumed)
+    max_px: float = 12.0  # cap of the estimate
+    max_side: int = 640  # the map is strided to at most this many pixels per side (the estimate is rescaled)
+    line_step: int = 4  # every line_step-th row (column) is scanned along its length: full resolution along the scan
+
+
+def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> float:
+    """Median width (pixels of ``depth``) of the ramps the depth map's discontinuities are blurred into."""
+    d = np.asarray(depth, dtype=np.float64)
+    st = max(1, int(np.ceil(max(d.shape) / cfg.max_side)))
+    d = d[::st, ::st]
+    valid = np.isfinite(d) & (d > 0)
+    L = np.where(valid, np.log(np.where(valid, d, 1.0)), np.nan)
+    R = max(1, int(round(cfg.span_px / st)))
+    widths = []
+    for axis in (0, 1):
+        # scan along ``axis`` at full resolution, every line_step-th line across it
+        a = np.moveaxis(L[:, :: cfg.line_step] if axis == 0 else L[:: cfg.line_step, :], axis, -1)
+        if a.shape[-1] <= 2 * R + 1:
+            continue
+        jump = np.abs(a[..., 2 * R:] - a[..., : -2 * R])  # over the window [i - R, i + R]
+        step = np.abs(np.diff(a, axis=-1))  # step between i and i + 1
+        step = np.where(np.isfinite(step), step, np.inf)  # an invalid pixel inside the window: no sample
+        # the steepest single step inside each window: steps i - R .. i + R - 1
+        steep = ndimage.maximum_filter1d(step, size=2 * R, axis=-1, origin=-R)[..., : jump.shape[-1]]
+        ok = np.isfinite(jump) & (jump > cfg.jump_min) & np.isfinite(steep) & (steep > 0)
+        # one sample per discontinuity: the window centred where the jump is largest along the line
+        peak = ok & (jump >= ndimage.maximum_filter1d(np.where(ok, jump, 0.0), size=2 * R + 1, axis=-1))
+        widths.append((jump[peak] / steep[peak]).ravel())
+    w = np.concatenate(widths) if widths else np.empty(0)
+    if len(w) < cfg.min_samples:
+        return 1.0
+    return float(np.clip(np.median(w) * st, 1.0, cfg.max_px))
