@@ -9,8 +9,9 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
 from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.core import (_bottom_floor_range, _bottom_reach, _box_corners_px, _cover_box_sides, _floor_contact,
-                              _ground_range)
+from lift3d.lift.amodal import box_corners_px
+from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range
+from lift3d.lift.cover import cover_box_sides
 from lift3d.lift.priors import lookup, resolve_mode
 from lift_scenes import box_on_floor
 
@@ -62,21 +63,21 @@ def test_bottom_floor_range_and_contact_exact():
     # the floor point 4 m ahead, 0.4 m to the right projects to the box's bottom edge
     u, v = project(np.array([[0.4, CAM_H, 4.0]]), K)[0]
     bbox = [u - 20.0, v - 60.0, u + 20.0, v + 0.5]
-    assert _bottom_floor_range(bbox, K, G, CAM_H, H, cfg) == pytest.approx(np.hypot(0.4, 4.0), rel=1e-9)
+    assert bottom_floor_range(bbox, K, G, CAM_H, H, cfg) == pytest.approx(np.hypot(0.4, 4.0), rel=1e-9)
     # a bottom edge cut by the image border says nothing; a ray above the horizon never meets the floor
-    assert _bottom_floor_range([10, 100, 50, H - 0.5], K, G, CAM_H, H, cfg) is None
-    assert _bottom_floor_range([10, 10, 50, 40], K, G, CAM_H, H, cfg) == float("inf")
+    assert bottom_floor_range([10, 100, 50, H - 0.5], K, G, CAM_H, H, cfg) is None
+    assert bottom_floor_range([10, 10, 50, 40], K, G, CAM_H, H, cfg) == float("inf")
     # points (gravity frame x, down, forward) of an object spanning ground ranges 3.9-4.4 m
     rng = np.random.default_rng(0)
     f = rng.uniform(3.9, 4.4, 200)
     q = np.stack([np.full(200, 0.0), rng.uniform(0.2, 0.6, 200), f], axis=1)
     u0, v0 = project(np.array([[0.0, CAM_H, 3.95]]), K)[0]
-    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is True
+    assert floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is True
     u1, v1 = project(np.array([[0.0, CAM_H, 6.0]]), K)[0]  # the box ends far above the floor under it
-    assert _floor_contact([u1 - 10, v1 - 80, u1 + 10, v1 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is False
+    assert floor_contact([u1 - 10, v1 - 80, u1 + 10, v1 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is False
     u2, v2 = project(np.array([[0.0, CAM_H, 3.0]]), K)[0]  # the floor point is in front of the object
-    assert _floor_contact([u2 - 10, v2 - 80, u2 + 10, v2 + 0.5], K, G, CAM_H, _ground_range(q), H, cfg) is None
-    assert _floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, None, _ground_range(q), H, cfg) is None
+    assert floor_contact([u2 - 10, v2 - 80, u2 + 10, v2 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is None
+    assert floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, None, points_ground_range(q), H, cfg) is None
 
 
 def test_bottom_reach_is_the_box_bottom_at_the_near_range():
@@ -86,7 +87,7 @@ def test_bottom_reach_is_the_box_bottom_at_the_near_range():
     q = np.array([[0.0, -0.2, 2.0], [0.0, 0.1, 2.3], [0.0, 0.0, 2.6]] * 40)
     near = np.percentile(np.hypot(q[:, 0], q[:, 2]), 2.0)
     u, v = project(np.array([[0.0, 0.7, near]]), K)[0]  # the box's bottom edge sees 0.7 m below the camera there
-    assert _bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, _ground_range(q), H) == pytest.approx(0.7, rel=1e-9)
+    assert bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, points_ground_range(q), H) == pytest.approx(0.7, rel=1e-9)
 
 
 def test_cover_box_sides_grows_the_box_until_its_projection_reaches_the_2d_box():
@@ -97,25 +98,25 @@ def test_cover_box_sides_grows_the_box_until_its_projection_reaches_the_2d_box()
     true = [-0.3, 0.3, 2.6, 3.4]  # [ul, uh, vl, vh] in the rotated ground frame
     for yaw in (0.0, 0.4, -0.7):
         c, s = np.cos(yaw), np.sin(yaw)
-        xs = _box_corners_px(K, G, c, s, *true, hl, hh)
+        xs = box_corners_px(K, G, c, s, *true, hl, hh)
         bbox = [float(xs.min()), 50.0, float(xs.max()), 200.0]
         seen = [-0.1, 0.15, 2.6, 2.9]  # a part of the object: its points stop short of the 2D box
-        grown, did = _cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
-        gx = _box_corners_px(K, G, c, s, *grown, hl, hh)
+        grown, did = cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
+        gx = box_corners_px(K, G, c, s, *grown, hl, hh)
         assert did and gx.min() <= bbox[0] + 0.5 and gx.max() >= bbox[2] - 0.5
         # only grown, and never beyond what the true box needs on each face
         assert all(g <= e + 1e-9 for g, e in zip(grown[0::2], seen[0::2]))
         assert all(g >= e - 1e-9 for g, e in zip(grown[1::2], seen[1::2]))
         assert grown[0] >= true[0] - 0.02 and grown[1] <= true[1] + 0.02 and grown[3] <= true[3] + 0.6
         # a side cut by the image border is not a constraint; a box that already reaches its 2D box is kept
-        kept, did2 = _cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, True, True, cap=2.0, tol_px=0.5)
+        kept, did2 = cover_box_sides(list(seen), K, G, c, s, hl, hh, bbox, True, True, cap=2.0, tol_px=0.5)
         assert not did2 and kept == seen
-        same, did3 = _cover_box_sides(list(true), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
+        same, did3 = cover_box_sides(list(true), K, G, c, s, hl, hh, bbox, False, False, cap=2.0, tol_px=0.5)
         assert not did3 and same == true
 
 
 def test_box_only_components_inside_another_annotations_box_are_that_object():
-    from lift3d.lift.core import _other_objects
+    from lift3d.lift.components import other_objects
 
     cfg = LiftConfig()
     # crop of our box [100, 50, 200, 150) at stride 2: component 1 spans the crop (ours), component 2 sits
@@ -125,11 +126,11 @@ def test_box_only_components_inside_another_annotations_box_are_that_object():
     lab[20:30, 10:20] = 2
     bbox = [99.5, 49.5, 199.5, 149.5]
     other = [115.0, 80.0, 145.0, 115.0]
-    theirs = _other_objects(lab, 2, [other], 50, 100, 2, bbox, cfg)
+    theirs = other_objects(lab, 2, [other], 50, 100, 2, bbox, cfg)
     assert theirs.tolist() == [False, True]
     # an annotation whose box covers (most of) ours says nothing: everything of ours lies inside it too
-    assert _other_objects(lab, 2, [[90.0, 40.0, 210.0, 160.0]], 50, 100, 2, bbox, cfg) is None
-    assert _other_objects(lab, 2, [[400.0, 300.0, 420.0, 320.0]], 50, 100, 2, bbox, cfg) is None
+    assert other_objects(lab, 2, [[90.0, 40.0, 210.0, 160.0]], 50, 100, 2, bbox, cfg) is None
+    assert other_objects(lab, 2, [[400.0, 300.0, 420.0, 320.0]], 50, 100, 2, bbox, cfg) is None
 
 
 def _lamp_on_table(z=3.0, cam_h=1.5):
@@ -164,7 +165,8 @@ def test_box_only_a_table_top_under_a_lamp_is_its_support_not_the_lamp(z):
 
 
 def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
-    from lift3d.lift.core import _crop_dot, _ray_parts, _support_surface
+    from lift3d.lift.crop import crop_dot, ray_parts
+    from lift3d.lift.separation import support_surface
     from lift_scenes import bbox_of, raycast
 
     W, H = 320, 240
@@ -178,7 +180,7 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
         x1, y1, x2, y2 = bbox_of(own == who)
         r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
         d = depth[r0:r1, c0:c1].astype(np.float64)
-        ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
+        ax, bx, by = ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
         return d > 0, d, ax, bx, by
 
     # a cabinet 4 m away behind a low wide table at 3 m: the table's top fills the bottom of the cabinet's
@@ -186,11 +188,11 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
     cab = box_on_floor(0.0, 4.0, [0.5, 1.0, 0.5], 0.0, cam_h=1.5)
     low = box_on_floor(0.0, 3.0, [1.4, 0.45, 0.6], 0.0, cam_h=1.5)
     ok, d, ax, bx, by = crop([cab, low], 0, [cab])
-    keep, level = _support_surface(ok, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
+    keep, level = support_surface(ok, crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level is None and keep is ok
     # a box facing the camera: its front face fills the bottom rows (one depth), not a support
     ok, d, ax, bx, by = crop([cab], 0, [cab])
-    keep, level = _support_surface(ok, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
+    keep, level = support_surface(ok, crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level is None and keep is ok
     # the lamp on its table: found, at the table top's height (0.75 m above the floor, 1.5 m below the camera)
     boxes, _ = _lamp_on_table(3.0)
@@ -198,14 +200,14 @@ def test_support_surface_is_not_an_occluders_top_or_a_vertical_face():
     x1, y1, x2, y2 = bbox_of((owner == 1) | (owner == 2))
     r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
     d = depth[r0:r1, c0:c1].astype(np.float64)
-    ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
-    keep, level = _support_surface(d > 0, _crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
+    ax, bx, by = ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
+    keep, level = support_surface(d > 0, crop_dot(d, ax, bx, by, G[:, 1]), d, cfg)
     assert level == pytest.approx(0.75, abs=0.01)
     assert keep.sum() < (d > 0).sum()
 
 
 def test_on_top_points_are_those_of_annotations_standing_on_ours():
-    from lift3d.lift.core import _on_top_points
+    from lift3d.lift.separation import on_top_points
 
     cfg = LiftConfig()
     bbox = [100.0, 100.0, 300.0, 200.0]  # ours: 200 x 100 px
@@ -213,12 +215,12 @@ def test_on_top_points_are_those_of_annotations_standing_on_ours():
     v = np.array([120.0, 185.0, 120.0, 150.0])
     # a lamp standing on our top: its box starts above ours and ends inside it, over part of our width
     lamp = [130.0, 40.0, 170.0, 160.0]
-    assert _on_top_points(u, v, [lamp], bbox, cfg).tolist() == [True, False, False, True]
+    assert on_top_points(u, v, [lamp], bbox, cfg).tolist() == [True, False, False, True]
     # not standing on ours: an object in front reaching below our bottom edge, one that starts below our top
     # edge, one wider than ours, one overlapping more than on_top_width of our width, one beside ours
     for other in ([130.0, 40.0, 170.0, 230.0], [130.0, 150.0, 170.0, 190.0], [80.0, 40.0, 320.0, 160.0],
                   [100.0, 40.0, 260.0, 160.0], [320.0, 40.0, 360.0, 160.0]):
-        assert _on_top_points(u, v, [other], bbox, cfg) is None
+        assert on_top_points(u, v, [other], bbox, cfg) is None
 
 
 @pytest.mark.parametrize("z", [2.5, 3.0])
@@ -253,7 +255,8 @@ def _board_behind_occluder(z_board=3.0, z_occ=2.2, wall=5.0, cam_h=1.5):
 
 
 def test_background_plane_is_a_wall_only_when_it_continues_outside_the_box():
-    from lift3d.lift.core import _crop_bounds, _outside_band, _ray_parts, _remove_background_plane
+    from lift3d.lift.crop import crop_bounds, ray_parts
+    from lift3d.lift.separation import outside_band, remove_background_plane
     from lift_scenes import bbox_of, raycast
 
     cfg = LiftConfig()
@@ -264,11 +267,11 @@ def test_background_plane_is_a_wall_only_when_it_continues_outside_the_box():
         x1, y1, x2, y2 = bbox
         r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
         d = depth[r0:r1, c0:c1].astype(np.float64)
-        ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
+        ax, bx, by = ray_parts(K, np.arange(r0, r1, dtype=np.float64), np.arange(c0, c1, dtype=np.float64))
         ok = d > 0
-        crop = _crop_bounds(bbox, depth.shape[1], depth.shape[0])
-        out = (lambda: _outside_band(depth, K, G, crop, cfg)) if outside else None
-        return ok, _remove_background_plane(ok, d, ax, bx, by, G, d, down, cfg, out)
+        crop = crop_bounds(bbox, depth.shape[1], depth.shape[0])
+        out = (lambda: outside_band(depth, K, G, crop, cfg)) if outside else None
+        return ok, remove_background_plane(ok, d, ax, bx, by, G, d, down, cfg, out)
 
     # the board fills its 2D box's top and side border, the occluder in front its centre: the board's plane
     # looks like a wall behind the centre, but it stops at the box's edges (the wall 2 m behind shows there)
@@ -383,7 +386,7 @@ def test_a_top_face_seen_from_above_keeps_the_seen_footprint(yaw):
 
 
 def test_top_face_seen_needs_a_face_covering_both_axes_below_the_camera():
-    from lift3d.lift.core import _top_face_seen
+    from lift3d.lift.amodal import top_face_seen
 
     cfg = LiftConfig()
     g = np.linspace(0.0, 0.4, 21)
@@ -393,13 +396,13 @@ def test_top_face_seen_needs_a_face_covering_both_axes_below_the_camera():
     pts = np.vstack([top, side])
     u, v, d = pts[:, 0], pts[:, 1], pts[:, 2]
     ext = np.array([0.4, 0.4])
-    assert _top_face_seen(d, u, v, ext, 0.8, cfg)
-    assert not _top_face_seen(d - 0.75, u, v, ext, 0.05, cfg)  # level with the camera: not seen from above
+    assert top_face_seen(d, u, v, ext, 0.8, cfg)
+    assert not top_face_seen(d - 0.75, u, v, ext, 0.05, cfg)  # level with the camera: not seen from above
     rim = v >= 0.37  # a 3 cm rim along u: thin along v
-    assert not _top_face_seen(np.where(rim, d, d + 0.3), u, v, ext, 0.8, cfg)
+    assert not top_face_seen(np.where(rim, d, d + 0.3), u, v, ext, 0.8, cfg)
     tu, tv, td = top.T  # the face alone, over half the extent along u only, the rest 0.3 m lower
-    assert _top_face_seen(td, tu, tv, ext, 0.8, cfg)
-    assert not _top_face_seen(np.where(tu <= 0.2, td, td + 0.3), tu, tv, ext, 0.8, cfg)
+    assert top_face_seen(td, tu, tv, ext, 0.8, cfg)
+    assert not top_face_seen(np.where(tu <= 0.2, td, td + 0.3), tu, tv, ext, 0.8, cfg)
 
 
 @pytest.mark.parametrize("side", [-1, 1])
@@ -437,20 +440,20 @@ def test_an_object_going_behind_an_occluder_continues_on_that_side_only(side):
 
 
 def test_hidden_sides_are_the_image_border_or_a_nearer_band_beside_the_box():
-    from lift3d.lift.core import _hidden_sides
+    from lift3d.lift.amodal import hidden_sides
 
     cfg = LiftConfig()
     depth = np.full((60, 100), 4.0, dtype=np.float32)
     bbox = [40.0, 10.0, 60.0, 50.0]
     free = (False, False)  # neither side edge is the image border
-    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)  # background beside it: its extent ends there
+    assert hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)  # background beside it: its extent ends there
     depth[:, 62:68] = 2.0  # something nearer just right of it (the band starts 2 px beyond the edge)
-    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 1)
-    assert _hidden_sides(depth, bbox, free, 3.0, 0.6, cfg) == (0, 0)  # at depth scale 0.6 that band is 3.33 m: behind
-    cut_left = (True, False)  # the left edge is the image border (as _extract finds it)
-    assert _hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], cut_left, 3.0, 1.0, cfg) == (1, 1)
+    assert hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 1)
+    assert hidden_sides(depth, bbox, free, 3.0, 0.6, cfg) == (0, 0)  # at depth scale 0.6 that band is 3.33 m: behind
+    cut_left = (True, False)  # the left edge is the image border (as observe finds it)
+    assert hidden_sides(depth, [0.0, 10.0, 60.0, 50.0], cut_left, 3.0, 1.0, cfg) == (1, 1)
     depth[:, 62:68] = 0.0  # no valid depth: unknown, not hidden
-    assert _hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)
+    assert hidden_sides(depth, bbox, free, 3.0, 1.0, cfg) == (0, 0)
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5])

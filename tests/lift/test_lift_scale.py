@@ -95,7 +95,8 @@ def test_box_only_contact_window_keeps_the_footprint_behind_the_floor_contact():
     # of the 2D box + the prior's footprint) keeps the night stand and drops the wall behind it
     from lift3d.geometry.boxes import gravity_frame
     from lift3d.geometry.camera import K_from_fov
-    from lift3d.lift.core import _contact_window, _ray_parts
+    from lift3d.lift.crop import ray_parts
+    from lift3d.lift.separation import contact_window
     from lift_scenes import bbox_of, raycast
 
     W, H = 240, 180
@@ -106,9 +107,9 @@ def test_box_only_contact_window_keeps_the_footprint_behind_the_floor_contact():
     r0, r1, c0, c1 = int(y1 + 0.5) - 8, int(y2 + 0.5), int(x1 + 0.5) - 8, int(x2 + 0.5) + 8
     d = depth[r0:r1, c0:c1].astype(np.float64)
     own = owner[r0:r1, c0:c1]
-    ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=float), np.arange(c0, c1, dtype=float))
+    ax, bx, by = ray_parts(K, np.arange(r0, r1, dtype=float), np.arange(c0, c1, dtype=float))
     ok = d > 0
-    keep = _contact_window(ok, [c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5], d, ax, bx, by, K, gravity_frame(None),
+    keep = contact_window(ok, [c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5], d, ax, bx, by, K, gravity_frame(None),
                            1.3, lookup("night stand"), H, LiftConfig())
     assert keep[own == 0].mean() > 0.95
     assert not keep[own == -2].any()
@@ -119,29 +120,26 @@ def test_box_only_contact_window_keeps_the_footprint_behind_the_floor_contact():
     x1, y1, x2, y2 = bbox_of(owner2 == 0)
     r0, r1, c0, c1 = int(y1 + 0.5), int(y2 + 0.5), int(x1 + 0.5), int(x2 + 0.5)
     d2 = depth2[r0:r1, c0:c1].astype(np.float64)
-    ax, bx, by = _ray_parts(K, np.arange(r0, r1, dtype=float), np.arange(c0, c1, dtype=float))
+    ax, bx, by = ray_parts(K, np.arange(r0, r1, dtype=float), np.arange(c0, c1, dtype=float))
     ok2 = (d2 > 0) & (owner2[r0:r1, c0:c1] == 0)
-    keep2 = _contact_window(ok2, [c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5], d2, ax, bx, by, K, gravity_frame(None),
+    keep2 = contact_window(ok2, [c0 - 0.5, r0 - 0.5, c1 - 0.5, r1 - 0.5], d2, ax, bx, by, K, gravity_frame(None),
                             1.3, lookup("night stand"), H, LiftConfig())
     assert np.array_equal(keep2, ok2)
 
 
 def test_footprint_trim_drops_background_beyond_the_prior():
     """Box-only: background far outside the category's footprint is trimmed; an object alone is kept."""
-    import numpy as np
-
-    from lift3d.lift import core
-    from lift3d.lift.priors import lookup
+    from lift3d.lift.separation import footprint_trim
 
     rng = np.random.default_rng(0)
     obj = np.column_stack([rng.uniform(-0.15, 0.15, 400), rng.uniform(-1.5, 0.0, 400), 3.0 + rng.uniform(0, 0.3, 400)])
     wall = np.column_stack([rng.uniform(-1.5, 1.5, 150), rng.uniform(-2.0, 0.0, 150), np.full(150, 5.0)])
     q = np.vstack([obj, wall])
-    cfg = core.LiftConfig()
-    q2, z2 = core._footprint_trim(q, q[:, 2].copy(), lookup("lamp"), cfg)
+    cfg = LiftConfig()
+    q2, z2 = footprint_trim(q, q[:, 2].copy(), lookup("lamp"), cfg)
     assert len(q2) == len(z2) and len(q2) <= 400 + 5
     assert np.ptp(q2[:, 2]) < 0.6 and np.ptp(q2[:, 0]) < 0.6
-    q3, _ = core._footprint_trim(obj, obj[:, 2].copy(), lookup("lamp"), cfg)
+    q3, _ = footprint_trim(obj, obj[:, 2].copy(), lookup("lamp"), cfg)
     assert len(q3) == len(obj)
 
 
@@ -162,7 +160,8 @@ def test_a_partial_view_cannot_drag_the_scale(scene):
 def test_scale_ratios_far_from_the_consensus_count_less_student_t():
     """Five chairs agree on a 3 % scale, a sixth says 20 % (inside the outlier cut): with Student-t weights
     it moves the estimate less than in a plain weighted mean."""
-    from lift3d.lift.core import _Obs, estimate_depth_scale
+    from lift3d.lift.result import Observation
+    from lift3d.lift.scale import estimate_depth_scale
 
     chair = lookup("chair")
     floor_h = 1.3
@@ -170,7 +169,7 @@ def test_scale_ratios_far_from_the_consensus_count_less_student_t():
     def obs(ratio):
         h = chair.h * ratio
         q = np.stack([np.zeros(300), np.linspace(floor_h - h, floor_h, 300), np.full(300, 3.0)], axis=1)
-        return _Obs({"category": "chair"}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, chair)
+        return Observation({"category": "chair"}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, chair)
 
     def est(ratios, nu):
         k, _ = estimate_depth_scale([obs(r) for r in ratios], floor_h, LiftConfig(scale_t_nu=nu))

@@ -1,0 +1,89 @@
+"""Cleaning the crop: flying pixels at depth discontinuities, sparse 3D outliers, and (opt-in) per-pixel depth
+noise averaged out by a local plane fit of 1/z.  Pure numpy/scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from lift3d.lift.crop import ray_parts
+
+
+def flying_pixels(d: np.ndarray, valid: np.ndarray, rel: float) -> np.ndarray:
+    """Pixels at depth discontinuities (flying pixels and the edge pixels on both sides).
+
+
+    A plane has inverse depth affine in (u, v), so the second difference of 1/z vanishes on every
+    planar surface, however grazing; across a discontinuity it jumps to ~|1/z1 - 1/z2|.  A pixel is
+    flagged when that second difference, relative to its own 1/z, exceeds ``rel`` along u or v.
+    """
+    inv = np.where(valid, 1.0 / np.where(valid, d, 1.0), np.nan)
+    p = np.pad(inv, 1, mode="edge")
+    c = p[1:-1, 1:-1]
+    with np.errstate(invalid="ignore"):
+        du = np.abs(p[1:-1, 2:] + p[1:-1, :-2] - 2.0 * c)
+        dv = np.abs(p[2:, 1:-1] + p[:-2, 1:-1] - 2.0 * c)
+        # one-sided jumps where a neighbour is invalid do not count (holes are not discontinuities)
+        bad = (np.nan_to_num(du, nan=0.0) > rel * c) | (np.nan_to_num(dv, nan=0.0) > rel * c)
+    return valid & bad
+
+
+def robust_keep(q: np.ndarray, k: float) -> np.ndarray:
+    """Drop sparse outliers: points beyond the 2-98 % range by more than ``k``/16 of that range.
+
+
+    Percentile based rather than median/MAD: a visible surface is strongly skewed (a dense front face
+    and a thin top), which a MAD test would cut away.
+    """
+    lo, hi = np.percentile(q, [2.0, 98.0], axis=0)
+    m = np.maximum(0.05, (k / 16.0) * (hi - lo))
+    return np.all((q >= lo - m) & (q <= hi + m), axis=1)
+
+
+def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: int, c0: int, st: int, rad: int):
+    """Camera-frame points of the selected pixels (iv, iu) with the per-pixel depth noise averaged out.
+
+
+    Inverse depth is affine in the pixel coordinates on any plane, so a weighted linear fit of 1/z over
+    the selected pixels of a (2 rad + 1)^2 neighbourhood, evaluated at the pixel itself, is exact on
+    planar faces however oblique, and does not pull silhouette pixels inward (a plain mean would: its
+    centroid lies inside).  Without it the 0.3 % extent percentiles sit ~2.7 sigma of the depth noise in
+    front of the visible surface, and the amodal completion, anchored at that near face, carries the whole
+    box towards the camera (2-3 cm for small objects at 3 m with 0.5 % noise).
+    """
+    rows = slice(max(0, int(iv.min()) - rad), int(iv.max()) + rad + 1)
+    cols = slice(max(0, int(iu.min()) - rad), int(iu.max()) + rad + 1)
+    s_ = sel[rows, cols]
+    w = s_.astype(np.float64)
+    inv = np.where(s_, 1.0 / np.where(s_, dz[rows, cols], 1.0), 0.0)
+    k = 2 * rad + 1
+    off = np.arange(-rad, rad + 1, dtype=np.float64)
+    ku = np.broadcast_to(off[None, :], (k, k))
+    kv = np.broadcast_to(off[:, None], (k, k))
+    jv, ju = iv - rows.start, iu - cols.start
+
+
+    def at(img, kern):
+        return ndimage.correlate(img, kern, mode="constant")[jv, ju]
+
+
+    one = np.ones((k, k))
+    n = at(w, one)
+    su, sv = at(w, ku) / n, at(w, kv) / n
+    suu = at(w, ku * ku) / n - su * su
+    svv = at(w, kv * kv) / n - sv * sv
+    suv = at(w, ku * kv) / n - su * sv
+    mi = at(inv, one) / n
+    ciu = at(inv, ku) / n - su * mi
+    civ = at(inv, kv) / n - sv * mi
+    det = suu * svv - suv * suv
+    okd = det > 1e-3
+    dsafe = np.where(okd, det, 1.0)
+    gu = np.where(okd, (svv * ciu - suv * civ) / dsafe, 0.0)
+    gv = np.where(okd, (suu * civ - suv * ciu) / dsafe, 0.0)
+    a = mi - gu * su - gv * sv  # the fit at offset (0, 0)
+    raw = inv[jv, ju]
+    a = np.where(np.isfinite(a) & (a > 0), a, raw)
+    z = 1.0 / a
+    ax, bx, by = ray_parts(K, r0 + st * iv.astype(np.float64), c0 + st * iu.astype(np.float64))
+    return np.stack([z * (ax + bx), z * by, z], axis=1), z

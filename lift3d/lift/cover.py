@@ -1,0 +1,61 @@
+"""Cover growth: a box whose projection stops short of its 2D box's side edges grows until it reaches them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lift3d.lift.amodal import box_corners_px
+
+
+def outward(k: int) -> float:
+    """The direction a face of the ground-plane box ``[ul, uh, vl, vh]`` moves out along its axis: + for the
+    upper bounds (odd index), - for the lower ones."""
+    return 1.0 if k % 2 else -1.0
+
+
+def cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float, hl: float, hh_: float, bbox,
+                     cut_left: bool, cut_right: bool, cap: float, tol_px: float, far=(1, 3),
+                     near_cost: float = 1.0) -> tuple[list, bool]:
+    """Grow the ground-plane box ``ext4 = [ul, uh, vl, vh]`` until its projection reaches the left and right
+    edges of the 2D box: a tight 2D box's side edges are rays that touch the object, so an object whose
+    points stop short of them (thin legs or a backrest edge lost to the cleaning, a face seen edge-on)
+    extends further.  Each side (not cut by the image border) is reached by moving the one box face that
+    gets there with the smallest move (at most ``cap`` m, found by bisection); returns (ext4, grown)."""
+    x1, _, x2, _ = (float(t) for t in bbox)
+    grown = False
+    for side, target, cut in ((-1, x1, cut_left), (1, x2, cut_right)):
+        if cut:
+            continue
+
+
+        def short(e):  # how far (px) the projection stays inside the 2D box on this side
+            xs = box_corners_px(K, G, c, s, *e, hl, hh_)
+            if not np.all(np.isfinite(xs)):
+                return -np.inf
+            return (float(np.min(xs)) - target) if side < 0 else (target - float(np.max(xs)))
+
+
+        if short(ext4) <= tol_px:
+            continue
+        best = None
+        for k in range(4):  # ul down, uh up, vl down, vh up
+            def moved(delta, k=k):
+                e = list(ext4)
+                e[k] += outward(k) * delta
+                return e
+            if short(moved(cap)) > tol_px:
+                continue  # this face cannot get there within the cap
+            lo, hi = 0.0, cap
+            for _ in range(12):
+                mid = 0.5 * (lo + hi)
+                if short(moved(mid)) > tol_px:
+                    lo = mid
+                else:
+                    hi = mid
+            cost = hi if k in far else near_cost * hi
+            if best is None or cost < best[0]:
+                best = (cost, moved(hi))
+        if best is not None:
+            ext4 = best[1]
+            grown = True
+    return ext4, grown

@@ -1,0 +1,128 @@
+"""Lift 2D annotations (instance masks or boxes alone) to oriented 3D boxes with metric depth.
+
+Per image (:func:`lift_image`): resolve the up direction and the floor level (:mod:`gravity`), then per
+annotation, working only on the crop of its 2D box (strided to at most ``max_crop_px`` pixels; 3D points
+are formed only for the <= ``max_points`` selected pixels, from separable ray tables):
+
+1. candidate pixels: the mask (eroded by ``mask_erode_px`` against 1-2 px mask bleed) or the whole box;
+   valid depth only; *flying pixels* (a 3x3 depth range larger than ``flying_rel`` x depth, i.e. pixels
+   straddling a depth discontinuity) removed; points on the floor plane removed.  Box-only: a wall
+   filling the box border is removed, a horizontal support across the bottom of the box (the table top
+   under a lamp, seen beside its base) is removed and the object reaches down to it
+   (:func:`support_surface`), and for objects on the floor only the ground-range window from
+   the floor contact at the bottom of the 2D box to the prior's footprint behind it is kept
+   (:func:`contact_window`; walls and objects behind, occluders in front).
+2. object segmentation: connected components of the remaining pixels (depth discontinuities cut them
+   apart); the component with the largest score (pixel count for masks; centre-weighted count times its
+   2D extent relative to the box for boxes, so the object beats the background and occluders at the box
+   border) is kept, plus components at a similar depth (an object split by an occluder).
+3. points in the gravity frame (x, down, forward), robust outlier rejection; box-only: ground-plane
+   footprint trim to the category's size (:func:`footprint_trim`: background seen beside or through
+   thin objects - lamps, tables between their legs).
+4. optional (``scale_from_priors``, model depth only): one depth scale per image from the heights of
+   the fully seen objects against their category priors (:func:`estimate_depth_scale`); the points and
+   the floor level are divided by it (``LiftResult.depth_scale_factor``, object flag ``depth_rescaled``).
+5. yaw about the up axis: the rectangle orientation that minimises the mean distance of the ground-plane
+   points to the boundary of their robust (order-statistic) rectangle - visible surfaces lie on the
+   box's faces; an L-shaped or single-face view both pin the orientation (on <= ``yaw_points`` points).
+6. robust extents (percentiles), floor contact (a bottom close to the floor; a 2D box whose bottom edge
+   meets the floor within the object's footprint, :func:`floor_contact`; or one that reaches the
+   category's height when put on the floor: legs, poles, bases too thin to survive the cleaning), the
+   bottom at least as low as the 2D box's bottom edge allows (:func:`bottom_reach`), amodal completion
+   of the unseen far side with the category size prior (weighted by how hidden each horizontal axis is
+   from the camera; a bimodal prior such as floor / table lamp picks its mode from the floor contact; half
+   of it in front of the seen surface where an occluder hides that space, :func:`occluded_slab`; a quarter
+   of it when a top face seen from above spans the seen footprint, :func:`top_face_seen`; the extent
+   across the view continues behind an occluder or the image border beside the 2D box, :func:`hidden_sides`;
+   an occluded or cut sliver gets the prior's height from its unseen side), and
+   growth until the box's projection reaches the 2D box's side edges (:func:`cover_box_sides`); an about
+   square prior footprint (lamps, chairs) then takes half of its completed depth from the width seen across it.
+   Box-only, a component lying inside another annotation's 2D box is that object (:func:`other_objects`).
+7. quality score and flags.
+
+Model depth (``scale_from_priors``) with ``depth_field``: before step 1, the smooth multiplicative depth
+distortion is measured on the room's planes around the objects - floor, walls, ceiling - and divided out
+of every crop (:func:`lift3d.lift.depth_field.estimate_depth_field`; never for sensor depth).
+
+Every annotation ends as an object or as a reject ``(annotation_id, reason, detail)`` with a stable
+reason code (see ``REJECT_REASONS``).  Pure numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lift3d.geometry.boxes import gravity_frame
+from lift3d.geometry.camera import IntrinsicsError, as_K
+from lift3d.lift.config import LiftConfig
+from lift3d.lift.depth_field import estimate_depth_field, exclusion_grid
+from lift3d.lift.fit import fit_box
+from lift3d.lift.gravity import GravityEstimate, point_and_normal_grid, resolve_gravity
+from lift3d.lift.observe import observe
+from lift3d.lift.result import LiftReject, LiftResult, Observation
+from lift3d.lift.scale import estimate_depth_scale
+
+
+def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
+               image_id=None) -> LiftResult:
+    """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject."""
+    cfg = config or LiftConfig()
+    res = LiftResult()
+    anns = list(annotations or [])
+    try:
+        Km = as_K(K)
+    except IntrinsicsError as exc:
+        res.rejects = [(a.get("annotation_id"), "bad_intrinsics", str(exc)) for a in anns]
+        return res
+    if depth is None or np.ndim(depth) != 2 or min(np.shape(depth)) < 2:
+        res.rejects = [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
+        return res
+    depth = np.asarray(depth)
+    grid, fld = None, None
+    try:
+        grid = point_and_normal_grid(depth, Km)
+        ge = resolve_gravity(gravity, depth, Km, anns, estimate=cfg.estimate_gravity,
+                             min_confidence=cfg.min_gravity_confidence, grid=grid)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: camera frame
+        ge = GravityEstimate(None, "camera", 0.0, None)
+    if cfg.depth_field and cfg.scale_from_priors and grid is not None and ge.down is not None:
+        try:
+            fld = estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
+                                       exclusion_grid(anns, grid[4], grid[5], depth.shape))
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: not applied
+            fld = None
+    res.gravity = None if ge.down is None else [float(t) for t in ge.down]
+    res.gravity_source = ge.source
+    res.gravity_confidence = float(ge.confidence)
+    res.floor_height = ge.floor_h
+    res.depth_field = fld
+    G = gravity_frame(ge.down)
+    obs: list[Observation] = []
+    for ann in anns:
+        aid = ann.get("annotation_id")
+        if int(ann.get("iscrowd", 0) or 0) == 1:
+            res.rejects.append((aid, "crowd", "iscrowd=1"))
+            continue
+        try:
+            others = [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None] \
+                if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes) else ()
+            obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld, others))
+        except LiftReject as rj:
+            res.rejects.append((aid, rj.reason, rj.detail))
+        except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
+            res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))
+    scale = 1.0
+    if cfg.scale_from_priors and obs:
+        scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
+    res.depth_scale_factor = float(scale)
+    if scale != 1.0 and res.floor_height is not None:
+        res.floor_height = float(res.floor_height / scale)
+    for ob in obs:
+        aid = ob.ann.get("annotation_id")
+        try:
+            res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth))
+        except LiftReject as rj:
+            res.rejects.append((aid, rj.reason, rj.detail))
+        except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
+            res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))
+    return res

@@ -1,0 +1,230 @@
+"""Box-only separation of the object from what else its 2D box shows: a wall behind it, the support surface under it,
+the floor-contact window, the footprint trim to the category size and the pixels of objects standing on it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lift3d.geometry.camera import project
+from lift3d.lift.components import finite_boxes
+from lift3d.lift.config import LiftConfig
+from lift3d.lift.contact import bottom_floor_range
+from lift3d.lift.crop import crop_dot, pix_points, ray_parts, read_crop
+
+
+def outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: LiftConfig, field=None):
+    """Box-only: gravity-frame points of the valid pixels in a thin band just outside the top, left and right
+    edges of the 2D box's pixel ``crop`` (r0, r1, c0, c1 from :func:`crop_bounds`; not below: the floor or the
+    support), strided to about ``outside_points``; None when the box touches the image border on all three
+    sides or too few pixels are valid."""
+    H, W = depth.shape
+    r0, r1, c0, c1 = crop
+    gap, bw = cfg.outside_gap_px, cfg.outside_band_px
+    rects = [(r0 - gap - bw, r0 - gap, c0, c1),  # above
+             (r0, r1, c0 - gap - bw, c0 - gap),  # left
+             (r0, r1, c1 + gap, c1 + gap + bw)]  # right
+    rects = [(max(0, a), min(H, b), max(0, c), min(W, e)) for a, b, c, e in rects]
+    rects = [r for r in rects if r[1] - r[0] > 0 and r[3] - r[2] > 0]
+    n = sum((b - a) * (e - c) for a, b, c, e in rects)
+    if n == 0:
+        return None
+    st = max(1, int(np.ceil(np.sqrt(n / cfg.outside_points))))
+    pts = []
+    for a, b, c, e in rects:
+        dd, rows, cols = read_crop(depth, a, b, c, e, st, field)
+        iv, iu = np.nonzero(np.isfinite(dd) & (dd > 0))
+        if len(iv):
+            ax, bx, by = ray_parts(K, rows, cols)
+            pts.append(pix_points(np.where(np.isfinite(dd), dd, 0.0), iv, iu, ax, bx, by, G))
+    if not pts:
+        return None
+    pts = np.concatenate(pts)
+    return pts if len(pts) >= 10 else None
+
+
+def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray, down,
+                             cfg: LiftConfig, outside=None) -> np.ndarray:
+    """Box-only: a vertical plane (wall) that fills the box's top/side border but not its centre is
+    background; its points (and those behind it) are removed (plane fit in the gravity frame).  A 2D box
+    is tight around its object, so a plane that stops at the box's edges (the band outside the box shows
+    little of it) is the object's own face seen behind an occluder, not a wall.  ``outside``: a callable
+    returning that band's points (:func:`outside_band`, read only once a plane is found), or None."""
+    h, w = ok.shape
+    if h < 8 or w < 8:
+        return ok
+    by_, bx_ = max(1, int(0.12 * h)), max(1, int(0.12 * w))
+    ring = np.zeros_like(ok)
+    ring[:by_, :] = True
+    ring[:, :bx_] = True
+    ring[:, -bx_:] = True
+    ring &= ok
+    centre = np.zeros_like(ok)
+    centre[int(0.3 * h):int(0.7 * h), int(0.3 * w):int(0.7 * w)] = True
+    centre &= ok
+    rv, ru = np.nonzero(ring)
+    if len(rv) < 30 or centre.sum() < 10:
+        return ok
+    if len(rv) > 1500:
+        pk = np.linspace(0, len(rv) - 1, 1500).astype(np.int64)
+        rv, ru = rv[pk], ru[pk]
+    pts = pix_points(dz, rv, ru, ax, bx, by, G)
+    rng = np.random.default_rng(len(pts))
+    idx = rng.integers(0, len(pts), size=(64, 3))
+    a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
+    nrm = np.cross(b - a, c - a)
+    ln = np.linalg.norm(nrm, axis=1)
+    good = ln > 1e-9
+    if down is not None:
+        good &= np.abs(nrm[:, 1]) < 0.35 * np.maximum(ln, 1e-12)  # vertical plane (gravity frame: axis 1)
+    if not good.any():
+        return ok
+    nrm = nrm[good] / ln[good, None]
+    off = np.einsum("ij,ij->i", nrm, a[good])
+    tol = np.maximum(0.03, 0.015 * np.median(d[ring]))
+    inl = (np.abs(pts @ nrm.T - off) < tol).mean(axis=0)
+    j = int(np.argmax(inl))
+    if inl[j] < 0.5:
+        return ok
+    n, o = nrm[j], off[j]
+    if o < 0:
+        n, o = -n, -o  # camera side: n.x < o
+    cv_, cu_ = np.nonzero(centre)
+    cen = pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
+    if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
+        return ok  # the plane is the object itself (or in front of it): keep
+    band = outside() if outside is not None else None
+    if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.outside_min_share:
+        return ok  # the plane ends at the box's edges: the object's own face (behind an occluder)
+    gn = G @ n  # plane normal in the camera frame
+    dist = crop_dot(dz, ax, bx, by, gn) - o
+    keep = ok & (dist < -tol)
+    return keep if keep.sum() >= cfg.min_points else ok
+
+
+def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConfig):
+    """Box-only: the surface an object stands on (a table top under a lamp, a cabinet under a tv) shows
+    in the bottom rows of the object's 2D box on both sides of its base.  A horizontal surface there (one
+    height, several depths) spanning the box's width is that support, not the object: its pixels and
+    those below it are removed, when enough of the object is left above it.  ``hd``: the crop's down
+    coordinates (:func:`crop_dot` with the down axis).  Returns (ok, the surface's down coordinate or
+    None): the object reaches down to it."""
+    h, w = ok.shape
+    if h < 8 or w < 4:
+        return ok, None
+    nb = max(2, int(round(cfg.support_band * h)))
+    band, h_band, d_band = ok[-nb:], hd[-nb:], d[-nb:]
+    if band.sum() < max(6, 0.2 * band.size):
+        return ok, None
+    hb, zb = h_band[band], d_band[band]
+    tol = cfg.floor_tol + cfg.floor_tol_rel * float(np.median(zb))
+    # the most populated height level (bins of tol, two offsets)
+    best = None
+    for off in (0.0, 0.5):
+        k = np.floor(hb / tol + off)
+        vals, cnt = np.unique(k, return_counts=True)
+        j = int(np.argmax(cnt))
+        if best is None or cnt[j] > best[0]:
+            best = (int(cnt[j]), (vals[j] + 0.5 - off) * tol)
+    level = float(np.median(hb[np.abs(hb - best[1]) <= tol]))
+    on = band & (np.abs(h_band - level) <= tol)
+    if on.sum() < 0.4 * band.sum():
+        return ok, None
+    cols = np.nonzero(on.any(axis=0))[0]
+    third = max(1, w // 4)
+    if (len(cols) < cfg.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
+        return ok, None
+    zs = d_band[on]
+    if np.ptp(zs) < 2 * tol:
+        return ok, None  # one depth: a vertical face or a thin edge, not a surface seen from above
+    keep = ok & (hd < level - tol)
+    if keep.sum() < max(cfg.min_points, 0.2 * ok.sum()):
+        return ok, None
+    # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
+    # than the object behind it; a chair's own seat seen behind its backrest is farther)
+    zr = float(np.median(d[keep]))
+    lo, hi = np.percentile(zs, [5, 95])
+    m = 0.10 + 0.03 * zr
+    return (keep, level) if lo - m <= zr <= hi + m else (ok, None)
+
+
+def contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarray, G: np.ndarray, floor_h: float,
+                    prior, H: int, cfg: LiftConfig) -> np.ndarray:
+    """Box-only: an object standing on the floor touches it at the bottom edge of its 2D box; the floor
+    point seen there gives the near end of its footprint (ground range from the camera), the category
+    prior its far end.  Points far behind (walls, objects behind) or in front (occluders) are dropped
+    when most of the points agree with that window (objects on a support do not: then nothing changes)."""
+    if prior is None:
+        return ok
+    r_c = bottom_floor_range(bbox, K, G, floor_h, H, cfg)
+    if r_c is None or not np.isfinite(r_c):
+        return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
+    near = r_c - (0.10 + 0.03 * r_c)
+    far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
+    r = np.hypot(crop_dot(dz, ax, bx, by, G[:, 0]), crop_dot(dz, ax, bx, by, G[:, 2]))
+    inside = ok & (r >= near) & (r <= far)
+    n_ok = int(ok.sum())
+    if inside.sum() < max(cfg.min_points, cfg.contact_min_share * n_ok):
+        return ok
+    return inside
+
+
+def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
+    """Box-only: background seen around or through the object (between a table's legs, beside a lamp)
+    spreads the ground-plane footprint beyond the category's size.  Distances from the robust footprint
+    centre (the median of the nearer half of the points: the object is in front) are cut at the first
+    empty gap (``footprint_gap`` m) beyond the prior's half diagonal, or at the latest at
+    ``footprint_radius`` x the prior's diagonal x (1 + 3 rel_std), when most points stay."""
+    g = q[:, [0, 2]]
+    rng_ = np.hypot(g[:, 0], g[:, 1])
+    near = rng_ <= np.median(rng_)
+    c = np.median(g[near], axis=0)
+    dist = np.hypot(g[:, 0] - c[0], g[:, 1] - c[1])
+    diag = float(np.hypot(prior.l, prior.w))
+    if cfg.footprint_grow_max > 1.0:
+        # an object taller than its category's prior (seen in the nearer half of the points: the object,
+        # not the background behind it) is likely wider too
+        h_near = float(np.ptp(np.percentile(q[near, 1], [2.0, 98.0])))
+        diag *= float(np.clip(h_near / prior.h, 1.0, cfg.footprint_grow_max))
+    cut = cfg.footprint_radius * diag * (1.0 + 3.0 * prior.rel_std)
+    ds = np.sort(dist)
+    jump = np.nonzero((np.diff(ds) > cfg.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
+    if len(jump):
+        cut = min(cut, float(ds[jump[0]]) + 1e-6)
+    keep = dist <= cut
+    if keep.sum() >= max(cfg.min_points, cfg.footprint_min_share * len(q)) and not keep.all():
+        return q[keep], z_sel[keep]
+    return q, z_sel
+
+
+def top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox, cfg: LiftConfig):
+    """Box-only: the object's top (down coordinate, ``pct_lo`` percentile) from its points that do not
+    project into the 2D box of an annotation standing on it (:func:`on_top_points`); None when no point
+    does or too few would be left.  Only the height uses it: the footprint keeps every point."""
+    uv = project(q @ G.T, K)  # the points come from valid (positive) depths
+    inside = on_top_points(uv[:, 0], uv[:, 1], others, bbox, cfg)
+    if inside is None or not inside.any():
+        return None
+    rest = ~inside
+    if rest.sum() < max(cfg.min_points, 0.3 * len(q)):
+        return None
+    return float(np.percentile(q[rest, 1], cfg.pct_lo))
+
+
+def on_top_points(u, v, others, bbox, cfg: LiftConfig):
+    """Which image points (u, v) lie inside the 2D box of another annotation standing on ours (a tv or a
+    lamp on a table): its box starts above (or within ``on_top_margin`` of) our box's top edge, ends at
+    least ``on_top_margin`` of our height above our bottom edge, and overlaps at most ``on_top_width`` of
+    our width.  Its base touches our top at the same depth, so the depth does not separate it, and its
+    pixels inside our box would raise our top.  None when no annotation stands on ours."""
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    h, w = y2 - y1, x2 - x1
+    out = None
+    for bx1, by1, bx2, by2 in finite_boxes(others):
+        if not (by1 <= y1 + cfg.on_top_margin * h and y1 < by2 <= y2 - cfg.on_top_margin * h):
+            continue
+        ox = min(x2, bx2) - max(x1, bx1)
+        if ox <= 0 or ox > cfg.on_top_width * w or bx2 - bx1 > w:
+            continue
+        m = (v >= by1) & (v <= by2) & (u >= bx1) & (u <= bx2)
+        out = m if out is None else (out | m)
+    return out

@@ -1,0 +1,47 @@
+"""Yaw about the up axis: the rectangle orientation whose boundary the ground-plane points lie on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+
+def fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float, max_points: int = 600):
+    """Rectangle orientation theta in [0, pi/2) on ground points g2 (N, 2) = (x, fwd).
+
+
+    Returns (theta, confidence) where confidence compares the best score to the median one.  The
+    search runs on at most ``max_points`` points (evenly subsampled) with order statistics in place of
+    interpolated percentiles.
+    """
+    if len(g2) > max_points:
+        g2 = g2[np.linspace(0, len(g2) - 1, max_points).astype(np.int64)]
+    g2 = g2 - g2.mean(axis=0)
+    n = len(g2)
+    kl = int(np.clip(round(lo / 100.0 * (n - 1)), 0, n - 1))
+    kh = int(np.clip(round(hi / 100.0 * (n - 1)), 0, n - 1))
+
+
+    def scores(thetas):
+        c, s = np.cos(thetas)[:, None], np.sin(thetas)[:, None]
+        u = c * g2[None, :, 0] + s * g2[None, :, 1]
+        v = -s * g2[None, :, 0] + c * g2[None, :, 1]
+        pu = np.partition(u, (kl, kh), axis=1)
+        pv = np.partition(v, (kl, kh), axis=1)
+        ul, uh = pu[:, kl:kl + 1], pu[:, kh:kh + 1]
+        vl, vh = pv[:, kl:kl + 1], pv[:, kh:kh + 1]
+        dist = np.minimum(np.minimum(np.abs(u - ul), np.abs(u - uh)), np.minimum(np.abs(v - vl), np.abs(v - vh)))
+        return dist.mean(axis=1)
+
+
+    coarse = np.radians(np.arange(0.0, 90.0, step_deg))
+    sc = scores(coarse)
+    i = int(np.argmin(sc))
+    fine = coarse[i] + np.radians(np.linspace(-step_deg, step_deg, 9))
+    sf = scores(fine)
+    j = int(np.argmin(sf))
+    theta = float(np.mod(fine[j], np.pi / 2))
+    best = float(sf[j])
+    med = float(np.median(sc))
+    conf = 0.0 if med <= 1e-9 else float(np.clip(1.0 - best / med, 0.0, 1.0))
+    return theta, conf
