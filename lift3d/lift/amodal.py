@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.geometry.camera import project
+from lift3d.lift.boxgeom import box_corners_cam, outward
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import valid_depths
 
@@ -71,22 +72,6 @@ def top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, 
     return bool(np.all(span >= cfg.top_cover * ext) and span.min() >= cfg.top_min_ext)
 
 
-def box_corners_cam(G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
-    """Camera-frame (8, 3) corners of a gravity-aligned box given in rotated ground coordinates (u, v at yaw
-    (c, s)) and down extents."""
-    u = np.array([ul, uh, ul, uh, ul, uh, ul, uh], dtype=np.float64)
-    v = np.array([vl, vl, vh, vh, vl, vl, vh, vh], dtype=np.float64)
-    d = np.array([hl, hl, hl, hl, hh_, hh_, hh_, hh_], dtype=np.float64)
-    return np.stack([u * c - v * s, d, u * s + v * c], axis=1) @ G.T
-
-
-def box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl, vh, hl, hh_) -> np.ndarray:
-    """Image x coordinates of the 8 corners of a gravity-aligned box given in rotated ground coordinates
-    (u, v at yaw (c, s)) and down extents; nan for corners at or behind the camera."""
-    P = box_corners_cam(G, c, s, ul, uh, vl, vh, hl, hh_)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = project(P, K)[:, 0]
-    return np.where(P[:, 2] > 1e-6, x, np.nan)
 
 
 def occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
@@ -111,3 +96,121 @@ def occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     behind = float(np.mean(dd > z.max() + m))
     front = float(np.mean(dd < z.min() - m))
     return behind < cfg.near_max_behind and front > cfg.near_min_front
+
+
+MIN_ADD = 1e-4  # m; a completion smaller than this along an axis is none
+NEAR_MIN_ADD = 0.05  # m; only a completion larger than this may go in front of the seen surface
+COMPLETED_SHARE = 0.05  # "amodal_completed" when the completion is more than this share of an axis' extent
+PRIOR_HEIGHT_SCALE = (0.75, 1.33)  # the prior's footprint follows the seen height / prior height within this range
+NO_PRIOR_MIN_EXT = 0.05  # m; without a prior the short side is completed towards the long side (at least this) ...
+NO_PRIOR_SHARE = 0.6  # ... up to this share of it or of the height
+SIDE_NEAR_PCT = 10.0  # the object's near depth for the occluder test beside it: this percentile of its depths
+
+
+def complete_height(ob, hl: float, hh_: float, on_floor: bool, floor_h, scale: float, cfg: LiftConfig):
+    """(hl, hh_, on_floor): an occluded or vertically cut object seen over less than ``height_complete`` of its
+    category's height (and not on the floor) gets the prior's height, from the side that is not seen (the
+    bottom, or the top when the box is cut by the image's top border), down to the floor at most."""
+    prior, height = ob.prior, hh_ - hl
+    if (cfg.height_complete > 0 and prior is not None and not on_floor and height < cfg.height_complete * prior.h
+            and ("occluded" in ob.flags or ob.trunc_v)):
+        # the seen part is a sliver of an object hidden by an occluder (usually in front of its lower part)
+        # or cut by the image border: the category's height, from the side that is not seen
+        if ob.trunc_v and float(ob.bbox[1]) <= cfg.border_px - 0.5:
+            hl = hh_ - prior.h
+        else:
+            hh_ = hl + prior.h
+            if floor_h is not None and hh_ >= floor_h / scale:
+                hh_, on_floor = floor_h / scale, True
+    return hl, hh_, on_floor
+
+
+def view_axes(c: float, s: float, e4: list):
+    """(vis, across, far) of the ground-plane box ``e4`` = [ul, uh, vl, vh] on the axes u = (c, s), v = (-s, c):
+    vis[axis] how much that axis lies across the line of sight (1: across, 0: along), ``across`` the axis most
+    across it, and far[axis] the e4 index of the face of each axis away from the camera (at the origin of the
+    ground plane): the side the unseen part of the object is on."""
+    ru = np.array([c, s])  # u axis in (x, fwd)
+    rv = np.array([-s, c])
+    ul, uh, vl, vh = e4
+    centre2 = np.array([0.5 * (ul + uh), 0.5 * (vl + vh)])  # in (u, v)
+    ray = centre2[0] * ru + centre2[1] * rv
+    ray = ray / max(np.linalg.norm(ray), 1e-9)
+    vis = np.array([abs(ru[0] * ray[1] - ru[1] * ray[0]), abs(rv[0] * ray[1] - rv[1] * ray[0])])
+    across = int(np.argmax(vis))  # the horizontal box axis most across the view
+    far = (1 if centre2[0] >= 0.0 else 0, 3 if centre2[1] >= 0.0 else 2)
+    return vis, across, far
+
+
+def prior_extents(prior, ext: np.ndarray, vis: np.ndarray, height: float, flags, cfg: LiftConfig) -> np.ndarray:
+    """The expected (u, v) extents: the category prior's footprint (scaled by the seen height when the object is
+    fully seen, ``prior_scale_by_height``) assigned to the axes (:func:`assign_prior`); without a prior, the
+    short side completed towards the long one."""
+    if prior is not None:
+        sc = 1.0
+        if cfg.prior_scale_by_height and height > 0 and "truncated" not in flags and "occluded" not in flags:
+            sc = float(np.clip(height / prior.h, *PRIOR_HEIGHT_SCALE))
+        p_s, p_l = prior.horizontal
+        return assign_prior(ext, vis, p_s * sc, p_l * sc)
+    mx = float(max(ext.max(), NO_PRIOR_MIN_EXT))
+    return np.where(ext >= ext.max(), ext, np.minimum(mx, max(NO_PRIOR_SHARE * mx, height * NO_PRIOR_SHARE)))
+
+
+def complete_far_side(e4: list, ext, vis, far, pe, d, u, v, hl, hh_, depth, K, G, c, s, scale, cfg: LiftConfig):
+    """(e4, add, completed): each horizontal axis is extended by ``amodal_strength`` x (1 - vis) x its shortfall
+    against the expected extents ``pe`` (a quarter of it when a top face seen from above spans the footprint,
+    :func:`top_face_seen`), on its far side - or ``near_complete`` of it in front of the seen surface where an
+    occluder hides that space (:func:`occluded_slab`).  ``d``, ``u``, ``v``: the points' down and ground
+    coordinates."""
+    short = np.maximum(pe - ext, 0.0)
+    add = cfg.amodal_strength * (1.0 - vis) * short
+    if cfg.top_keep < 1.0 and top_face_seen(d, u, v, ext, hl, cfg):
+        add = add * cfg.top_keep
+    completed = False
+    for axis in (0, 1):  # extend the far side of each axis (and the near side when it is hidden)
+        if add[axis] > MIN_ADD:
+            completed = True
+            k, kn = far[axis], far[axis] ^ 1  # e4 indices of the far and the near face of this axis
+            sign = outward(k)  # the far face moves out by +add (upper bound) or -add
+            share = 0.0
+            if cfg.near_complete > 0 and depth is not None and K is not None and add[axis] > NEAR_MIN_ADD:
+                slab = list(e4)  # what the completion would add in front of the near face
+                slab[kn], slab[k] = e4[kn] - sign * add[axis], e4[kn]
+                if occluded_slab(depth, K, G, c, s, slab, hl, hh_, scale, cfg):
+                    share = cfg.near_complete
+            e4[k] += sign * (1.0 - share) * add[axis]
+            e4[kn] -= sign * share * add[axis]
+    return e4, add, completed
+
+
+def complete_hidden_sides(e4: list, pe, across: int, ob, depth, G, c, s, scale, cfg: LiftConfig) -> bool:
+    """The extent across the view ends where the object goes behind an occluder or out of the image: when it falls
+    short of the expected ``pe`` by more than (1 - ``side_frac``), ``side_complete`` of the shortfall is added on
+    the hidden side(s) (:func:`hidden_sides`).  Changes ``e4`` in place; whether it did."""
+    a = across
+    short_a = pe[a] - (e4[2 * a + 1] - e4[2 * a])
+    if short_a > (1.0 - cfg.side_frac) * pe[a]:
+        z_near = float(np.percentile(ob.z_sel, SIDE_NEAR_PCT)) / scale
+        hidden = hidden_sides(depth, ob.bbox, ob.cut_lr, z_near, scale, cfg)
+        if any(hidden):
+            grow = cfg.side_complete * short_a / sum(hidden)
+            axis_cam = G @ (np.array([c, 0.0, s]) if a == 0 else np.array([-s, 0.0, c]))
+            low_side = 0 if axis_cam[0] > 0 else 1  # the image side (0 left, 1 right) of the axis' lower face
+            e4[2 * a] -= grow * hidden[low_side]
+            e4[2 * a + 1] += grow * hidden[1 - low_side]
+            return True
+    return False
+
+
+def square_footprint(e4: list, ext, add, across: int, far, prior, cfg: LiftConfig) -> list:
+    """A round or about square prior footprint (short side >= ``square_ratio`` x long side: a lamp, a chair): its
+    depth is its width, which the view shows across it (after the 2D box's side edges were reached) better than
+    the prior does - the completed depth goes ``square_blend`` of the way to the width."""
+    if prior is None or not prior.horizontal[0] >= cfg.square_ratio * prior.horizontal[1]:
+        return e4
+    a, b = across, 1 - across
+    if add[b] > MIN_ADD:
+        ea, eb = e4[2 * a + 1] - e4[2 * a], e4[2 * b + 1] - e4[2 * b]
+        new_b = max(float(ext[b]), eb + cfg.square_blend * (ea - eb))
+        e4[far[b]] += outward(far[b]) * (new_b - eb)
+    return e4

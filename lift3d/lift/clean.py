@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from lift3d.lift.crop import ray_parts
+from lift3d.lift.config import LiftConfig
+from lift3d.lift.crop import Crop, ray_parts
+from lift3d.lift.result import LiftReject
 
 
 def flying_pixels(d: np.ndarray, valid: np.ndarray, rel: float) -> np.ndarray:
@@ -87,3 +89,36 @@ def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: 
     z = 1.0 / a
     ax, bx, by = ray_parts(K, r0 + st * iv.astype(np.float64), c0 + st * iu.astype(np.float64))
     return np.stack([z * (ax + bx), z * by, z], axis=1), z
+
+
+def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: float, cfg: LiftConfig) -> np.ndarray:
+    """Remove the pixels on the floor plane (within ``floor_tol`` + ``floor_tol_rel`` x depth of the floor level
+    along the down coordinate ``hdown``), unless fewer than ``min_points`` would be left."""
+    tol = cfg.floor_tol + cfg.floor_tol_rel * cr.d
+    on_floor_px = cr.valid & (hdown > floor_h - tol)
+    ok2 = ok & ~on_floor_px
+    return ok2 if ok2.sum() >= cfg.min_points else ok
+
+
+def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: LiftConfig):
+    """(q, z): gravity-frame points (x, down, forward) of the selected crop pixels - at most ``max_points``,
+    evenly subsampled, depth-smoothed when ``smooth_px`` > 0 - without the sparse outliers
+    (:func:`robust_keep`), and their depths.  Rejects the annotation when fewer than ``min_points`` remain."""
+    iv, iu = np.nonzero(sel)
+    if len(iv) > cfg.max_points:
+        pick = np.linspace(0, len(iv) - 1, cfg.max_points).astype(np.int64)
+        iv, iu = iv[pick], iu[pick]
+    if cfg.smooth_px > 0:
+        r0, _, c0, _ = cr.bounds
+        P, z_sel = smoothed_points(sel, cr.dz, iv, iu, K, r0, c0, cr.st, cfg.smooth_px)
+    else:
+        z_sel = cr.dz[iv, iu]
+        P = np.stack([z_sel * (cr.ax[iu] + cr.bx[iv]), z_sel * cr.by[iv], z_sel], axis=1)
+    q = P @ G
+    keep = robust_keep(q, cfg.outlier_k)
+    if keep.sum() >= cfg.min_points:
+        q = q[keep]
+        z_sel = z_sel[keep]
+    if len(q) < cfg.min_points:
+        raise LiftReject("too_few_points", f"{len(q)} points after outlier rejection")
+    return q, z_sel

@@ -45,3 +45,46 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
                 theirs[i] = True
                 break
     return theirs if theirs.any() else None
+
+
+def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bounds, st: int, bbox,
+                      cfg: LiftConfig) -> np.ndarray:
+    """The object's pixels among the clean crop pixels ``ok``: connected components (depth discontinuities are
+    already cut: flying pixels removed); the one with the largest score is kept - pixel count for masks; for
+    boxes a centre-weighted count times its 2D extent relative to the box, with the components of other
+    annotations (:func:`other_objects`) down-weighted - plus the components at a similar depth (an object
+    split by an occluder).  ``bounds`` = (r0, r1, c0, c1) of the crop read at stride ``st``."""
+    lab, nlab = ndimage.label(ok)
+    if nlab <= 1:
+        return ok
+    r0, _, c0, _ = bounds
+    lf = lab.ravel()
+    counts = np.bincount(lf, minlength=nlab + 1)[1:].astype(np.float64)
+    theirs = None
+    if box_only:
+        hh, ww = ok.shape
+        yy = (np.arange(hh) + 0.5) / hh - 0.5
+        xx = (np.arange(ww) + 0.5) / ww - 0.5
+        wgt = np.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * cfg.centre_sigma ** 2))
+        score = np.bincount(lf, weights=wgt.ravel(), minlength=nlab + 1)[1:]
+        if cfg.span_power > 0:
+            # a 2D box is tight around the object's visible pixels: the object's component spans it
+            # (background and occluders usually span only part of it)
+            sl = ndimage.find_objects(lab)
+            span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
+                             if t is not None else 0.0 for t in sl])
+            score = score * span ** cfg.span_power
+        if others and cfg.other_box_weight < 1.0:
+            theirs = other_objects(lab, nlab, others, r0, c0, st, bbox, cfg)
+        if theirs is not None:
+            score = np.where(theirs, score * cfg.other_box_weight, score)
+    else:
+        score = counts
+    mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
+    best = int(np.argmax(score))
+    zb = mean_z[best]
+    keep = (np.abs(mean_z - zb) <= cfg.merge_depth_rel * zb) & (counts >= cfg.merge_min_frac * counts[best])
+    if theirs is not None:
+        keep &= ~theirs
+    keep[best] = True
+    return np.concatenate([[False], keep])[lab]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.lift.config import LiftConfig
+from lift3d.lift.priors import resolve_mode
 from lift3d.lift.result import Observation
 
 
@@ -107,3 +108,35 @@ def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0)
             hh_ = max(hh_, fh) if gap > 0 else fh
             on_floor = True
     return float(hl), float(hh_), on_floor
+
+
+def contact_and_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, floor_h, support, occluded: bool, H: int,
+                      cfg: LiftConfig):
+    """(contact, reach) of one object: :func:`floor_contact` (None instead of False when occluded: the box's
+    bottom edge may be an occluder's top edge) and :func:`bottom_reach`, at least down to the ``support``
+    surface it was found standing on, never below the floor."""
+    contact = reach = None
+    ground_range = points_ground_range(q)
+    if cfg.floor_contact:
+        contact = floor_contact(bbox, K, G, floor_h, ground_range, H, cfg)
+        if contact is False and occluded:
+            contact = None  # the box's bottom edge may be an occluder's top edge
+    if cfg.box_reach:
+        reach = bottom_reach(bbox, K, G, ground_range, H)
+        if support is not None:  # it stands on the support surface found under it
+            reach = support if reach is None else max(reach, support)
+        if reach is not None and floor_h is not None:
+            reach = min(reach, floor_h)  # never below the floor
+    return contact, reach
+
+
+def floor_mode(prior, q: np.ndarray, reach, floor_h, trunc_v: bool, contact, cfg: LiftConfig):
+    """A bimodal category (floor / table lamp): the mode that fits the seen height, the distance to the floor
+    and the floor contact (:func:`lift3d.lift.priors.resolve_mode`); other priors unchanged."""
+    if prior is None or not prior.modes:
+        return prior
+    lo_, hi_ = np.percentile(q[:, 1], [cfg.pct_lo, cfg.pct_hi])
+    if reach is not None:
+        hi_ = max(hi_, reach)
+    to_floor = None if (floor_h is None or trunc_v or contact is False) else float(floor_h - lo_)
+    return resolve_mode(prior, float(hi_ - lo_), to_floor, on_floor=contact is True)

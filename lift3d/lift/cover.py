@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lift3d.lift.amodal import box_corners_px
+from lift3d.lift.boxgeom import box_corners_px, outward
+from lift3d.lift.config import LiftConfig
 
-
-def outward(k: int) -> float:
-    """The direction a face of the ground-plane box ``[ul, uh, vl, vh]`` moves out along its axis: + for the
-    upper bounds (odd index), - for the lower ones."""
-    return 1.0 if k % 2 else -1.0
 
 
 def cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float, hl: float, hh_: float, bbox,
@@ -46,7 +42,7 @@ def cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float
             if short(moved(cap)) > tol_px:
                 continue  # this face cannot get there within the cap
             lo, hi = 0.0, cap
-            for _ in range(12):
+            for _ in range(BISECT_STEPS):
                 mid = 0.5 * (lo + hi)
                 if short(moved(mid)) > tol_px:
                     lo = mid
@@ -59,3 +55,21 @@ def cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float
             ext4 = best[1]
             grown = True
     return ext4, grown
+
+
+def grow_to_cover(e4: list, ext, prior, K, G, c, s, hl, hh_, bbox, cut_lr, far, cfg: LiftConfig) -> list:
+    """:func:`cover_box_sides` with its cap: the box's shorter side may grow up to the prior's longer side
+    (+ 2 spreads), or twice the seen longer extent (at least ``NO_PRIOR_MIN_CAP``) without a prior."""
+    if prior is not None:
+        lim = max(prior.l, prior.w) * (1.0 + 2.0 * prior.rel_std)
+    else:
+        lim = 2.0 * float(max(ext.max(), NO_PRIOR_MIN_CAP))
+    cap = max(0.0, lim - float(min(e4[1] - e4[0], e4[3] - e4[2])))
+    if cap > 0:
+        e4, _grown = cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, *cut_lr, cap, cfg.cover_tol_px,
+                                     far=far, near_cost=cfg.cover_near_cost)
+    return e4
+
+
+NO_PRIOR_MIN_CAP = 0.1  # m; see grow_to_cover
+BISECT_STEPS = 12  # bisection steps of the face move in cover_box_sides

@@ -3,7 +3,10 @@ ray tables and the gravity-frame points of selected crop pixels.  Pure numpy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import ndimage
 
 from lift3d.lift.depth_field import DepthField
 from lift3d.lift.result import LiftReject
@@ -63,3 +66,66 @@ def valid_depths(block: np.ndarray, scale: float) -> np.ndarray:
     """The valid (finite, positive) depths of an image block as float64, divided by the image's depth scale."""
     d = np.asarray(block, dtype=np.float64) / scale
     return d[np.isfinite(d) & (d > 0)]
+
+
+@dataclass
+class Crop:
+    """The depth crop of one 2D box, read at a stride, with its separable ray tables (:func:`ray_parts`)."""
+
+    bbox: list  # the 2D box (x1, y1, x2, y2), pixel edges
+    bounds: tuple  # (r0, r1, c0, c1): the pixel rows / columns read (see :func:`crop_bounds`)
+    st: int  # the stride
+    d: np.ndarray  # depth (metres, float64; divided by the depth field when one is given)
+    valid: np.ndarray  # finite, positive depth
+    dz: np.ndarray  # d with 0 where not valid
+    ax: np.ndarray  # ray tables: x/z = ax[col] + bx[row], y/z = by[row]
+    bx: np.ndarray
+    by: np.ndarray
+
+
+def annotation_box(ann: dict):
+    """The annotation's 2D box; the extent of its mask (pixel edges) when it has no box."""
+    bbox = ann.get("bbox2d")
+    mask = ann.get("mask")
+    if bbox is None and mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        ys, xs = np.nonzero(m)
+        if len(xs) == 0:
+            raise LiftReject("empty_mask", "mask has no pixel")
+        bbox = [xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5]
+    if bbox is None:
+        raise LiftReject("degenerate_box", "no bbox2d and no mask")
+    return bbox
+
+
+def read_box_crop(depth: np.ndarray, K: np.ndarray, bbox, max_crop_px: int, field: DepthField | None = None) -> Crop:
+    """The crop of ``bbox``; large crops are strided to at most ``max_crop_px`` pixels, so the working set stays
+    bounded whatever the image resolution."""
+    H, W = depth.shape
+    r0, r1, c0, c1 = crop_bounds(bbox, W, H)
+    st = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / max_crop_px))))
+    d, rows, cols = read_crop(depth, r0, r1, c0, c1, st, field)
+    valid = np.isfinite(d) & (d > 0)
+    ax, bx, by = ray_parts(K, rows, cols)
+    return Crop(bbox, (r0, r1, c0, c1), st, d, valid, np.where(valid, d, 0.0), ax, bx, by)
+
+
+def mask_region(mask, shape, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
+    """The instance mask on the crop's (strided) pixels, eroded by ``erode_px`` pixels against 1-2 px of mask
+    bleed onto the background (not when that leaves fewer than ``min_points`` or 30 % of its pixels)."""
+    m = np.asarray(mask)
+    if m.shape != shape:
+        raise LiftReject("empty_mask", f"mask shape {m.shape} != depth shape {shape}")
+    r0, r1, c0, c1 = cr.bounds
+    region = m[r0:r1:cr.st, c0:c1:cr.st].astype(bool)
+    if not region.any():
+        raise LiftReject("empty_mask", "mask has no pixel inside the box")
+    if erode_px > 0:
+        it = max(1, int(round(erode_px / cr.st)))
+        er = ndimage.binary_erosion(region, iterations=it, border_value=1)
+        if er.sum() >= max(min_points, MASK_ERODE_KEEP * region.sum()):
+            region = er
+    return region
+
+
+MASK_ERODE_KEEP = 0.3  # the erosion is kept only when at least this share of the mask's pixels survives

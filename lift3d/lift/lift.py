@@ -55,62 +55,38 @@ import numpy as np
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
-from lift3d.lift.depth_field import estimate_depth_field, exclusion_grid
+from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import GravityEstimate, point_and_normal_grid, resolve_gravity
 from lift3d.lift.observe import observe
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale
 
+NUMERICAL = (ValueError, FloatingPointError, np.linalg.LinAlgError)  # numerical failures of a per-image step
+
 
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
                image_id=None) -> LiftResult:
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject."""
     cfg = config or LiftConfig()
-    res = LiftResult()
     anns = list(annotations or [])
-    try:
-        Km = as_K(K)
-    except IntrinsicsError as exc:
-        res.rejects = [(a.get("annotation_id"), "bad_intrinsics", str(exc)) for a in anns]
-        return res
-    if depth is None or np.ndim(depth) != 2 or min(np.shape(depth)) < 2:
-        res.rejects = [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
-        return res
+    Km, rejects = check_image(depth, K, anns)
+    if rejects:
+        return LiftResult(rejects=rejects)
     depth = np.asarray(depth)
-    grid, fld = None, None
-    try:
-        grid = point_and_normal_grid(depth, Km)
-        ge = resolve_gravity(gravity, depth, Km, anns, estimate=cfg.estimate_gravity,
-                             min_confidence=cfg.min_gravity_confidence, grid=grid)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: camera frame
-        ge = GravityEstimate(None, "camera", 0.0, None)
-    if cfg.depth_field and cfg.scale_from_priors and grid is not None and ge.down is not None:
-        try:
-            fld = estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
-                                       exclusion_grid(anns, grid[4], grid[5], depth.shape))
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError):  # numerical failure: not applied
-            fld = None
-    res.gravity = None if ge.down is None else [float(t) for t in ge.down]
-    res.gravity_source = ge.source
-    res.gravity_confidence = float(ge.confidence)
-    res.floor_height = ge.floor_h
-    res.depth_field = fld
+    ge, grid = up_and_floor(depth, Km, anns, gravity, cfg)
+    fld = depth_distortion(depth, anns, ge, grid, cfg)
+    res = LiftResult(gravity=None if ge.down is None else [float(t) for t in ge.down], gravity_source=ge.source,
+                     gravity_confidence=float(ge.confidence), floor_height=ge.floor_h, depth_field=fld)
     G = gravity_frame(ge.down)
     obs: list[Observation] = []
     for ann in anns:
-        aid = ann.get("annotation_id")
         if int(ann.get("iscrowd", 0) or 0) == 1:
-            res.rejects.append((aid, "crowd", "iscrowd=1"))
+            res.rejects.append((ann.get("annotation_id"), "crowd", "iscrowd=1"))
             continue
-        try:
-            others = [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None] \
-                if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes) else ()
-            obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld, others))
-        except LiftReject as rj:
-            res.rejects.append((aid, rj.reason, rj.detail))
-        except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
-            res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))
+        others = other_boxes(ann, anns, cfg)
+        _per_annotation(ann, res, lambda: obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld,
+                                                                 others)))
     scale = 1.0
     if cfg.scale_from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
@@ -118,11 +94,61 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     if scale != 1.0 and res.floor_height is not None:
         res.floor_height = float(res.floor_height / scale)
     for ob in obs:
-        aid = ob.ann.get("annotation_id")
-        try:
-            res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km, depth))
-        except LiftReject as rj:
-            res.rejects.append((aid, rj.reason, rj.detail))
-        except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
-            res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))
+        _per_annotation(ob.ann, res, lambda: res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km,
+                                                                        depth)))
     return res
+
+
+def check_image(depth, K, anns: list) -> tuple[np.ndarray | None, list]:
+    """(K as a 3x3 matrix, []) or (None, a ``bad_intrinsics`` / ``bad_depth`` reject for every annotation)."""
+    try:
+        Km = as_K(K)
+    except IntrinsicsError as exc:
+        return None, [(a.get("annotation_id"), "bad_intrinsics", str(exc)) for a in anns]
+    if depth is None or np.ndim(depth) != 2 or min(np.shape(depth)) < 2:
+        return None, [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
+    return Km, []
+
+
+def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: LiftConfig):
+    """(the image's up direction and floor level, its point/normal grid or None): :mod:`lift3d.lift.gravity`;
+    the camera frame on a numerical failure."""
+    grid = None
+    try:
+        grid = point_and_normal_grid(depth, K)
+        ge = resolve_gravity(gravity, depth, K, anns, estimate=cfg.estimate_gravity,
+                             min_confidence=cfg.min_gravity_confidence, grid=grid)
+    except NUMERICAL:  # numerical failure: camera frame
+        ge = GravityEstimate(None, "camera", 0.0, None)
+    return ge, grid
+
+
+def depth_distortion(depth: np.ndarray, anns: list, ge: GravityEstimate, grid, cfg: LiftConfig) -> DepthField | None:
+    """Model depth only (``scale_from_priors`` with ``depth_field``): the smooth depth distortion measured on the
+    room's planes (:mod:`lift3d.lift.depth_field`); None when off, without an up direction, or on failure."""
+    if not (cfg.depth_field and cfg.scale_from_priors and grid is not None and ge.down is not None):
+        return None
+    try:
+        return estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
+                                    exclusion_grid(anns, grid[4], grid[5], depth.shape))
+    except NUMERICAL:  # numerical failure: not applied
+        return None
+
+
+def other_boxes(ann: dict, anns: list, cfg: LiftConfig):
+    """Box-only: the other annotations' 2D boxes (objects in front of ours or standing on it); () for a mask or
+    when neither test that uses them is on."""
+    if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes):
+        return [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None]
+    return ()
+
+
+def _per_annotation(ann: dict, res: LiftResult, step) -> None:
+    """Run one annotation's step; a :class:`LiftReject` or a numerical failure becomes its reject row."""
+    aid = ann.get("annotation_id")
+    try:
+        step()
+    except LiftReject as rj:
+        res.rejects.append((aid, rj.reason, rj.detail))
+    except (ValueError, FloatingPointError, IndexError, np.linalg.LinAlgError) as exc:
+        res.rejects.append((aid, "lift_error", f"{type(exc).__name__}: {exc}"))

@@ -228,3 +228,24 @@ def on_top_points(u, v, others, bbox, cfg: LiftConfig):
         m = (v >= by1) & (v <= by2) & (u >= bx1) & (u <= bx2)
         out = m if out is None else (out | m)
     return out
+
+
+def separate_box_only(ok: np.ndarray, cr, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down,
+                      hdown, prior, cfg: LiftConfig, field=None):
+    """Box-only: the clean pixels ``ok`` of the crop ``cr`` without a wall behind the object
+    (:func:`remove_background_plane`), the support surface under it (:func:`support_surface`; not when the box
+    is cut at the image's bottom) and, for an object on the floor, what lies outside its floor-contact window
+    (:func:`contact_window`).  Returns (ok, the support surface's down coordinate or None)."""
+    H = depth.shape[0]
+    bbox, support = cr.bbox, None
+    if cfg.remove_background_plane:
+        def outside():
+            return outside_band(depth, K, G, cr.bounds, cfg, field)
+
+        ok = remove_background_plane(ok, cr.dz, cr.ax, cr.bx, cr.by, G, cr.d, down, cfg,
+                                     outside if cfg.outside_min_share > 0 else None)
+    if cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
+        ok, support = support_surface(ok, hdown, cr.d, cfg)
+    if cfg.contact_window > 0 and floor_h is not None and down is not None:
+        ok = contact_window(ok, bbox, cr.dz, cr.ax, cr.bx, cr.by, K, G, floor_h, prior, H, cfg)
+    return ok, support

@@ -45,3 +45,14 @@ def fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float, max_points: i
     med = float(np.median(sc))
     conf = 0.0 if med <= 1e-9 else float(np.clip(1.0 - best / med, 0.0, 1.0))
     return theta, conf
+
+
+def seen_extents(q: np.ndarray, c: float, s: float, pct_lo: float, pct_hi: float):
+    """(u, v, [ul, uh, vl, vh]): the points' ground coordinates along the box axes u = (c, s), v = (-s, c) of the
+    gravity frame's (x, forward) plane, and their robust (``pct_lo``..``pct_hi`` percentile) extents."""
+    g2 = q[:, [0, 2]]
+    u = c * g2[:, 0] + s * g2[:, 1]
+    v = -s * g2[:, 0] + c * g2[:, 1]
+    ul, uh = np.percentile(u, [pct_lo, pct_hi])
+    vl, vh = np.percentile(v, [pct_lo, pct_hi])
+    return u, v, [ul, uh, vl, vh]

@@ -9,7 +9,7 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
 from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.amodal import box_corners_px
+from lift3d.lift.boxgeom import box_corners_px
 from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range
 from lift3d.lift.cover import cover_box_sides
 from lift3d.lift.priors import lookup, resolve_mode
