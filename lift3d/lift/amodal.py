@@ -39,7 +39,7 @@ def hidden_sides(depth: np.ndarray, bbox, cut_lr, z_near: float, scale: float, c
     H, W = depth.shape
     x1, y1, x2, y2 = (float(t) for t in bbox)
     r0, r1 = max(0, int(np.floor(y1))), min(H, int(np.ceil(y2)) + 1)
-    g, b = cfg.side_gap_px, cfg.side_band_px
+    g, b = cfg.amodal.side_gap_px, cfg.amodal.side_band_px
     out = []
     for cut, lo, hi in ((cut_lr[0], int(np.floor(x1)) - g - b, int(np.floor(x1)) - g),
                         (cut_lr[1], int(np.ceil(x2)) + g, int(np.ceil(x2)) + g + b)):
@@ -47,7 +47,7 @@ def hidden_sides(depth: np.ndarray, bbox, cut_lr, z_near: float, scale: float, c
             out.append(1)
             continue
         d = valid_depths(depth[r0:r1, max(0, lo):min(W, hi)], scale)
-        near = len(d) >= 10 and float(np.mean(d < z_near - (0.05 + 0.02 * z_near))) >= cfg.side_min_share
+        near = len(d) >= 10 and float(np.mean(d < z_near - (0.05 + 0.02 * z_near))) >= cfg.amodal.side_min_share
         out.append(int(near))
     return out[0], out[1]
 
@@ -62,14 +62,14 @@ def top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, 
     backrest or a panel is thin along one axis), and the top must lie ``top_min_below`` under the camera.  Then
     the far side of the footprint is seen, not hidden behind the visible surface.
     """
-    if not top > cfg.top_min_below:
+    if not top > cfg.amodal.top_min_below:
         return False
-    t = d <= top + cfg.top_tol
+    t = d <= top + cfg.amodal.top_tol
     if int(t.sum()) < 20:
         return False
-    span = np.array([np.ptp(np.percentile(u[t], [cfg.pct_lo, cfg.pct_hi])),
-                     np.ptp(np.percentile(v[t], [cfg.pct_lo, cfg.pct_hi]))])
-    return bool(np.all(span >= cfg.top_cover * ext) and span.min() >= cfg.top_min_ext)
+    span = np.array([np.ptp(np.percentile(u[t], [cfg.extent.pct_lo, cfg.extent.pct_hi])),
+                     np.ptp(np.percentile(v[t], [cfg.extent.pct_lo, cfg.extent.pct_hi]))])
+    return bool(np.all(span >= cfg.amodal.top_cover * ext) and span.min() >= cfg.amodal.top_min_ext)
 
 
 
@@ -95,7 +95,7 @@ def occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     m = 0.05 + 0.02 * float(z.mean())
     behind = float(np.mean(dd > z.max() + m))
     front = float(np.mean(dd < z.min() - m))
-    return behind < cfg.near_max_behind and front > cfg.near_min_front
+    return behind < cfg.amodal.near_max_behind and front > cfg.amodal.near_min_front
 
 
 MIN_ADD = 1e-4  # m; a completion smaller than this along an axis is none
@@ -112,11 +112,11 @@ def complete_height(ob, hl: float, hh_: float, on_floor: bool, floor_h, scale: f
     category's height (and not on the floor) gets the prior's height, from the side that is not seen (the
     bottom, or the top when the box is cut by the image's top border), down to the floor at most."""
     prior, height = ob.prior, hh_ - hl
-    if (cfg.height_complete > 0 and prior is not None and not on_floor and height < cfg.height_complete * prior.h
+    if (cfg.amodal.height_complete > 0 and prior is not None and not on_floor and height < cfg.amodal.height_complete * prior.h
             and ("occluded" in ob.flags or ob.trunc_v)):
         # the seen part is a sliver of an object hidden by an occluder (usually in front of its lower part)
         # or cut by the image border: the category's height, from the side that is not seen
-        if ob.trunc_v and float(ob.bbox[1]) <= cfg.border_px - 0.5:
+        if ob.trunc_v and float(ob.bbox[1]) <= cfg.crop.border_px - 0.5:
             hl = hh_ - prior.h
         else:
             hh_ = hl + prior.h
@@ -148,7 +148,7 @@ def prior_extents(prior, ext: np.ndarray, vis: np.ndarray, height: float, flags,
     short side completed towards the long one."""
     if prior is not None:
         sc = 1.0
-        if cfg.prior_scale_by_height and height > 0 and "truncated" not in flags and "occluded" not in flags:
+        if cfg.amodal.prior_scale_by_height and height > 0 and "truncated" not in flags and "occluded" not in flags:
             sc = float(np.clip(height / prior.h, *PRIOR_HEIGHT_SCALE))
         p_s, p_l = prior.horizontal
         return assign_prior(ext, vis, p_s * sc, p_l * sc)
@@ -163,9 +163,9 @@ def complete_far_side(e4: list, ext, vis, far, pe, d, u, v, hl, hh_, depth, K, G
     occluder hides that space (:func:`occluded_slab`).  ``d``, ``u``, ``v``: the points' down and ground
     coordinates."""
     short = np.maximum(pe - ext, 0.0)
-    add = cfg.amodal_strength * (1.0 - vis) * short
-    if cfg.top_keep < 1.0 and top_face_seen(d, u, v, ext, hl, cfg):
-        add = add * cfg.top_keep
+    add = cfg.amodal.strength * (1.0 - vis) * short
+    if cfg.amodal.top_keep < 1.0 and top_face_seen(d, u, v, ext, hl, cfg):
+        add = add * cfg.amodal.top_keep
     completed = False
     for axis in (0, 1):  # extend the far side of each axis (and the near side when it is hidden)
         if add[axis] > MIN_ADD:
@@ -173,11 +173,11 @@ def complete_far_side(e4: list, ext, vis, far, pe, d, u, v, hl, hh_, depth, K, G
             k, kn = far[axis], far[axis] ^ 1  # e4 indices of the far and the near face of this axis
             sign = outward(k)  # the far face moves out by +add (upper bound) or -add
             share = 0.0
-            if cfg.near_complete > 0 and depth is not None and K is not None and add[axis] > NEAR_MIN_ADD:
+            if cfg.amodal.near_complete > 0 and depth is not None and K is not None and add[axis] > NEAR_MIN_ADD:
                 slab = list(e4)  # what the completion would add in front of the near face
                 slab[kn], slab[k] = e4[kn] - sign * add[axis], e4[kn]
                 if occluded_slab(depth, K, G, c, s, slab, hl, hh_, scale, cfg):
-                    share = cfg.near_complete
+                    share = cfg.amodal.near_complete
             e4[k] += sign * (1.0 - share) * add[axis]
             e4[kn] -= sign * share * add[axis]
     return e4, add, completed
@@ -189,11 +189,11 @@ def complete_hidden_sides(e4: list, pe, across: int, ob, depth, G, c, s, scale, 
     the hidden side(s) (:func:`hidden_sides`).  Changes ``e4`` in place; whether it did."""
     a = across
     short_a = pe[a] - (e4[2 * a + 1] - e4[2 * a])
-    if short_a > (1.0 - cfg.side_frac) * pe[a]:
+    if short_a > (1.0 - cfg.amodal.side_frac) * pe[a]:
         z_near = float(np.percentile(ob.z_sel, SIDE_NEAR_PCT)) / scale
         hidden = hidden_sides(depth, ob.bbox, ob.cut_lr, z_near, scale, cfg)
         if any(hidden):
-            grow = cfg.side_complete * short_a / sum(hidden)
+            grow = cfg.amodal.side_complete * short_a / sum(hidden)
             axis_cam = G @ (np.array([c, 0.0, s]) if a == 0 else np.array([-s, 0.0, c]))
             low_side = 0 if axis_cam[0] > 0 else 1  # the image side (0 left, 1 right) of the axis' lower face
             e4[2 * a] -= grow * hidden[low_side]
@@ -206,11 +206,11 @@ def square_footprint(e4: list, ext, add, across: int, far, prior, cfg: LiftConfi
     """A round or about square prior footprint (short side >= ``square_ratio`` x long side: a lamp, a chair): its
     depth is its width, which the view shows across it (after the 2D box's side edges were reached) better than
     the prior does - the completed depth goes ``square_blend`` of the way to the width."""
-    if prior is None or not prior.horizontal[0] >= cfg.square_ratio * prior.horizontal[1]:
+    if prior is None or not prior.horizontal[0] >= cfg.amodal.square_ratio * prior.horizontal[1]:
         return e4
     a, b = across, 1 - across
     if add[b] > MIN_ADD:
         ea, eb = e4[2 * a + 1] - e4[2 * a], e4[2 * b + 1] - e4[2 * b]
-        new_b = max(float(ext[b]), eb + cfg.square_blend * (ea - eb))
+        new_b = max(float(ext[b]), eb + cfg.amodal.square_blend * (ea - eb))
         e4[far[b]] += outward(far[b]) * (new_b - eb)
     return e4

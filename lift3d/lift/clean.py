@@ -94,10 +94,10 @@ def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: 
 def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: float, cfg: LiftConfig) -> np.ndarray:
     """Remove the pixels on the floor plane (within ``floor_tol`` + ``floor_tol_rel`` x depth of the floor level
     along the down coordinate ``hdown``), unless fewer than ``min_points`` would be left."""
-    tol = cfg.floor_tol + cfg.floor_tol_rel * cr.d
+    tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * cr.d
     on_floor_px = cr.valid & (hdown > floor_h - tol)
     ok2 = ok & ~on_floor_px
-    return ok2 if ok2.sum() >= cfg.min_points else ok
+    return ok2 if ok2.sum() >= cfg.clean.min_points else ok
 
 
 def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: LiftConfig):
@@ -105,20 +105,20 @@ def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: 
     evenly subsampled, depth-smoothed when ``smooth_px`` > 0 - without the sparse outliers
     (:func:`robust_keep`), and their depths.  Rejects the annotation when fewer than ``min_points`` remain."""
     iv, iu = np.nonzero(sel)
-    if len(iv) > cfg.max_points:
-        pick = np.linspace(0, len(iv) - 1, cfg.max_points).astype(np.int64)
+    if len(iv) > cfg.crop.max_points:
+        pick = np.linspace(0, len(iv) - 1, cfg.crop.max_points).astype(np.int64)
         iv, iu = iv[pick], iu[pick]
-    if cfg.smooth_px > 0:
+    if cfg.clean.smooth_px > 0:
         r0, _, c0, _ = cr.bounds
-        P, z_sel = smoothed_points(sel, cr.dz, iv, iu, K, r0, c0, cr.st, cfg.smooth_px)
+        P, z_sel = smoothed_points(sel, cr.dz, iv, iu, K, r0, c0, cr.st, cfg.clean.smooth_px)
     else:
         z_sel = cr.dz[iv, iu]
         P = np.stack([z_sel * (cr.ax[iu] + cr.bx[iv]), z_sel * cr.by[iv], z_sel], axis=1)
     q = P @ G
-    keep = robust_keep(q, cfg.outlier_k)
-    if keep.sum() >= cfg.min_points:
+    keep = robust_keep(q, cfg.clean.outlier_k)
+    if keep.sum() >= cfg.clean.min_points:
         q = q[keep]
         z_sel = z_sel[keep]
-    if len(q) < cfg.min_points:
+    if len(q) < cfg.clean.min_points:
         raise LiftReject("too_few_points", f"{len(q)} points after outlier rejection")
     return q, z_sel

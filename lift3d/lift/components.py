@@ -28,7 +28,7 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
     visible pixels span our whole box.  None when no component is."""
     x1, y1, x2, y2 = (float(t) for t in bbox)
     own = max((x2 - x1) * (y2 - y1), 1e-6)
-    small = [b for b in finite_boxes(others) if 0 < rect_overlap((x1, y1, x2, y2), b) / own <= cfg.other_box_area]
+    small = [b for b in finite_boxes(others) if 0 < rect_overlap((x1, y1, x2, y2), b) / own <= cfg.components.other_box_area]
     if not small:
         return None
     sl = ndimage.find_objects(lab, max_label=nlab)
@@ -41,7 +41,7 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
         cx1, cx2 = c0 + st * t[1].start - 0.5, c0 + st * (t[1].stop - 1) + 0.5
         area = max((cy2 - cy1) * (cx2 - cx1), 1e-6)
         for bx1, by1, bx2, by2 in small:
-            if rect_overlap((cx1, cy1, cx2, cy2), (bx1, by1, bx2, by2)) >= cfg.other_box_contain * area:
+            if rect_overlap((cx1, cy1, cx2, cy2), (bx1, by1, bx2, by2)) >= cfg.components.other_box_contain * area:
                 theirs[i] = True
                 break
     return theirs if theirs.any() else None
@@ -65,25 +65,25 @@ def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bo
         hh, ww = ok.shape
         yy = (np.arange(hh) + 0.5) / hh - 0.5
         xx = (np.arange(ww) + 0.5) / ww - 0.5
-        wgt = np.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * cfg.centre_sigma ** 2))
+        wgt = np.exp(-(yy[:, None] ** 2 + xx[None, :] ** 2) / (2 * cfg.components.centre_sigma ** 2))
         score = np.bincount(lf, weights=wgt.ravel(), minlength=nlab + 1)[1:]
-        if cfg.span_power > 0:
+        if cfg.components.span_power > 0:
             # a 2D box is tight around the object's visible pixels: the object's component spans it
             # (background and occluders usually span only part of it)
             sl = ndimage.find_objects(lab)
             span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
                              if t is not None else 0.0 for t in sl])
-            score = score * span ** cfg.span_power
-        if others and cfg.other_box_weight < 1.0:
+            score = score * span ** cfg.components.span_power
+        if others and cfg.components.other_box_weight < 1.0:
             theirs = other_objects(lab, nlab, others, r0, c0, st, bbox, cfg)
         if theirs is not None:
-            score = np.where(theirs, score * cfg.other_box_weight, score)
+            score = np.where(theirs, score * cfg.components.other_box_weight, score)
     else:
         score = counts
     mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
     best = int(np.argmax(score))
     zb = mean_z[best]
-    keep = (np.abs(mean_z - zb) <= cfg.merge_depth_rel * zb) & (counts >= cfg.merge_min_frac * counts[best])
+    keep = (np.abs(mean_z - zb) <= cfg.components.merge_depth_rel * zb) & (counts >= cfg.components.merge_min_frac * counts[best])
     if theirs is not None:
         keep &= ~theirs
     keep[best] = True

@@ -1,119 +1,290 @@
-"""``LiftConfig``: every threshold of the lifter, with its meaning and unit."""
+"""``LiftConfig``: every threshold of the lifter, in one small dataclass per step, each with its meaning and unit.
+
+Two equivalent ways to set options (both accepted by ``LiftConfig(**options)`` and :meth:`LiftConfig.from_dict`,
+e.g. the build's ``BuildConfig.lift`` dict):
+
+* by section: ``LiftConfig(scale={"from_priors": True}, amodal={"top_keep": 1.0})`` (a dict of the section's
+  fields, or the section dataclass itself);
+* by flat key, the names of the single flat config this replaced: ``LiftConfig(scale_from_priors=True,
+  top_keep=1.0)`` (see ``FLAT_KEYS``; most are the section's field name, a few carry the section as a prefix).
+
+Flat keys are applied in the order given, a section dict on top of the section's current values; an unknown
+section, field or key raises ``TypeError``.  Reading a flat key (``cfg.scale_from_priors``) also works.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass
-class LiftConfig:
-    min_points: int = 20
-    max_points: int = 2000  # points kept per object (deterministic subsample) for the fits
-    max_crop_px: int = 16000  # larger 2D boxes are read with a stride
-    remove_background_plane: bool = True  # box-only: drop a wall seen around the box border
-    outside_min_share: float = 0.5  # ... only when this share of a band outside the box lies on it (0 = off)
-    outside_gap_px: int = 2  # ... the band starts this far outside the box's top, left and right edges
-    outside_band_px: int = 6  # ... and is this wide
-    outside_points: int = 600
-    mask_erode_px: int = 1
-    # depth noise: points from a local linear fit of 1/z over their (2 r + 1)^2 selected neighbours.  Opt-in:
-    # +0.013 IoU at the true depth scale, +0.002 with scale_from_priors, +1.5 ms/object (tuning seeds)
-    smooth_px: int = 0
+class CropConfig:
+    """Reading the crop of a 2D box (:mod:`lift3d.lift.crop`)."""
+
+    max_crop_px: int = 16000  # px; larger 2D boxes are read with a stride so the crop has at most this many pixels
+    max_points: int = 2000  # points kept per object (evenly subsampled) for the fits
+    mask_erode_px: int = 1  # px; the instance mask is eroded by this much against mask bleed (0 = off)
+    border_px: float = 2.0  # px; a 2D box edge this close to the image border is cut by it (truncated)
+
+
+@dataclass
+class CleanConfig:
+    """Cleaning the crop's pixels and points (:mod:`lift3d.lift.clean`)."""
+
+    min_points: int = 20  # an object needs at least this many clean points (else ``too_few_points``)
     flying_rel: float = 0.06  # relative second difference of 1/z above which a pixel is "flying"
-    floor_tol: float = 0.04  # m; points this close to the floor plane are floor
-    floor_tol_rel: float = 0.01  # + this fraction of the distance
-    floor_snap: float = 0.30  # m; a bottom this close above the floor is put on it
-    floor_snap_rel: float = 0.25  # + this fraction of the object's height
-    merge_depth_rel: float = 0.15  # components within this relative depth of the best are merged
-    merge_min_frac: float = 0.05
-    support_surface: bool = True  # box-only: drop a horizontal support (table top) across the box's bottom
-    support_band: float = 0.15  # ... looked for in this bottom share of the box's rows
-    support_span: float = 0.6  # ... it spans this share of the box's width
-    contact_window: float = 0.8  # box-only: footprint window behind the floor contact, x prior diagonal (0 = off)
-    contact_min_share: float = 0.25  # ... applied only when this share of the points falls inside it
-    footprint_radius: float = 0.5  # box-only: ground-plane trim radius, x prior diagonal (0 = off)
-    footprint_grow_max: float = 1.5  # ... widened by the seen height / prior height, up to this factor
-    footprint_gap: float = 0.10  # m; ... or at the first empty gap beyond the prior's half diagonal
-    footprint_min_share: float = 0.6
-    # box-only: a component inside the 2D box of another annotation that covers only part of ours is that
-    # object (see other_objects): its score is multiplied by other_box_weight (1 = off) and it is not merged
+    floor_tol: float = 0.04  # m; pixels this close to the floor plane are floor ...
+    floor_tol_rel: float = 0.01  # ... + this fraction of their depth
+    outlier_k: float = 8.0  # sparse-outlier margin beyond the 2-98 % range, in 16ths of that range
+    # px; depth noise: points from a local linear fit of 1/z over their (2 r + 1)^2 selected neighbours (0 = off).
+    # Opt-in: +0.013 IoU at the true depth scale, +0.002 with scale_from_priors, +1.5 ms/object (tuning seeds)
+    smooth_px: int = 0
+
+
+@dataclass
+class ComponentsConfig:
+    """Choosing the object's connected components (:mod:`lift3d.lift.components`)."""
+
+    merge_depth_rel: float = 0.15  # components within this relative mean depth of the best one are merged ...
+    merge_min_frac: float = 0.05  # ... when they have at least this share of its pixels
+    span_power: float = 1.0  # box-only: component score x (2D extent / box size) ** span_power
+    centre_sigma: float = 0.35  # box-only: centre weight's sigma, as a share of the box size
+    # box-only: a component inside the 2D box of another annotation that covers only part of ours is that object
+    # (:func:`~lift3d.lift.components.other_objects`): its score x other_box_weight (1 = off), never merged
     other_box_weight: float = 0.2
-    other_box_area: float = 0.5  # the other box covers at most this share of our box's area
-    other_box_contain: float = 0.8  # share of the component's extent inside the other box
-    # box-only: the top is measured without the pixels of other annotations standing on ours (on_top_points)
-    on_top_boxes: bool = True
+    other_box_area: float = 0.5  # ... the other box covers at most this share of our box's area
+    other_box_contain: float = 0.8  # ... and this share of the component's 2D extent lies inside it
+
+
+@dataclass
+class SeparationConfig:
+    """Box-only: separating the object from what else its 2D box shows (:mod:`lift3d.lift.separation`)."""
+
+    remove_background_plane: bool = True  # drop a wall seen around the box border
+    outside_min_share: float = 0.5  # ... only when this share of a band outside the box lies on it (0 = off)
+    outside_gap_px: int = 2  # px; ... the band starts this far outside the box's top, left and right edges
+    outside_band_px: int = 6  # px; ... and is this wide
+    outside_points: int = 600  # ... read at a stride giving about this many points
+    support_surface: bool = True  # drop a horizontal support (a table top) across the box's bottom
+    support_band: float = 0.15  # ... looked for in this bottom share of the box's rows
+    support_span: float = 0.6  # ... spanning at least this share of the box's width
+    contact_window: float = 0.8  # footprint window behind the floor contact, x the prior's diagonal (0 = off)
+    contact_min_share: float = 0.25  # ... applied only when this share of the points falls inside it
+    footprint_radius: float = 0.5  # ground-plane trim radius, x the prior's diagonal (0 = off)
+    footprint_grow_max: float = 1.5  # ... widened by seen height / prior height, up to this factor
+    footprint_gap: float = 0.10  # m; ... or cut at the first empty gap this wide beyond the prior's half diagonal
+    footprint_min_share: float = 0.6  # ... applied only when this share of the points stays
+    on_top_boxes: bool = True  # the top is measured without the pixels of annotations standing on ours
     on_top_margin: float = 0.1  # ... their box ends this share of our box's height above our bottom edge
     on_top_width: float = 0.5  # ... and overlaps at most this share of our box's width
-    span_power: float = 1.0  # box-only: component score x (2D extent / box size)^span_power
-    centre_sigma: float = 0.35  # box-only: centre weight sigma (fraction of the box size)
-    outlier_k: float = 8.0  # sparse-outlier margin, in 16ths of the 2-98 % range
-    pct_lo: float = 0.3  # extent percentiles (outliers are removed before)
-    pct_hi: float = 99.7
-    yaw_step_deg: float = 5.0
-    amodal: bool = True
-    amodal_strength: float = 1.0
-    # an occluded or vertically cut object seen over less than this share of its category's height (and not on
-    # the floor) gets the prior's height, from the unseen side (0 = off)
+
+
+@dataclass
+class ExtentConfig:
+    """Robust extents of the point set (every step that measures one)."""
+
+    pct_lo: float = 0.3  # %; lower extent percentile (outliers are removed before)
+    pct_hi: float = 99.7  # %; upper extent percentile
+
+
+@dataclass
+class ContactConfig:
+    """Floor contact and vertical extent (:mod:`lift3d.lift.contact`)."""
+
+    floor_snap: float = 0.30  # m; a bottom this close above the floor is put on it ...
+    floor_snap_rel: float = 0.25  # ... + this fraction of the object's height
+    prior_floor_snap: float = 0.3  # snap to the floor when that makes the height fit the prior within 30 % (0 = off)
+    floor_contact: bool = True  # the 2D box's bottom edge meets the floor within the footprint: on the floor
+    contact_tol: float = 0.10  # m; ... the footprint's ground range +- this ...
+    contact_tol_rel: float = 0.05  # ... + this fraction of the far ground range
+    box_reach: bool = True  # the object reaches down at least to its 2D box's bottom edge
+
+
+@dataclass
+class YawConfig:
+    """Yaw about the up axis (:mod:`lift3d.lift.yaw`)."""
+
+    step_deg: float = 5.0  # degrees; coarse search step (refined around the best)
+    points: int = 400  # points used by the search (evenly subsampled)
+
+
+@dataclass
+class AmodalConfig:
+    """Amodal completion of the unseen parts (:mod:`lift3d.lift.amodal`)."""
+
+    enabled: bool = True  # complete the unseen far side with the category size prior
+    strength: float = 1.0  # share of the (visibility-weighted) shortfall that is added
+    prior_scale_by_height: bool = True  # scale the prior's footprint by seen / prior height (fully seen objects)
+    # an occluded or vertically cut object seen over less than this share of its category's height (and not on the
+    # floor) gets the prior's height, from the unseen side (0 = off)
     height_complete: float = 0.5
     # the unseen depth lies behind the visible surface, or in front of it where an occluder hides that space
-    # (:func:`occluded_slab`: most pixels there show something nearer, few show free space behind): then
-    # this share of the completion goes in front (0 = always behind)
+    # (:func:`~lift3d.lift.amodal.occluded_slab`): then this share of the completion goes in front (0 = always behind)
     near_complete: float = 0.5
-    near_max_behind: float = 0.2
-    near_min_front: float = 0.5
-    # a top face seen from above spans the footprint (a table, a box, a lamp's shade): the completion is scaled
-    # by top_keep when the points within top_tol of the object's top cover top_cover of the seen extent along
-    # both horizontal axes and at least top_min_ext metres (not a backrest's rim), the top lying at least
-    # top_min_below under the camera (:func:`top_face_seen`; top_keep = 1 is off)
+    near_max_behind: float = 0.2  # ... at most this share of the slab's pixels show free space behind it
+    near_min_front: float = 0.5  # ... at least this share show something nearer
+    # a top face seen from above spans the footprint (a table, a box, a lamp's shade): the completion x top_keep
+    # (1 = off) when the points within top_tol of the top cover top_cover of the seen extent along both axes
     top_keep: float = 0.25
-    top_cover: float = 0.8
-    top_min_ext: float = 0.18
-    top_tol: float = 0.04
-    top_min_below: float = 0.1
-    # an object whose across-view extent falls short of its prior by more than (1 - side_frac) x the prior's and
-    # whose 2D box ends at something nearer (an occluder in a side_band px band beyond its left or right edge,
-    # at least side_min_share of its pixels) or at the image border continues behind it: side_complete of the
-    # shortfall is added on that side (split when both are hidden; :func:`hidden_sides`; 0 = off)
+    top_cover: float = 0.8  # share of the seen extent the top's points cover along both axes
+    top_min_ext: float = 0.18  # m; ... and at least this (not a backrest's rim)
+    top_tol: float = 0.04  # m; points this close to the top are the top face
+    top_min_below: float = 0.1  # m; the top lies at least this far under the camera (seen from above)
+    # an across-view extent short of its prior by more than (1 - side_frac) x the prior's, whose 2D box ends at an
+    # occluder or the image border, continues behind it: side_complete of the shortfall is added there (0 = off)
     side_complete: float = 0.75
-    side_frac: float = 0.85
-    side_band_px: int = 6
-    side_gap_px: int = 2
-    side_min_share: float = 0.5
-    # a category whose prior footprint is about square (short side >= square_ratio x long side: lamps, chairs,
-    # stools): the completed depth goes square_blend of the way from the prior's to the width seen across the view
-    # (0 = off)
+    side_frac: float = 0.85  # see side_complete
+    side_band_px: int = 6  # px; the occluder is looked for in a band this wide ...
+    side_gap_px: int = 2  # px; ... starting this far beyond the box's side edge
+    side_min_share: float = 0.5  # ... at least this share of the band's valid pixels is nearer
+    # a prior footprint about square (short side >= square_ratio x long side: lamps, chairs): the completed depth
+    # goes square_blend of the way from the prior's to the width seen across the view (0 = off)
     square_blend: float = 0.5
-    square_ratio: float = 0.9
-    prior_scale_by_height: bool = True
-    estimate_gravity: bool = True
-    min_gravity_confidence: float = 0.2
-    min_dim: float = 0.01
-    max_dim: float = 60.0
-    max_prior_ratio: float = 8.0
-    few_points: int = 150
-    border_px: float = 2.0
-    prior_floor_snap: float = 0.3  # snap to the floor when that makes the height fit the prior within 30 %
-    # floor contact from the 2D box (:func:`floor_contact`): the box's bottom edge meets the floor within
-    # the object's footprint (ground range of its points +- contact_tol + contact_tol_rel x range)
-    floor_contact: bool = True
-    cover_box: bool = True  # grow the box until its projection reaches the 2D box's side edges
-    cover_tol_px: float = 1.0
-    cover_near_cost: float = 1.5  # a near face must get there with a 1.5x smaller move than a far face
-    box_reach: bool = True  # the object reaches down at least to its 2D box's bottom edge (:func:`bottom_reach`)
-    contact_tol: float = 0.10  # m
-    contact_tol_rel: float = 0.05
-    yaw_points: int = 400  # points used by the yaw search
-    # model depth only (with scale_from_priors): divide out the smooth multiplicative depth distortion measured on
-    # the room's planes (depth_field.estimate_depth_field); never applied to sensor depth
-    depth_field: bool = True
-    # per-image depth scale from the category height priors (model / monocular depth only: never
-    # silently for sensor depth).  See :func:`estimate_depth_scale`.
-    scale_from_priors: bool = False
-    scale_prior_std: float = 0.05  # spread of log(scale) before looking at the objects
-    scale_meas_std: float = 0.04  # measurement spread of one object's height (relative)
-    scale_box_only_factor: float = 2.0  # box-only heights are less reliable (supported objects, walls)
-    scale_outlier_k: float = 2.5  # ratios beyond k sigma of the weighted median are ignored
-    scale_t_nu: float = 4.0  # Student-t degrees of freedom of the ratios' errors (0: plain weighted mean)
-    scale_max: float = 1.5  # the factor is clipped to [1/scale_max, scale_max]
+    square_ratio: float = 0.9  # see square_blend
+
+
+@dataclass
+class CoverConfig:
+    """Cover growth towards the 2D box's side edges (:mod:`lift3d.lift.cover`)."""
+
+    enabled: bool = True  # grow the box until its projection reaches the 2D box's side edges
+    tol_px: float = 1.0  # px; a side within this of the edge is reached
+    near_cost: float = 1.5  # a near face must get there with this many times smaller a move than a far face
+
+
+@dataclass
+class PlausibleConfig:
+    """Plausibility checks and flags of the fitted box (:mod:`lift3d.lift.fit`, :mod:`lift3d.lift.quality`)."""
+
+    min_dim: float = 0.01  # m; a box whose largest side is smaller is rejected (``implausible_size``)
+    max_dim: float = 60.0  # m; ... or larger
+    max_prior_ratio: float = 8.0  # ... or larger than this x the category prior's largest side
+    few_points: int = 150  # fewer points than this: flag ``few_points``
+
+
+@dataclass
+class GravityConfig:
+    """Up direction and floor level (:mod:`lift3d.lift.gravity`)."""
+
+    estimate: bool = True  # no dataset gravity: fit the floor plane
+    min_confidence: float = 0.2  # an estimate below this confidence is not used (camera frame)
+
+
+@dataclass
+class DepthFieldConfig:
+    """Model depth's smooth distortion (:mod:`lift3d.lift.depth_field`)."""
+
+    # divide out the smooth multiplicative distortion measured on the room's planes; only with
+    # scale.from_priors (model depth), never applied to sensor depth
+    enabled: bool = True
+
+
+@dataclass
+class ScaleConfig:
+    """Per-image depth scale from the category height priors (:mod:`lift3d.lift.scale`)."""
+
+    from_priors: bool = False  # model / monocular depth only: never silently for sensor depth
+    prior_std: float = 0.05  # spread of log(scale) before looking at the objects
+    meas_std: float = 0.04  # relative measurement spread of one object's height
+    box_only_factor: float = 2.0  # box-only heights are this much less reliable (supported objects, walls)
+    outlier_k: float = 2.5  # log-ratios beyond k sigma of the weighted median are ignored
+    t_nu: float = 4.0  # Student-t degrees of freedom of the ratios' errors (0: plain weighted mean)
+    max_factor: float = 1.5  # the factor is clipped to [1/max_factor, max_factor]
+
+
+SECTIONS = {
+    "crop": CropConfig, "clean": CleanConfig, "components": ComponentsConfig, "separation": SeparationConfig,
+    "extent": ExtentConfig, "contact": ContactConfig, "yaw": YawConfig, "amodal": AmodalConfig,
+    "cover": CoverConfig, "plausible": PlausibleConfig, "gravity": GravityConfig, "depth_field": DepthFieldConfig,
+    "scale": ScaleConfig,
+}
+
+# the flat keys whose section field has another name; every other field's flat key is its own name
+_RENAMED = {
+    "yaw_step_deg": ("yaw", "step_deg"), "yaw_points": ("yaw", "points"),
+    "amodal": ("amodal", "enabled"), "amodal_strength": ("amodal", "strength"),
+    "cover_box": ("cover", "enabled"), "cover_tol_px": ("cover", "tol_px"), "cover_near_cost": ("cover", "near_cost"),
+    "estimate_gravity": ("gravity", "estimate"), "min_gravity_confidence": ("gravity", "min_confidence"),
+    "depth_field": ("depth_field", "enabled"),
+    "scale_from_priors": ("scale", "from_priors"), "scale_prior_std": ("scale", "prior_std"),
+    "scale_meas_std": ("scale", "meas_std"), "scale_box_only_factor": ("scale", "box_only_factor"),
+    "scale_outlier_k": ("scale", "outlier_k"), "scale_t_nu": ("scale", "t_nu"), "scale_max": ("scale", "max_factor"),
+}
+
+
+def _flat_keys() -> dict[str, tuple[str, str]]:
+    out = {}
+    renamed = {v: k for k, v in _RENAMED.items()}
+    for sec, cls in SECTIONS.items():
+        for f in fields(cls):
+            key = renamed.get((sec, f.name), f.name)
+            if key in out:
+                raise AssertionError(f"flat key {key!r} names two LiftConfig fields")
+            out[key] = (sec, f.name)
+    return out
+
+
+FLAT_KEYS = _flat_keys()  # flat option name -> (section, field)
+
+
+@dataclass(init=False)
+class LiftConfig:
+    """All options of :func:`lift3d.lift.lift_image`, one section per step (see the module docstring)."""
+
+    crop: CropConfig
+    clean: CleanConfig
+    components: ComponentsConfig
+    separation: SeparationConfig
+    extent: ExtentConfig
+    contact: ContactConfig
+    yaw: YawConfig
+    amodal: AmodalConfig
+    cover: CoverConfig
+    plausible: PlausibleConfig
+    gravity: GravityConfig
+    depth_field: DepthFieldConfig
+    scale: ScaleConfig
+
+    def __init__(self, **options):
+        for name, cls in SECTIONS.items():
+            setattr(self, name, cls())
+        self.update(options)
+
+    @classmethod
+    def from_dict(cls, options: Mapping | None) -> LiftConfig:
+        """A config from a dict of section dicts and/or flat keys (e.g. ``BuildConfig.lift``)."""
+        return cls(**dict(options or {}))
+
+    def update(self, options: Mapping) -> LiftConfig:
+        """Apply section dicts / section dataclasses / flat keys, in order; returns self."""
+        for key, value in options.items():
+            if key in SECTIONS:
+                cls = SECTIONS[key]
+                if isinstance(value, cls):
+                    setattr(self, key, replace(value))
+                elif isinstance(value, Mapping):
+                    try:
+                        setattr(self, key, replace(getattr(self, key), **value))
+                    except TypeError:
+                        known = ", ".join(f.name for f in fields(cls))
+                        raise TypeError(f"LiftConfig: section {key!r} takes {known}; got {sorted(value)}") from None
+                elif key in FLAT_KEYS:  # a flat key named like its section (amodal, depth_field): the switch
+                    sec, name = FLAT_KEYS[key]
+                    setattr(getattr(self, sec), name, value)
+                else:
+                    raise TypeError(f"LiftConfig: section {key!r} takes a dict or {cls.__name__}, got {value!r}")
+            elif key in FLAT_KEYS:
+                sec, name = FLAT_KEYS[key]
+                setattr(getattr(self, sec), name, value)
+            else:
+                raise TypeError(f"LiftConfig: unknown option {key!r} (sections: {', '.join(SECTIONS)}; "
+                                "or a flat key of FLAT_KEYS)")
+        return self
+
+    def __getattr__(self, name: str):
+        # flat read access (cfg.scale_from_priors); only reached when no section has that name
+        if name in FLAT_KEYS and name not in SECTIONS:
+            sec, field_name = FLAT_KEYS[name]
+            return getattr(self.__dict__[sec], field_name) if sec in self.__dict__ else None
+        raise AttributeError(f"LiftConfig has no option {name!r}")

@@ -21,7 +21,7 @@ def bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: in
     """Ground range (horizontal distance from the camera) at which the ray through the middle of the 2D
     box's bottom edge meets the floor plane; ``inf`` when that ray does not descend (it never meets the
     floor), None when the bottom edge is cut by the image border (it is then not the object's bottom)."""
-    if float(bbox[3]) >= H - 0.5 - cfg.border_px:
+    if float(bbox[3]) >= H - 0.5 - cfg.crop.border_px:
         return None
     rg = bottom_ray(bbox, K, G, H)
     if rg[1] <= 1e-6:
@@ -74,7 +74,7 @@ def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tup
     if r_c is None:
         return None
     lo, hi = ground_range
-    tol = cfg.contact_tol + cfg.contact_tol_rel * hi
+    tol = cfg.contact.contact_tol + cfg.contact.contact_tol_rel * hi
     if lo - tol <= r_c <= hi + tol:
         return True
     return False if r_c > hi + tol else None
@@ -82,7 +82,7 @@ def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tup
 
 def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0):
     """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
-    hl, hh_ = np.percentile(ob.q[:, 1], [cfg.pct_lo, cfg.pct_hi]) / scale
+    hl, hh_ = np.percentile(ob.q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi]) / scale
     if ob.top is not None:
         hl = max(hl, ob.top / scale)
     if ob.reach is not None:
@@ -92,18 +92,18 @@ def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0)
         fh = floor_h / scale
         height = hh_ - hl
         gap = fh - hh_
-        snap = -0.10 <= gap <= cfg.floor_snap + cfg.floor_snap_rel * max(height, 0.0)
+        snap = -0.10 <= gap <= cfg.contact.floor_snap + cfg.contact.floor_snap_rel * max(height, 0.0)
         p = ob.prior
         if not snap and ob.contact is True and gap > 0:
             snap = True  # the 2D box reaches the floor at the object's footprint: thin legs/pole/base
-        if not snap and p is not None and gap > 0 and cfg.prior_floor_snap > 0:
+        if not snap and p is not None and gap > 0 and cfg.contact.prior_floor_snap > 0:
             # legs/bases too thin to survive the cleaning (chairs, tables, lamps): the object reaches
             # the floor when the snapped height fits the category prior much better than the seen one
             # (also when cut by an image border: a cut bottom continues below the frame; the prior check
             # still decides)
             r_snap = np.log(max(fh - hl, 1e-3) / p.h)
             r_seen = np.log(max(height, 1e-3) / p.h)
-            snap = abs(r_snap) <= np.log(1.0 + cfg.prior_floor_snap) and abs(r_snap) < abs(r_seen)
+            snap = abs(r_snap) <= np.log(1.0 + cfg.contact.prior_floor_snap) and abs(r_snap) < abs(r_seen)
         if snap:
             hh_ = max(hh_, fh) if gap > 0 else fh
             on_floor = True
@@ -117,11 +117,11 @@ def contact_and_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, floor_h
     surface it was found standing on, never below the floor."""
     contact = reach = None
     ground_range = points_ground_range(q)
-    if cfg.floor_contact:
+    if cfg.contact.floor_contact:
         contact = floor_contact(bbox, K, G, floor_h, ground_range, H, cfg)
         if contact is False and occluded:
             contact = None  # the box's bottom edge may be an occluder's top edge
-    if cfg.box_reach:
+    if cfg.contact.box_reach:
         reach = bottom_reach(bbox, K, G, ground_range, H)
         if support is not None:  # it stands on the support surface found under it
             reach = support if reach is None else max(reach, support)
@@ -135,7 +135,7 @@ def floor_mode(prior, q: np.ndarray, reach, floor_h, trunc_v: bool, contact, cfg
     and the floor contact (:func:`lift3d.lift.priors.resolve_mode`); other priors unchanged."""
     if prior is None or not prior.modes:
         return prior
-    lo_, hi_ = np.percentile(q[:, 1], [cfg.pct_lo, cfg.pct_hi])
+    lo_, hi_ = np.percentile(q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi])
     if reach is not None:
         hi_ = max(hi_, reach)
     to_floor = None if (floor_h is None or trunc_v or contact is False) else float(floor_h - lo_)

@@ -66,8 +66,8 @@ def grow_to_cover(e4: list, ext, prior, K, G, c, s, hl, hh_, bbox, cut_lr, far, 
         lim = 2.0 * float(max(ext.max(), NO_PRIOR_MIN_CAP))
     cap = max(0.0, lim - float(min(e4[1] - e4[0], e4[3] - e4[2])))
     if cap > 0:
-        e4, _grown = cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, *cut_lr, cap, cfg.cover_tol_px,
-                                     far=far, near_cost=cfg.cover_near_cost)
+        e4, _grown = cover_box_sides(e4, K, G, c, s, hl, hh_, bbox, *cut_lr, cap, cfg.cover.tol_px,
+                                     far=far, near_cost=cfg.cover.near_cost)
     return e4
 
 

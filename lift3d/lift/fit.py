@@ -23,9 +23,9 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
     flags, prior = list(ob.flags), ob.prior
     q = ob.q / scale if scale != 1.0 else ob.q
     n_pts = int(len(q))
-    theta, yaw_conf = fit_yaw(q[:, [0, 2]], cfg.yaw_step_deg, cfg.pct_lo, cfg.pct_hi, cfg.yaw_points)
+    theta, yaw_conf = fit_yaw(q[:, [0, 2]], cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
     c, s = np.cos(theta), np.sin(theta)
-    u, v, e4 = seen_extents(q, c, s, cfg.pct_lo, cfg.pct_hi)
+    u, v, e4 = seen_extents(q, c, s, cfg.extent.pct_lo, cfg.extent.pct_hi)
     ext = np.array([e4[1] - e4[0], e4[3] - e4[2]])
     hl, hh_, on_floor = object_height(ob, floor_h, cfg, scale)
     hl, hh_, on_floor = complete_height(ob, hl, hh_, on_floor, floor_h, scale, cfg)
@@ -33,22 +33,22 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
     vis, across, far = view_axes(c, s, e4)
     completed, add = False, np.zeros(2)
     image = depth is not None and K is not None
-    if cfg.amodal:
+    if cfg.amodal.enabled:
         pe = prior_extents(prior, ext, vis, hh_ - hl, flags, cfg)
         e4, add, completed = complete_far_side(e4, ext, vis, far, pe, q[:, 1], u, v, hl, hh_, depth, K, G, c, s,
                                                scale, cfg)
-        if cfg.side_complete > 0 and prior is not None and image:
+        if cfg.amodal.side_complete > 0 and prior is not None and image:
             completed = complete_hidden_sides(e4, pe, across, ob, depth, G, c, s, scale, cfg) or completed
     if completed and float(np.max(add / np.maximum(ext + add, 1e-6))) > COMPLETED_SHARE:
         flags.append("amodal_completed")
-    if cfg.cover_box and image:
+    if cfg.cover.enabled and image:
         e4 = grow_to_cover(e4, ext, prior, K, G, c, s, hl, hh_, ob.bbox, ob.cut_lr, far, cfg)
-    if cfg.square_blend > 0 and cfg.amodal:
+    if cfg.amodal.square_blend > 0 and cfg.amodal.enabled:
         e4 = square_footprint(e4, ext, add, across, far, prior, cfg)
 
-    centre_cam, dims, R, yaw, ext = oriented_box(e4, c, s, hl, hh_, G, cfg.min_dim)
+    centre_cam, dims, R, yaw, ext = oriented_box(e4, c, s, hl, hh_, G, cfg.plausible.min_dim)
     check_plausible(centre_cam, dims, prior, cfg)
-    flags += box_flags(n_pts, ext, yaw_conf, down, on_floor, scale, cfg.few_points)
+    flags += box_flags(n_pts, ext, yaw_conf, down, on_floor, scale, cfg.plausible.few_points)
     return box_record(ob, centre_cam, dims, R, yaw, quality_score(n_pts, ob.cover, flags, yaw_conf, ob.box_only),
                       flags, n_pts, yaw_conf, on_floor)
 
@@ -58,9 +58,9 @@ def check_plausible(centre_cam: np.ndarray, dims: np.ndarray, prior, cfg: LiftCo
     ``max_prior_ratio`` x the category prior's largest side or centred behind the camera (``implausible_size``)."""
     if not np.all(np.isfinite(dims)) or not np.all(np.isfinite(centre_cam)):
         raise LiftReject("lift_error", "non-finite box")
-    if dims.max() > cfg.max_dim or dims.max() < cfg.min_dim:
+    if dims.max() > cfg.plausible.max_dim or dims.max() < cfg.plausible.min_dim:
         raise LiftReject("implausible_size", f"dimensions {np.round(dims, 3).tolist()}")
-    if prior is not None and dims.max() > cfg.max_prior_ratio * max(prior.w, prior.h, prior.l):
+    if prior is not None and dims.max() > cfg.plausible.max_prior_ratio * max(prior.w, prior.h, prior.l):
         raise LiftReject("implausible_size",
                          f"dimensions {np.round(dims, 2).tolist()} vs prior {[prior.w, prior.h, prior.l]}")
     if centre_cam[2] <= 0:

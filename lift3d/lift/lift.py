@@ -88,7 +88,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         _per_annotation(ann, res, lambda: obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld,
                                                                  others)))
     scale = 1.0
-    if cfg.scale_from_priors and obs:
+    if cfg.scale.from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
     res.depth_scale_factor = float(scale)
     if scale != 1.0 and res.floor_height is not None:
@@ -116,8 +116,8 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
     grid = None
     try:
         grid = point_and_normal_grid(depth, K)
-        ge = resolve_gravity(gravity, depth, K, anns, estimate=cfg.estimate_gravity,
-                             min_confidence=cfg.min_gravity_confidence, grid=grid)
+        ge = resolve_gravity(gravity, depth, K, anns, estimate=cfg.gravity.estimate,
+                             min_confidence=cfg.gravity.min_confidence, grid=grid)
     except NUMERICAL:  # numerical failure: camera frame
         ge = GravityEstimate(None, "camera", 0.0, None)
     return ge, grid
@@ -126,7 +126,7 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
 def depth_distortion(depth: np.ndarray, anns: list, ge: GravityEstimate, grid, cfg: LiftConfig) -> DepthField | None:
     """Model depth only (``scale_from_priors`` with ``depth_field``): the smooth depth distortion measured on the
     room's planes (:mod:`lift3d.lift.depth_field`); None when off, without an up direction, or on failure."""
-    if not (cfg.depth_field and cfg.scale_from_priors and grid is not None and ge.down is not None):
+    if not (cfg.depth_field.enabled and cfg.scale.from_priors and grid is not None and ge.down is not None):
         return None
     try:
         return estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
@@ -138,7 +138,7 @@ def depth_distortion(depth: np.ndarray, anns: list, ge: GravityEstimate, grid, c
 def other_boxes(ann: dict, anns: list, cfg: LiftConfig):
     """Box-only: the other annotations' 2D boxes (objects in front of ours or standing on it); () for a mask or
     when neither test that uses them is on."""
-    if ann.get("mask") is None and (cfg.other_box_weight < 1.0 or cfg.on_top_boxes):
+    if ann.get("mask") is None and (cfg.components.other_box_weight < 1.0 or cfg.separation.on_top_boxes):
         return [a.get("bbox2d") for a in anns if a is not ann and a.get("bbox2d") is not None]
     return ()
 

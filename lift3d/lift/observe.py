@@ -28,15 +28,15 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     bbox = annotation_box(ann)
     box_only = ann.get("mask") is None
     prior = lookup(ann.get("category"))
-    cr = read_box_crop(depth, K, bbox, cfg.max_crop_px, field)
+    cr = read_box_crop(depth, K, bbox, cfg.crop.max_crop_px, field)
     if box_only:
         region_valid, n_region = cr.valid, int(cr.valid.size)
     else:
-        region = mask_region(ann["mask"], depth.shape, cr, cfg.mask_erode_px, cfg.min_points)
+        region = mask_region(ann["mask"], depth.shape, cr, cfg.crop.mask_erode_px, cfg.clean.min_points)
         region_valid, n_region = cr.valid & region, int(region.sum())
     if not region_valid.any():
         raise LiftReject("no_valid_depth", "no valid depth in the " + ("box" if box_only else "mask"))
-    ok = region_valid & ~flying_pixels(cr.d, cr.valid, cfg.flying_rel)
+    ok = region_valid & ~flying_pixels(cr.d, cr.valid, cfg.clean.flying_rel)
     # height (down coordinate) of every pixel: z * (G[:,1] . ray); a floor level implies an up direction
     hdown = crop_dot(cr.dz, cr.ax, cr.bx, cr.by, G[:, 1]) if down is not None else None
     if floor_h is not None:
@@ -44,24 +44,24 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     support = None
     if box_only:
         ok, support = separate_box_only(ok, cr, depth, K, G, floor_h, down, hdown, prior, cfg, field)
-    if ok.sum() < cfg.min_points:
-        raise LiftReject("too_few_points", f"{int(ok.sum())} clean points (< {cfg.min_points})")
+    if ok.sum() < cfg.clean.min_points:
+        raise LiftReject("too_few_points", f"{int(ok.sum())} clean points (< {cfg.clean.min_points})")
 
     sel = select_components(ok, cr.dz, box_only, others, cr.bounds, cr.st, bbox, cfg)
     q, z_sel = object_points(sel, cr, K, G, cfg)
-    if box_only and prior is not None and cfg.footprint_radius > 0:
+    if box_only and prior is not None and cfg.separation.footprint_radius > 0:
         q, z_sel = footprint_trim(q, z_sel, prior, cfg)
 
-    flags, trunc_v, cut_lr = view_flags(bbox, box_only, W, H, cfg.border_px)
+    flags, trunc_v, cut_lr = view_flags(bbox, box_only, W, H, cfg.crop.border_px)
     if occluded(cr, z_sel):
         flags.append("occluded")
     cover = float(region_valid.sum()) / max(1, n_region)
     contact = reach = None
-    if down is not None and (cfg.floor_contact or cfg.box_reach):
+    if down is not None and (cfg.contact.floor_contact or cfg.contact.box_reach):
         contact, reach = contact_and_reach(bbox, K, G, q, floor_h, support, "occluded" in flags, H, cfg)
     prior = floor_mode(prior, q, reach, floor_h, trunc_v, contact, cfg)
     top = None
-    if box_only and cfg.on_top_boxes and others:
+    if box_only and cfg.separation.on_top_boxes and others:
         top = top_without_on_top(q, K, G, others, bbox, cfg)
     return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top)
 

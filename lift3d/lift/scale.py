@@ -25,7 +25,7 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     r, s = [], []
     for ob in obs:
         p = ob.prior
-        if p is None or ob.trunc_v or len(ob.q) < cfg.few_points:
+        if p is None or ob.trunc_v or len(ob.q) < cfg.plausible.few_points:
             continue
         hl, hh_, on_floor = object_height(ob, floor_h, cfg)
         occluded = "occluded" in ob.flags
@@ -35,11 +35,11 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
         if not (h > 0.02):
             continue
         ratio = np.log(h / p.h)
-        if abs(ratio) > np.log(cfg.scale_max):
+        if abs(ratio) > np.log(cfg.scale.max_factor):
             continue  # a ratio no allowed scale can explain is a partial view (a table's top alone), not scale
         r.append(ratio)
-        meas = cfg.scale_meas_std * (1.5 if occluded else 1.0)
-        meas *= cfg.scale_box_only_factor if ob.box_only else 1.0
+        meas = cfg.scale.meas_std * (1.5 if occluded else 1.0)
+        meas *= cfg.scale.box_only_factor if ob.box_only else 1.0
         s.append(np.hypot(p.h_rel_std, meas))
     if not r:
         return 1.0, 0
@@ -48,15 +48,15 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     o = np.argsort(r)
     cw = np.cumsum(w[o])
     med = r[o][np.searchsorted(cw, 0.5 * cw[-1])]
-    inl = np.abs(r - med) <= cfg.scale_outlier_k * s
+    inl = np.abs(r - med) <= cfg.scale.outlier_k * s
     if not inl.any():
         return 1.0, 0
-    w0 = 1.0 / cfg.scale_prior_std ** 2
+    w0 = 1.0 / cfg.scale.prior_std ** 2
     logk = float(np.sum(w[inl] * r[inl]) / (np.sum(w[inl]) + w0))
-    if cfg.scale_t_nu > 0:
-        r, w, nu = r[inl], w[inl], cfg.scale_t_nu
+    if cfg.scale.t_nu > 0:
+        r, w, nu = r[inl], w[inl], cfg.scale.t_nu
         for _ in range(10):
             wt = w * (nu + 1.0) / (nu + (r - logk) ** 2 * w)
             logk = float(np.sum(wt * r) / (np.sum(wt) + w0))
-    lim = np.log(cfg.scale_max)
+    lim = np.log(cfg.scale.max_factor)
     return float(np.exp(np.clip(logk, -lim, lim))), int(inl.sum())

@@ -19,7 +19,7 @@ def outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: Lif
     sides or too few pixels are valid."""
     H, W = depth.shape
     r0, r1, c0, c1 = crop
-    gap, bw = cfg.outside_gap_px, cfg.outside_band_px
+    gap, bw = cfg.separation.outside_gap_px, cfg.separation.outside_band_px
     rects = [(r0 - gap - bw, r0 - gap, c0, c1),  # above
              (r0, r1, c0 - gap - bw, c0 - gap),  # left
              (r0, r1, c1 + gap, c1 + gap + bw)]  # right
@@ -28,7 +28,7 @@ def outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: Lif
     n = sum((b - a) * (e - c) for a, b, c, e in rects)
     if n == 0:
         return None
-    st = max(1, int(np.ceil(np.sqrt(n / cfg.outside_points))))
+    st = max(1, int(np.ceil(np.sqrt(n / cfg.separation.outside_points))))
     pts = []
     for a, b, c, e in rects:
         dd, rows, cols = read_crop(depth, a, b, c, e, st, field)
@@ -93,12 +93,12 @@ def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.nd
     if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
     band = outside() if outside is not None else None
-    if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.outside_min_share:
+    if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.separation.outside_min_share:
         return ok  # the plane ends at the box's edges: the object's own face (behind an occluder)
     gn = G @ n  # plane normal in the camera frame
     dist = crop_dot(dz, ax, bx, by, gn) - o
     keep = ok & (dist < -tol)
-    return keep if keep.sum() >= cfg.min_points else ok
+    return keep if keep.sum() >= cfg.clean.min_points else ok
 
 
 def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConfig):
@@ -111,12 +111,12 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
     h, w = ok.shape
     if h < 8 or w < 4:
         return ok, None
-    nb = max(2, int(round(cfg.support_band * h)))
+    nb = max(2, int(round(cfg.separation.support_band * h)))
     band, h_band, d_band = ok[-nb:], hd[-nb:], d[-nb:]
     if band.sum() < max(6, 0.2 * band.size):
         return ok, None
     hb, zb = h_band[band], d_band[band]
-    tol = cfg.floor_tol + cfg.floor_tol_rel * float(np.median(zb))
+    tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * float(np.median(zb))
     # the most populated height level (bins of tol, two offsets)
     best = None
     for off in (0.0, 0.5):
@@ -131,13 +131,13 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
         return ok, None
     cols = np.nonzero(on.any(axis=0))[0]
     third = max(1, w // 4)
-    if (len(cols) < cfg.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
+    if (len(cols) < cfg.separation.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
         return ok, None
     zs = d_band[on]
     if np.ptp(zs) < 2 * tol:
         return ok, None  # one depth: a vertical face or a thin edge, not a surface seen from above
     keep = ok & (hd < level - tol)
-    if keep.sum() < max(cfg.min_points, 0.2 * ok.sum()):
+    if keep.sum() < max(cfg.clean.min_points, 0.2 * ok.sum()):
         return ok, None
     # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
     # than the object behind it; a chair's own seat seen behind its backrest is farther)
@@ -159,11 +159,11 @@ def contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarr
     if r_c is None or not np.isfinite(r_c):
         return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
     near = r_c - (0.10 + 0.03 * r_c)
-    far = r_c + cfg.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
+    far = r_c + cfg.separation.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
     r = np.hypot(crop_dot(dz, ax, bx, by, G[:, 0]), crop_dot(dz, ax, bx, by, G[:, 2]))
     inside = ok & (r >= near) & (r <= far)
     n_ok = int(ok.sum())
-    if inside.sum() < max(cfg.min_points, cfg.contact_min_share * n_ok):
+    if inside.sum() < max(cfg.clean.min_points, cfg.separation.contact_min_share * n_ok):
         return ok
     return inside
 
@@ -180,18 +180,18 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     c = np.median(g[near], axis=0)
     dist = np.hypot(g[:, 0] - c[0], g[:, 1] - c[1])
     diag = float(np.hypot(prior.l, prior.w))
-    if cfg.footprint_grow_max > 1.0:
+    if cfg.separation.footprint_grow_max > 1.0:
         # an object taller than its category's prior (seen in the nearer half of the points: the object,
         # not the background behind it) is likely wider too
         h_near = float(np.ptp(np.percentile(q[near, 1], [2.0, 98.0])))
-        diag *= float(np.clip(h_near / prior.h, 1.0, cfg.footprint_grow_max))
-    cut = cfg.footprint_radius * diag * (1.0 + 3.0 * prior.rel_std)
+        diag *= float(np.clip(h_near / prior.h, 1.0, cfg.separation.footprint_grow_max))
+    cut = cfg.separation.footprint_radius * diag * (1.0 + 3.0 * prior.rel_std)
     ds = np.sort(dist)
-    jump = np.nonzero((np.diff(ds) > cfg.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
+    jump = np.nonzero((np.diff(ds) > cfg.separation.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
     if len(jump):
         cut = min(cut, float(ds[jump[0]]) + 1e-6)
     keep = dist <= cut
-    if keep.sum() >= max(cfg.min_points, cfg.footprint_min_share * len(q)) and not keep.all():
+    if keep.sum() >= max(cfg.clean.min_points, cfg.separation.footprint_min_share * len(q)) and not keep.all():
         return q[keep], z_sel[keep]
     return q, z_sel
 
@@ -205,9 +205,9 @@ def top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox
     if inside is None or not inside.any():
         return None
     rest = ~inside
-    if rest.sum() < max(cfg.min_points, 0.3 * len(q)):
+    if rest.sum() < max(cfg.clean.min_points, 0.3 * len(q)):
         return None
-    return float(np.percentile(q[rest, 1], cfg.pct_lo))
+    return float(np.percentile(q[rest, 1], cfg.extent.pct_lo))
 
 
 def on_top_points(u, v, others, bbox, cfg: LiftConfig):
@@ -220,10 +220,10 @@ def on_top_points(u, v, others, bbox, cfg: LiftConfig):
     h, w = y2 - y1, x2 - x1
     out = None
     for bx1, by1, bx2, by2 in finite_boxes(others):
-        if not (by1 <= y1 + cfg.on_top_margin * h and y1 < by2 <= y2 - cfg.on_top_margin * h):
+        if not (by1 <= y1 + cfg.separation.on_top_margin * h and y1 < by2 <= y2 - cfg.separation.on_top_margin * h):
             continue
         ox = min(x2, bx2) - max(x1, bx1)
-        if ox <= 0 or ox > cfg.on_top_width * w or bx2 - bx1 > w:
+        if ox <= 0 or ox > cfg.separation.on_top_width * w or bx2 - bx1 > w:
             continue
         m = (v >= by1) & (v <= by2) & (u >= bx1) & (u <= bx2)
         out = m if out is None else (out | m)
@@ -238,14 +238,14 @@ def separate_box_only(ok: np.ndarray, cr, depth: np.ndarray, K: np.ndarray, G: n
     (:func:`contact_window`).  Returns (ok, the support surface's down coordinate or None)."""
     H = depth.shape[0]
     bbox, support = cr.bbox, None
-    if cfg.remove_background_plane:
+    if cfg.separation.remove_background_plane:
         def outside():
             return outside_band(depth, K, G, cr.bounds, cfg, field)
 
         ok = remove_background_plane(ok, cr.dz, cr.ax, cr.bx, cr.by, G, cr.d, down, cfg,
-                                     outside if cfg.outside_min_share > 0 else None)
-    if cfg.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.border_px:
+                                     outside if cfg.separation.outside_min_share > 0 else None)
+    if cfg.separation.support_surface and down is not None and float(bbox[3]) < H - 0.5 - cfg.crop.border_px:
         ok, support = support_surface(ok, hdown, cr.d, cfg)
-    if cfg.contact_window > 0 and floor_h is not None and down is not None:
+    if cfg.separation.contact_window > 0 and floor_h is not None and down is not None:
         ok = contact_window(ok, bbox, cr.dz, cr.ax, cr.bx, cr.by, K, G, floor_h, prior, H, cfg)
     return ok, support
