@@ -70,14 +70,16 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject."""
     cfg = config or LiftConfig()
     anns = list(annotations or [])
-    Km, rejects = check_image(depth, K, anns)
-    if rejects:
-        return LiftResult(rejects=rejects)
+    res = LiftResult()
+    Km = check_image(depth, K, anns, res)
+    if Km is None:
+        return res
     depth = np.asarray(depth)
     ge, grid = up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, anns, ge, grid, cfg)
-    res = LiftResult(gravity=None if ge.down is None else [float(t) for t in ge.down], gravity_source=ge.source,
-                     gravity_confidence=float(ge.confidence), floor_height=ge.floor_h, depth_field=fld)
+    res.gravity = None if ge.down is None else [float(t) for t in ge.down]
+    res.gravity_source, res.gravity_confidence = ge.source, float(ge.confidence)
+    res.floor_height, res.depth_field = ge.floor_h, fld
     G = gravity_frame(ge.down)
     obs: list[Observation] = []
     for ann in anns:
@@ -99,15 +101,18 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     return res
 
 
-def check_image(depth, K, anns: list) -> tuple[np.ndarray | None, list]:
-    """(K as a 3x3 matrix, []) or (None, a ``bad_intrinsics`` / ``bad_depth`` reject for every annotation)."""
+def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:
+    """K as a 3x3 matrix; None when K or the depth map is unusable: then every annotation is a ``bad_intrinsics``
+    / ``bad_depth`` reject in ``res``."""
     try:
         Km = as_K(K)
     except IntrinsicsError as exc:
-        return None, [(a.get("annotation_id"), "bad_intrinsics", str(exc)) for a in anns]
+        res.rejects = [(a.get("annotation_id"), "bad_intrinsics", str(exc)) for a in anns]
+        return None
     if depth is None or np.ndim(depth) != 2 or min(np.shape(depth)) < 2:
-        return None, [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
-    return Km, []
+        res.rejects = [(a.get("annotation_id"), "bad_depth", f"depth shape {np.shape(depth)}") for a in anns]
+        return None
+    return Km
 
 
 def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: LiftConfig):
