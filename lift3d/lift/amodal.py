@@ -12,6 +12,13 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import valid_depths
 
 
+MIN_PIXELS = 10  # valid pixels a depth test beside (hidden_sides) or inside (occluded_slab) the box needs
+NEAR_MARGIN, NEAR_MARGIN_REL = 0.05, 0.02  # m, share of the depth: "nearer" / "behind" means beyond this margin
+TOP_MIN_POINTS = 20  # points on the top needed to call it a face (top_face_seen)
+SLAB_MIN_Z = 0.05  # m; a slab with a corner nearer than this to the camera plane is not tested
+SLAB_PIXELS = 400.0  # the slab's image box is read at a stride giving about this many pixels
+
+
 def assign_prior(m: np.ndarray, vis: np.ndarray, p_short: float, p_long: float):
     """Assign the prior's (short, long) horizontal extents to the two measured axes (u, v)."""
     def cost(pu, pv):
@@ -47,7 +54,8 @@ def hidden_sides(depth: np.ndarray, bbox, cut_lr, z_near: float, scale: float, c
             out.append(1)
             continue
         d = valid_depths(depth[r0:r1, max(0, lo):min(W, hi)], scale)
-        near = len(d) >= 10 and float(np.mean(d < z_near - (0.05 + 0.02 * z_near))) >= cfg.amodal.side_min_share
+        near = (len(d) >= MIN_PIXELS
+                and float(np.mean(d < z_near - (NEAR_MARGIN + NEAR_MARGIN_REL * z_near))) >= cfg.amodal.side_min_share)
         out.append(int(near))
     return out[0], out[1]
 
@@ -65,7 +73,7 @@ def top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, 
     if not top > cfg.amodal.top_min_below:
         return False
     t = d <= top + cfg.amodal.top_tol
-    if int(t.sum()) < 20:
+    if int(t.sum()) < TOP_MIN_POINTS:
         return False
     span = np.array([np.ptp(np.percentile(u[t], [cfg.extent.pct_lo, cfg.extent.pct_hi])),
                      np.ptp(np.percentile(v[t], [cfg.extent.pct_lo, cfg.extent.pct_hi]))])
@@ -80,7 +88,7 @@ def occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     it (free space seen through it)."""
     P = box_corners_cam(G, c, s, *e4, hl, hh_)
     z = P[:, 2]
-    if not (z > 0.05).all():
+    if not (z > SLAB_MIN_Z).all():
         return False
     x, y = project(P, K).T
     H, W = depth.shape
@@ -88,11 +96,11 @@ def occluded_slab(depth, K, G, c, s, e4, hl, hh_, scale, cfg) -> bool:
     y0, y1 = max(0, int(np.ceil(y.min()))), min(H - 1, int(np.floor(y.max())))
     if x1 < x0 or y1 < y0:
         return False
-    st = max(1, int(np.ceil(np.sqrt((x1 - x0 + 1) * (y1 - y0 + 1) / 400.0))))
+    st = max(1, int(np.ceil(np.sqrt((x1 - x0 + 1) * (y1 - y0 + 1) / SLAB_PIXELS))))
     dd = valid_depths(depth[y0:y1 + 1:st, x0:x1 + 1:st], scale)
-    if len(dd) < 10:
+    if len(dd) < MIN_PIXELS:
         return False
-    m = 0.05 + 0.02 * float(z.mean())
+    m = NEAR_MARGIN + NEAR_MARGIN_REL * float(z.mean())
     behind = float(np.mean(dd > z.max() + m))
     front = float(np.mean(dd < z.min() - m))
     return behind < cfg.amodal.near_max_behind and front > cfg.amodal.near_min_front

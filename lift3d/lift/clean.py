@@ -11,6 +11,13 @@ from lift3d.lift.crop import Crop, ray_parts
 from lift3d.lift.result import LiftReject
 
 
+ROBUST_PCT = (2.0, 98.0)  # percentiles of the robust range of the outlier test
+OUTLIER_K_UNIT = 16.0  # outlier_k counts in 1/16ths of that range
+OUTLIER_MIN_MARGIN = 0.05  # m; the outlier margin is at least this
+SMOOTH_MIN_DET = 1e-3  # px^4; a neighbourhood with a smaller pixel-coordinate covariance determinant (a line,
+# too few pixels) gets no plane fit: the raw depth is kept
+
+
 def flying_pixels(d: np.ndarray, valid: np.ndarray, rel: float) -> np.ndarray:
     """Pixels at depth discontinuities (flying pixels and the edge pixels on both sides).
 
@@ -37,8 +44,8 @@ def robust_keep(q: np.ndarray, k: float) -> np.ndarray:
     Percentile based rather than median/MAD: a visible surface is strongly skewed (a dense front face
     and a thin top), which a MAD test would cut away.
     """
-    lo, hi = np.percentile(q, [2.0, 98.0], axis=0)
-    m = np.maximum(0.05, (k / 16.0) * (hi - lo))
+    lo, hi = np.percentile(q, ROBUST_PCT, axis=0)
+    m = np.maximum(OUTLIER_MIN_MARGIN, (k / OUTLIER_K_UNIT) * (hi - lo))
     return np.all((q >= lo - m) & (q <= hi + m), axis=1)
 
 
@@ -79,7 +86,7 @@ def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: 
     ciu = at(inv, ku) / n - su * mi
     civ = at(inv, kv) / n - sv * mi
     det = suu * svv - suv * suv
-    okd = det > 1e-3
+    okd = det > SMOOTH_MIN_DET
     dsafe = np.where(okd, det, 1.0)
     gu = np.where(okd, (svv * ciu - suv * civ) / dsafe, 0.0)
     gv = np.where(okd, (suu * civ - suv * ciu) / dsafe, 0.0)

@@ -10,6 +10,10 @@ from lift3d.lift.priors import resolve_mode
 from lift3d.lift.result import Observation
 
 
+ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
+MAX_BELOW_FLOOR = 0.10  # m; a bottom up to this far below the floor level is put on it (depth noise)
+
+
 def bottom_ray(bbox, K: np.ndarray, G: np.ndarray, H: int) -> np.ndarray:
     """Gravity-frame direction (z = 1 in the camera frame) of the ray through the middle of the 2D box's
     bottom edge (the image's bottom pixel row where the box reaches below it)."""
@@ -31,7 +35,7 @@ def bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: in
 
 def points_ground_range(q: np.ndarray) -> tuple[float, float]:
     """(near, far): the 2 / 98 % ground ranges (horizontal distance from the camera) of gravity-frame points."""
-    near, far = np.percentile(np.hypot(q[:, 0], q[:, 2]), [2.0, 98.0])
+    near, far = np.percentile(np.hypot(q[:, 0], q[:, 2]), ROBUST_PCT)
     return float(near), float(far)
 
 
@@ -92,7 +96,7 @@ def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0)
         fh = floor_h / scale
         height = hh_ - hl
         gap = fh - hh_
-        snap = -0.10 <= gap <= cfg.contact.floor_snap + cfg.contact.floor_snap_rel * max(height, 0.0)
+        snap = -MAX_BELOW_FLOOR <= gap <= cfg.contact.floor_snap + cfg.contact.floor_snap_rel * max(height, 0.0)
         p = ob.prior
         if not snap and ob.contact is True and gap > 0:
             snap = True  # the 2D box reaches the floor at the object's footprint: thin legs/pole/base

@@ -12,6 +12,9 @@ from lift3d.lift.depth_field import DepthField
 from lift3d.lift.result import LiftReject
 
 
+MIN_CROP_PX = 2  # px; a 2D box covering fewer pixel rows or columns inside the image is degenerate
+
+
 def crop_bounds(bbox, W: int, H: int):
     try:
         x1, y1, x2, y2 = (float(v) for v in bbox)
@@ -26,7 +29,7 @@ def crop_bounds(bbox, W: int, H: int):
     r0 = max(0, int(np.floor(y1 + 0.5)))
     c1 = min(W, int(np.ceil(x2 - 0.5)))
     r1 = min(H, int(np.ceil(y2 - 0.5)))
-    if c1 - c0 < 2 or r1 - r0 < 2:
+    if c1 - c0 < MIN_CROP_PX or r1 - r0 < MIN_CROP_PX:
         raise LiftReject("degenerate_box", f"box {bbox!r} covers <2 px inside the {W}x{H} image")
     return r0, r1, c0, c1
 

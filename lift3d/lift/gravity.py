@@ -70,6 +70,26 @@ def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 120,
     return P, n, ok, nok, vv, uu
 
 
+def plane_hypotheses(pts: np.ndarray, n_hyp: int, rng: np.random.Generator, accept=None):
+    """Three-point plane hypotheses (RANSAC sampling): the planes through ``n_hyp`` random triples of the points
+    ``pts`` (N, 3), drawn with ``rng``.  Returns (unit normals (m, 3), a point of each plane (m, 3)) of the
+    non-degenerate triples (cross product longer than ``MIN_CROSS``) for which ``accept(normals, lengths)`` - a
+    test on the raw cross products and their lengths, e.g. a tilt limit - holds.  The normals' sign is the
+    cross product's; the offset of plane i is ``normals[i] . points[i]``."""
+    idx = rng.integers(0, len(pts), size=(n_hyp, 3))
+    a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
+    nrm = np.cross(b - a, c - a)
+    ln = np.linalg.norm(nrm, axis=1)
+    good = ln > MIN_CROSS
+    if accept is not None:
+        good &= accept(nrm, ln)
+    return nrm[good] / ln[good, None], a[good]
+
+
+MIN_CROSS = 1e-9  # m^2; a point triple whose cross product is shorter is (nearly) collinear: no plane
+FLOOR_HYPOTHESES = 128  # plane hypotheses of the floor fit (estimate_gravity)
+
+
 def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
     """Lowest (largest h) well-supported level among horizontal-surface heights h."""
     h = h[np.isfinite(h) & (h > 0.05)]
@@ -119,15 +139,7 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
     allp = P[ok]
     if len(pts) < 30:
         return None, 0.0, None
-    rng = np.random.default_rng(seed)
-    n_hyp = 128
-    idx = rng.integers(0, len(pts), size=(n_hyp, 3))
-    a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
-    nrm = np.cross(b - a, c - a)
-    ln = np.linalg.norm(nrm, axis=1)
-    keep = ln > 1e-9
-    nrm = nrm[keep] / ln[keep, None]
-    a = a[keep]
+    nrm, a = plane_hypotheses(pts, FLOOR_HYPOTHESES, np.random.default_rng(seed))
     nrm = np.where(nrm[:, 1:2] < 0, -nrm, nrm)
     tilt_ok = nrm @ CAM_DOWN > np.cos(np.radians(max_tilt_deg))
     nrm, a = nrm[tilt_ok], a[tilt_ok]

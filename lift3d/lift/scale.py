@@ -8,6 +8,11 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
 
 
+MIN_HEIGHT = 0.02  # m; a seen height below this says nothing about the scale
+OCCLUDED_MEAS = 1.5  # an occluded object's height is this much less certain
+T_ITERATIONS = 10  # re-weighting iterations of the Student-t mean
+
+
 def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, int]:
     """Per-image depth scale from the category height priors of the fully seen objects.
 
@@ -32,13 +37,13 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
         if occluded and not on_floor:
             continue  # an occluder may hide the bottom; the floor contact restores it
         h = hh_ - hl
-        if not (h > 0.02):
+        if not (h > MIN_HEIGHT):
             continue
         ratio = np.log(h / p.h)
         if abs(ratio) > np.log(cfg.scale.max_factor):
             continue  # a ratio no allowed scale can explain is a partial view (a table's top alone), not scale
         r.append(ratio)
-        meas = cfg.scale.meas_std * (1.5 if occluded else 1.0)
+        meas = cfg.scale.meas_std * (OCCLUDED_MEAS if occluded else 1.0)
         meas *= cfg.scale.box_only_factor if ob.box_only else 1.0
         s.append(np.hypot(p.h_rel_std, meas))
     if not r:
@@ -55,7 +60,7 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     logk = float(np.sum(w[inl] * r[inl]) / (np.sum(w[inl]) + w0))
     if cfg.scale.t_nu > 0:
         r, w, nu = r[inl], w[inl], cfg.scale.t_nu
-        for _ in range(10):
+        for _ in range(T_ITERATIONS):
             wt = w * (nu + 1.0) / (nu + (r - logk) ** 2 * w)
             logk = float(np.sum(wt * r) / (np.sum(wt) + w0))
     lim = np.log(cfg.scale.max_factor)

@@ -10,6 +10,33 @@ from lift3d.lift.components import finite_boxes
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import bottom_floor_range
 from lift3d.lift.crop import crop_dot, pix_points, ray_parts, read_crop
+from lift3d.lift.gravity import plane_hypotheses
+
+
+# the wall test (remove_background_plane)
+WALL_MIN_SIDE_PX = 8  # px; crops smaller than this along a side are left alone
+WALL_RING = 0.12  # the border ring: this share of the crop's rows (top) and columns (left, right)
+WALL_CENTRE = (0.3, 0.7)  # the centre window: these shares of the crop's rows and columns
+WALL_MIN_RING_PX, WALL_MIN_CENTRE_PX = 30, 10  # fewer clean ring / centre pixels: no test
+WALL_RING_POINTS = 1500  # ring pixels used for the plane fit (evenly subsampled)
+WALL_HYPOTHESES = 64  # three-point plane hypotheses (gravity.plane_hypotheses)
+WALL_MAX_NORMAL_DOWN = 0.35  # a wall's unit normal has |down component| below this (vertical within ~20 deg)
+WALL_TOL, WALL_TOL_REL = 0.03, 0.015  # m, share of the median ring depth: inlier distance, the larger of the two
+WALL_MIN_INLIERS = 0.5  # share of the ring's points on the plane for a wall
+WALL_MAX_CENTRE_ON = 0.35  # more of the centre's points on the plane: the plane is the object itself
+BAND_MIN_POINTS = 10  # the band outside the box needs this many valid points (outside_band)
+# the support test (support_surface)
+SUPPORT_MIN_ROWS, SUPPORT_MIN_COLS = 8, 4  # px; smaller crops are left alone
+SUPPORT_MIN_BAND_PX, SUPPORT_MIN_BAND_SHARE = 6, 0.2  # the bottom band needs this many / this share clean pixels
+SUPPORT_MIN_LEVEL_SHARE = 0.4  # share of the band's clean pixels at the surface's height
+SUPPORT_EDGE_DIV = 4  # the surface reaches into the left and the right 1/4 of the box's columns
+SUPPORT_MIN_LEFT = 0.2  # share of the clean pixels left above the surface (and min_points)
+SUPPORT_DEPTH_PCT = (5, 95)  # the surface's depth range: these percentiles of its pixels' depths
+DEPTH_MARGIN, DEPTH_MARGIN_REL = 0.10, 0.03  # m, share of the depth: margin of a depth / ground-range window
+# the footprint trim and the top
+ROBUST_PCT = (2.0, 98.0)  # percentiles of a robust range
+FOOTPRINT_SPREADS = 3.0  # the trim radius allows the prior's size spread (rel_std) this many times
+ON_TOP_MIN_LEFT = 0.3  # the top without the on-top pixels needs this share of the points (and min_points)
 
 
 def outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: LiftConfig, field=None):
@@ -39,7 +66,7 @@ def outside_band(depth: np.ndarray, K: np.ndarray, G: np.ndarray, crop, cfg: Lif
     if not pts:
         return None
     pts = np.concatenate(pts)
-    return pts if len(pts) >= 10 else None
+    return pts if len(pts) >= BAND_MIN_POINTS else None
 
 
 def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.ndarray, d: np.ndarray, down,
@@ -50,47 +77,45 @@ def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.nd
     little of it) is the object's own face seen behind an occluder, not a wall.  ``outside``: a callable
     returning that band's points (:func:`outside_band`, read only once a plane is found), or None."""
     h, w = ok.shape
-    if h < 8 or w < 8:
+    if h < WALL_MIN_SIDE_PX or w < WALL_MIN_SIDE_PX:
         return ok
-    by_, bx_ = max(1, int(0.12 * h)), max(1, int(0.12 * w))
+    by_, bx_ = max(1, int(WALL_RING * h)), max(1, int(WALL_RING * w))
     ring = np.zeros_like(ok)
     ring[:by_, :] = True
     ring[:, :bx_] = True
     ring[:, -bx_:] = True
     ring &= ok
     centre = np.zeros_like(ok)
-    centre[int(0.3 * h):int(0.7 * h), int(0.3 * w):int(0.7 * w)] = True
+    c_lo, c_hi = WALL_CENTRE
+    centre[int(c_lo * h):int(c_hi * h), int(c_lo * w):int(c_hi * w)] = True
     centre &= ok
     rv, ru = np.nonzero(ring)
-    if len(rv) < 30 or centre.sum() < 10:
+    if len(rv) < WALL_MIN_RING_PX or centre.sum() < WALL_MIN_CENTRE_PX:
         return ok
-    if len(rv) > 1500:
-        pk = np.linspace(0, len(rv) - 1, 1500).astype(np.int64)
+    if len(rv) > WALL_RING_POINTS:
+        pk = np.linspace(0, len(rv) - 1, WALL_RING_POINTS).astype(np.int64)
         rv, ru = rv[pk], ru[pk]
     pts = pix_points(dz, rv, ru, ax, bx, by, G)
-    rng = np.random.default_rng(len(pts))
-    idx = rng.integers(0, len(pts), size=(64, 3))
-    a, b, c = pts[idx[:, 0]], pts[idx[:, 1]], pts[idx[:, 2]]
-    nrm = np.cross(b - a, c - a)
-    ln = np.linalg.norm(nrm, axis=1)
-    good = ln > 1e-9
-    if down is not None:
-        good &= np.abs(nrm[:, 1]) < 0.35 * np.maximum(ln, 1e-12)  # vertical plane (gravity frame: axis 1)
-    if not good.any():
+
+    def vertical(nrm, ln):  # a vertical plane (gravity frame: axis 1 is down)
+        return np.abs(nrm[:, 1]) < WALL_MAX_NORMAL_DOWN * np.maximum(ln, 1e-12)
+
+    nrm, a = plane_hypotheses(pts, WALL_HYPOTHESES, np.random.default_rng(len(pts)),
+                              vertical if down is not None else None)
+    if not len(nrm):
         return ok
-    nrm = nrm[good] / ln[good, None]
-    off = np.einsum("ij,ij->i", nrm, a[good])
-    tol = np.maximum(0.03, 0.015 * np.median(d[ring]))
+    off = np.einsum("ij,ij->i", nrm, a)
+    tol = np.maximum(WALL_TOL, WALL_TOL_REL * np.median(d[ring]))
     inl = (np.abs(pts @ nrm.T - off) < tol).mean(axis=0)
     j = int(np.argmax(inl))
-    if inl[j] < 0.5:
+    if inl[j] < WALL_MIN_INLIERS:
         return ok
     n, o = nrm[j], off[j]
     if o < 0:
         n, o = -n, -o  # camera side: n.x < o
     cv_, cu_ = np.nonzero(centre)
     cen = pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
-    if np.mean(np.abs(cen) < tol) > 0.35 or np.median(cen) > -tol:
+    if np.mean(np.abs(cen) < tol) > WALL_MAX_CENTRE_ON or np.median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
     band = outside() if outside is not None else None
     if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.separation.outside_min_share:
@@ -109,11 +134,11 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
     coordinates (:func:`crop_dot` with the down axis).  Returns (ok, the surface's down coordinate or
     None): the object reaches down to it."""
     h, w = ok.shape
-    if h < 8 or w < 4:
+    if h < SUPPORT_MIN_ROWS or w < SUPPORT_MIN_COLS:
         return ok, None
     nb = max(2, int(round(cfg.separation.support_band * h)))
     band, h_band, d_band = ok[-nb:], hd[-nb:], d[-nb:]
-    if band.sum() < max(6, 0.2 * band.size):
+    if band.sum() < max(SUPPORT_MIN_BAND_PX, SUPPORT_MIN_BAND_SHARE * band.size):
         return ok, None
     hb, zb = h_band[band], d_band[band]
     tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * float(np.median(zb))
@@ -127,23 +152,23 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
             best = (int(cnt[j]), (vals[j] + 0.5 - off) * tol)
     level = float(np.median(hb[np.abs(hb - best[1]) <= tol]))
     on = band & (np.abs(h_band - level) <= tol)
-    if on.sum() < 0.4 * band.sum():
+    if on.sum() < SUPPORT_MIN_LEVEL_SHARE * band.sum():
         return ok, None
     cols = np.nonzero(on.any(axis=0))[0]
-    third = max(1, w // 4)
+    third = max(1, w // SUPPORT_EDGE_DIV)
     if (len(cols) < cfg.separation.support_span * w or not (cols < third).any() or not (cols >= w - third).any()):
         return ok, None
     zs = d_band[on]
     if np.ptp(zs) < 2 * tol:
         return ok, None  # one depth: a vertical face or a thin edge, not a surface seen from above
     keep = ok & (hd < level - tol)
-    if keep.sum() < max(cfg.clean.min_points, 0.2 * ok.sum()):
+    if keep.sum() < max(cfg.clean.min_points, SUPPORT_MIN_LEFT * ok.sum()):
         return ok, None
     # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
     # than the object behind it; a chair's own seat seen behind its backrest is farther)
     zr = float(np.median(d[keep]))
-    lo, hi = np.percentile(zs, [5, 95])
-    m = 0.10 + 0.03 * zr
+    lo, hi = np.percentile(zs, SUPPORT_DEPTH_PCT)
+    m = DEPTH_MARGIN + DEPTH_MARGIN_REL * zr
     return (keep, level) if lo - m <= zr <= hi + m else (ok, None)
 
 
@@ -158,8 +183,8 @@ def contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarr
     r_c = bottom_floor_range(bbox, K, G, floor_h, H, cfg)
     if r_c is None or not np.isfinite(r_c):
         return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
-    near = r_c - (0.10 + 0.03 * r_c)
-    far = r_c + cfg.separation.contact_window * float(np.hypot(prior.l, prior.w)) + 0.10 + 0.03 * r_c
+    near = r_c - (DEPTH_MARGIN + DEPTH_MARGIN_REL * r_c)
+    far = r_c + cfg.separation.contact_window * float(np.hypot(prior.l, prior.w)) + DEPTH_MARGIN + DEPTH_MARGIN_REL * r_c
     r = np.hypot(crop_dot(dz, ax, bx, by, G[:, 0]), crop_dot(dz, ax, bx, by, G[:, 2]))
     inside = ok & (r >= near) & (r <= far)
     n_ok = int(ok.sum())
@@ -183,9 +208,9 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     if cfg.separation.footprint_grow_max > 1.0:
         # an object taller than its category's prior (seen in the nearer half of the points: the object,
         # not the background behind it) is likely wider too
-        h_near = float(np.ptp(np.percentile(q[near, 1], [2.0, 98.0])))
+        h_near = float(np.ptp(np.percentile(q[near, 1], ROBUST_PCT)))
         diag *= float(np.clip(h_near / prior.h, 1.0, cfg.separation.footprint_grow_max))
-    cut = cfg.separation.footprint_radius * diag * (1.0 + 3.0 * prior.rel_std)
+    cut = cfg.separation.footprint_radius * diag * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
     ds = np.sort(dist)
     jump = np.nonzero((np.diff(ds) > cfg.separation.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
     if len(jump):
@@ -205,7 +230,7 @@ def top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox
     if inside is None or not inside.any():
         return None
     rest = ~inside
-    if rest.sum() < max(cfg.clean.min_points, 0.3 * len(q)):
+    if rest.sum() < max(cfg.clean.min_points, ON_TOP_MIN_LEFT * len(q)):
         return None
     return float(np.percentile(q[rest, 1], cfg.extent.pct_lo))
 

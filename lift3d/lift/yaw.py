@@ -6,6 +6,9 @@ import numpy as np
 
 
 
+FINE_STEPS = 9  # the search is refined on this many angles within +- one coarse step of the best
+
+
 def fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float, max_points: int = 600):
     """Rectangle orientation theta in [0, pi/2) on ground points g2 (N, 2) = (x, fwd).
 
@@ -37,7 +40,7 @@ def fit_yaw(g2: np.ndarray, step_deg: float, lo: float, hi: float, max_points: i
     coarse = np.radians(np.arange(0.0, 90.0, step_deg))
     sc = scores(coarse)
     i = int(np.argmin(sc))
-    fine = coarse[i] + np.radians(np.linspace(-step_deg, step_deg, 9))
+    fine = coarse[i] + np.radians(np.linspace(-step_deg, step_deg, FINE_STEPS))
     sf = scores(fine)
     j = int(np.argmin(sf))
     theta = float(np.mod(fine[j], np.pi / 2))
