@@ -69,6 +69,11 @@ CONTRACT: tuple[Boundary, ...] = (
             "mask_source": "str, dataset | sam | depth (box-only separation in the lifter)",
             "mask_flags": "list of str, e.g. sam_rejected_floor",
         },
+        adds={
+            "gravity_estimate": "dict or None, the image's down direction and floor level (lift3d.lift.gravity."
+                                "GravityEstimate.to_record: down, source, confidence, floor_h and the settings) when "
+                                "the segmenter's depth check ran; the lift stage reuses it",
+        },
         changes={"annotations": "mask set from the segmenter for box-only annotations (--masks sam)"},
     ),
     Boundary(
@@ -85,6 +90,7 @@ CONTRACT: tuple[Boundary, ...] = (
             "depth": "with --keep-depth: {bytes: uint16 PNG in mm, path: None}; else dropped",
         },
         drops={"rgb": "pixels are not needed downstream", "depth_dataset": "pixels",
+               "gravity_estimate": "used instead of estimating again (the result is in gravity, gravity_source, ...)",
                "depth": "pixels (kept as PNG bytes with --keep-depth)"},
     ),
     Boundary(

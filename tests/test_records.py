@@ -46,6 +46,8 @@ def test_every_stage_boundary_matches_the_contract(synth, kw):
 
 def test_check_boundary_reports_an_undeclared_field():
     before = record_fields("depth")
-    assert check_boundary("segment", before, before) == []
-    assert check_boundary("segment", before, before | {"floor"})
+    seg = before | {"gravity_estimate"}
+    assert check_boundary("segment", before, seg) == []
+    assert check_boundary("segment", before, seg | {"floor"})
+    assert check_boundary("segment", before, before)  # the segment stage always sets gravity_estimate
     assert check_boundary("lift", before, before)  # lift must add objects and drop the pixels

@@ -29,6 +29,45 @@ class GravityEstimate:
     confidence: float
     floor_h: float | None = None  # distance of the floor plane below the camera along down (m)
 
+    def to_record(self, estimate: bool, min_confidence: float) -> dict:
+        """The record field ``gravity_estimate`` (see :data:`RECORD_FIELD`): this estimate and the settings it was
+        made with (:func:`image_gravity`'s ``estimate`` and ``min_confidence``)."""
+        return {"down": None if self.down is None else [float(t) for t in self.down], "source": self.source,
+                "confidence": float(self.confidence), "floor_h": None if self.floor_h is None else float(self.floor_h),
+                "estimate": bool(estimate), "min_confidence": float(min_confidence)}
+
+    @classmethod
+    def from_record(cls, value, estimate: bool, min_confidence: float) -> GravityEstimate | None:
+        """The estimate stored by :meth:`to_record` when it was made with these settings; None when there is none
+        or it was made with others (the caller then estimates it itself)."""
+        if not isinstance(value, dict) or value.get("estimate") != bool(estimate) \
+                or value.get("min_confidence") != float(min_confidence):
+            return None
+        down = value.get("down")
+        return cls(None if down is None else np.asarray(down, dtype=np.float64), str(value["source"]),
+                   float(value["confidence"]), value.get("floor_h"))
+
+
+# The per-image estimate on the record, between the segment stage (which makes it when its depth check needs it)
+# and the lift stage (which uses it instead of estimating again, then drops the field): GravityEstimate.to_record.
+RECORD_FIELD = "gravity_estimate"
+NUMERICAL = (ValueError, FloatingPointError, np.linalg.LinAlgError)  # numerical failures of the estimate
+
+
+def image_gravity(depth: np.ndarray, K: np.ndarray, gravity, annotations=(), estimate: bool = True,
+                  min_confidence: float = 0.2):
+    """(the image's up direction and floor level, its point/normal grid or None): :func:`resolve_gravity` on the
+    image's grid - the one estimate per image that the segmenter's depth check and the lifter share; the camera
+    frame (source "camera") on a numerical failure."""
+    grid = None
+    try:
+        grid = point_and_normal_grid(depth, K)
+        ge = resolve_gravity(gravity, depth, K, annotations, estimate=estimate, min_confidence=min_confidence,
+                             grid=grid)
+    except NUMERICAL:  # numerical failure: camera frame
+        ge = GravityEstimate(None, "camera", 0.0, None)
+    return ge, grid
+
 
 def _grid(depth: np.ndarray, max_side: int = 120) -> tuple[int, np.ndarray, np.ndarray]:
     H, W = depth.shape

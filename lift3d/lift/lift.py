@@ -57,17 +57,16 @@ from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
-from lift3d.lift.gravity import GravityEstimate, point_and_normal_grid, resolve_gravity
+from lift3d.lift.gravity import NUMERICAL, GravityEstimate, image_gravity, point_and_normal_grid
 from lift3d.lift.observe import observe
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale
 
-NUMERICAL = (ValueError, FloatingPointError, np.linalg.LinAlgError)  # numerical failures of a per-image step
-
-
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
-               image_id=None) -> LiftResult:
-    """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject."""
+               image_id=None, estimate: GravityEstimate | None = None) -> LiftResult:
+    """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject.  ``estimate``:
+    the image's gravity/floor estimate when an earlier step made it with this config's gravity settings (the
+    segment stage, :func:`lift3d.lift.gravity.image_gravity`); else it is made here."""
     cfg = config or LiftConfig()
     anns = list(annotations or [])
     res = LiftResult()
@@ -75,8 +74,8 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     if Km is None:
         return res
     depth = np.asarray(depth)
-    ge, grid = up_and_floor(depth, Km, anns, gravity, cfg)
-    fld = depth_distortion(depth, anns, ge, grid, cfg)
+    ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
+    fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
     res.gravity = None if ge.down is None else [float(t) for t in ge.down]
     res.gravity_source, res.gravity_confidence = ge.source, float(ge.confidence)
     res.floor_height, res.depth_field = ge.floor_h, fld
@@ -118,22 +117,20 @@ def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:
 def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: LiftConfig):
     """(the image's up direction and floor level, its point/normal grid or None): :mod:`lift3d.lift.gravity`;
     the camera frame on a numerical failure."""
-    grid = None
-    try:
-        grid = point_and_normal_grid(depth, K)
-        ge = resolve_gravity(gravity, depth, K, anns, estimate=cfg.gravity.estimate,
-                             min_confidence=cfg.gravity.min_confidence, grid=grid)
-    except NUMERICAL:  # numerical failure: camera frame
-        ge = GravityEstimate(None, "camera", 0.0, None)
-    return ge, grid
+    return image_gravity(depth, K, gravity, anns, estimate=cfg.gravity.estimate,
+                         min_confidence=cfg.gravity.min_confidence)
 
 
-def depth_distortion(depth: np.ndarray, anns: list, ge: GravityEstimate, grid, cfg: LiftConfig) -> DepthField | None:
+def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEstimate, grid,
+                     cfg: LiftConfig) -> DepthField | None:
     """Model depth only (``scale_from_priors`` with ``depth_field``): the smooth depth distortion measured on the
-    room's planes (:mod:`lift3d.lift.depth_field`); None when off, without an up direction, or on failure."""
-    if not (cfg.depth_field.enabled and cfg.scale.from_priors and grid is not None and ge.down is not None):
+    room's planes (:mod:`lift3d.lift.depth_field`) on the image's point grid (made here when ``grid`` is None);
+    None when off, without an up direction, or on failure."""
+    if not (cfg.depth_field.enabled and cfg.scale.from_priors and ge.down is not None):
         return None
     try:
+        if grid is None:
+            grid = point_and_normal_grid(depth, K)
         return estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
                                     exclusion_grid(anns, grid[4], grid[5], depth.shape))
     except NUMERICAL:  # numerical failure: not applied

@@ -42,14 +42,18 @@ class LiftStage(Stage):
 
     def process_record(self, record: dict) -> dict:
         from lift3d.lift import lift_image
+        from lift3d.lift.gravity import RECORD_FIELD, GravityEstimate
 
         if record.get("depth") is None:
             raise RecordRejected("depth_missing", "no depth map reached the lift stage")
         if record.get("K") is None:
             raise RecordRejected("missing_intrinsics", "no intrinsics reached the lift stage")
         K = np.asarray(record["K"], dtype=np.float64).reshape(3, 3)
+        g = self.config.gravity
+        # the segment stage's estimate of this image's gravity and floor, when made with the same settings
+        est = GravityEstimate.from_record(record.pop(RECORD_FIELD, None), g.estimate, g.min_confidence)
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
-                         image_id=record["image_id"])
+                         image_id=record["image_id"], estimate=est)
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
         for o in res.objects:
             a = by_id.get(o["annotation_id"], {})

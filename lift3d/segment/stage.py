@@ -5,6 +5,9 @@ Input record fields: ``rgb``, ``depth``, ``K``, ``gravity`` (or None), ``annotat
 
 Output, per annotation: ``mask`` (bool H x W, or None = let the lift stage separate the object by depth),
 ``mask_source`` ("dataset" | "sam" | "depth") and ``mask_flags`` (list of str, e.g. ``["sam_rejected_floor"]``).
+Per record: ``gravity_estimate`` - the image's up direction and floor level
+(:meth:`lift3d.lift.gravity.GravityEstimate.to_record`) when the depth check ran, else None; the lift stage
+reuses it instead of estimating again.
 
 Modes (``SegmentConfig.masks``):
 
@@ -15,7 +18,9 @@ Modes (``SegmentConfig.masks``):
 * ``auto`` (default): dataset mask where present, else the segmenter when its weights are available offline,
   else depth (one log line says why).
 
-A segmenter mask is kept only when it agrees with the depth in the box (:mod:`lift3d.segment.consistency`);
+A segmenter mask is kept only when it agrees with the depth in the box (:mod:`lift3d.segment.consistency`; its
+floor test uses the lifter's floor - the lowest well-supported horizontal surface along the image's down
+direction - and is skipped when no floor is seen);
 multi-mask outputs are chosen by that agreement. A rejected mask falls back to depth separation and the object
 is flagged with the reason (``sam_rejected_floor``, ``sam_rejected_layers``, ...).
 """
@@ -29,7 +34,7 @@ import numpy as np
 
 from lift3d.pipeline.stage import Resources, Stage, cuda_available
 
-from .consistency import ConsistencyConfig, choose_mask, estimate_floor_height, rejection_flag
+from .consistency import ConsistencyConfig, choose_mask, rejection_flag
 from .segmenter import DEFAULT_MODEL, BoxSegmenter, MissingSegmenterError, resolve_model_id
 
 log = logging.getLogger(__name__)
@@ -49,7 +54,7 @@ class SegmentConfig:
     check: bool = True  # the depth agreement check (False: keep the model's top-scored mask)
     consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
     offline: bool | None = None  # None = honour HF_HUB_OFFLINE, then probe the hub
-    estimate_gravity: bool = True  # no dataset gravity: estimate the floor for the floor test
+    estimate_gravity: bool = True  # no dataset gravity: estimate it (the lifter's floor fit) for the floor test
 
 
 class SegmentStage(Stage):
@@ -114,6 +119,7 @@ class SegmentStage(Stage):
     def process_record(self, record: dict) -> dict:
         self.setup()
         c = self.config
+        record.setdefault("gravity_estimate", None)  # set by the depth check (_floor) when it runs
         anns = record.get("annotations") or []
         todo = []
         for a in anns:
@@ -154,22 +160,24 @@ class SegmentStage(Stage):
             a["mask"], a["mask_source"] = cand[best], "sam"
 
     def _floor(self, record: dict, depth: np.ndarray, K: np.ndarray):
-        g = record.get("gravity")
-        if g is not None:
-            down = np.asarray(g, dtype=np.float64).reshape(3)
-            if np.all(np.isfinite(down)) and np.linalg.norm(down) > 1e-6:
-                down = down / np.linalg.norm(down)
-                return down, estimate_floor_height(depth, K, down, self.config.consistency.floor_percentile)
-        if self.config.estimate_gravity:
-            try:
-                from lift3d.lift.gravity import resolve_gravity
+        """(down, floor_h) for the floor test, from the image's gravity/floor estimate - the lifter's
+        (:func:`lift3d.lift.gravity.image_gravity` with the lifter's default settings), stored on the record
+        (``gravity_estimate``) for the lift stage to reuse.  (None, None) - no floor test - without an up
+        direction or without a floor seen."""
+        from lift3d.lift.config import GravityConfig
+        from lift3d.lift.gravity import RECORD_FIELD, image_gravity
 
-                est = resolve_gravity(None, depth, K, record.get("annotations") or [])
-                if est.down is not None:
-                    return est.down, est.floor_h
-            except Exception:  # noqa: BLE001 - no floor test rather than a failed image
-                log.debug("segment: gravity estimate failed", exc_info=True)
-        return None, None
+        g = GravityConfig(estimate=self.config.estimate_gravity)
+        try:
+            ge, _ = image_gravity(depth, K, record.get("gravity"), record.get("annotations") or [],
+                                  estimate=g.estimate, min_confidence=g.min_confidence)
+        except Exception:  # noqa: BLE001 - no floor test rather than a failed image
+            log.debug("segment: gravity estimate failed", exc_info=True)
+            return None, None
+        record[RECORD_FIELD] = ge.to_record(g.estimate, g.min_confidence)
+        if ge.down is None or ge.floor_h is None:
+            return None, None
+        return ge.down, ge.floor_h
 
 
 __all__ = ["MODES", "SegmentConfig", "SegmentStage"]
