@@ -59,3 +59,12 @@ def box_on_floor(x, z, dims, yaw, down=(0.0, 1.0, 0.0), cam_h=1.3, lift=0.0):
 def bbox_of(mask):
     ys, xs = np.nonzero(mask)
     return [float(xs.min()) - 0.5, float(ys.min()) - 0.5, float(xs.max()) + 0.5, float(ys.max()) + 0.5]
+
+
+def lamp_on_table(z=3.0, cam_h=1.5):
+    """A table lamp (a 6 cm pole under a 0.3 m shade, 0.5 m in all) standing on a 1.4 m table."""
+    table = box_on_floor(0.0, z, [1.4, 0.75, 0.9], 0.2, cam_h=cam_h)
+    pole = box_on_floor(0.1, z, [0.06, 0.3, 0.06], 0.2, cam_h=cam_h, lift=0.75)
+    shade = box_on_floor(0.1, z, [0.3, 0.2, 0.3], 0.2, cam_h=cam_h, lift=1.05)
+    lamp = box_on_floor(0.1, z, [0.3, 0.5, 0.3], 0.2, cam_h=cam_h, lift=0.75)
+    return [table, pole, shade], lamp

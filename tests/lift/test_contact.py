@@ -1,0 +1,136 @@
+"""Floor contact, bottom reach and the vertical extent from the 2D box (lift3d.lift.contact)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lift3d.geometry.boxes import gravity_frame
+from lift3d.geometry.camera import K_from_fov, project
+from lift3d.geometry.iou import iou_3d
+from lift3d.lift import LiftConfig, lift_image
+from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range
+from lift3d.lift.priors import lookup, resolve_mode
+from lift_scenes import box_on_floor
+
+
+CAM_H = 1.3
+
+
+SHADE = [0.36, 0.5, 0.36]
+
+
+TABLE_H = 0.75  # = the "table" prior height
+LIFT = 1.0  # the shade's bottom above the floor: a floor lamp's pole (3 cm) is lost to the cleaning
+
+
+
+def _shade_scene(scene, z=3.0):
+    shade = box_on_floor(0.0, z, SHADE, 0.3, lift=LIFT, cam_h=CAM_H)
+    depth, K, anns, _ = scene([shade], cam_h=CAM_H, wall_dist=6.0, categories={0: "lamp"})
+    return shade, depth, K, anns[0]
+
+
+
+def _floor_lamp_box(ann, K, z):
+    """The annotation's 2D box reaching down to where the pole's base meets the floor (the mask is the shade)."""
+    base = project(np.array([[0.0, CAM_H, z - 0.1]]), K)[0]
+    x1, y1, x2, _ = ann["bbox2d"]
+    return dict(ann, bbox2d=[x1, y1, x2, float(base[1]) + 0.5])
+
+
+
+def test_a_floor_lamp_whose_pole_is_lost_reaches_the_floor(scene):
+    shade, depth, K, ann = _shade_scene(scene)
+    floor_lamp = _floor_lamp_box(ann, K, 3.0)
+    o = lift_image(depth, K, [floor_lamp], [0.0, 1.0, 0.0]).objects[0]
+    assert o["on_floor"]
+    assert o["dimensions"][1] == pytest.approx(LIFT + SHADE[1], abs=0.05)  # shade top to the floor
+    # the same shade whose 2D box ends at the shade: a table lamp on an (unannotated) support, not pulled down
+    o2 = lift_image(depth, K, [ann], [0.0, 1.0, 0.0]).objects[0]
+    assert not o2["on_floor"]
+    assert o2["dimensions"][1] == pytest.approx(SHADE[1], abs=0.05)
+
+
+
+def test_the_floor_contact_switches_the_lamp_mode():
+    lamp = lookup("lamp")
+    assert set(lamp.modes) == {"floor lamp", "table lamp"}
+    # a 0.5 m shade whose top is 1.2 m above the floor: nearer to the table lamp unless it is known to
+    # stand on the floor
+    assert resolve_mode(lamp, 0.5, 1.2).category == "table lamp"
+    assert resolve_mode(lamp, 0.5, 1.2, on_floor=True).category == "floor lamp"
+    assert resolve_mode(lamp, 0.5, None, on_floor=True).category == "table lamp"  # no floor level
+
+
+
+def test_bottom_floor_range_and_contact_exact():
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    cfg = LiftConfig()
+    # the floor point 4 m ahead, 0.4 m to the right projects to the box's bottom edge
+    u, v = project(np.array([[0.4, CAM_H, 4.0]]), K)[0]
+    bbox = [u - 20.0, v - 60.0, u + 20.0, v + 0.5]
+    assert bottom_floor_range(bbox, K, G, CAM_H, H, cfg) == pytest.approx(np.hypot(0.4, 4.0), rel=1e-9)
+    # a bottom edge cut by the image border says nothing; a ray above the horizon never meets the floor
+    assert bottom_floor_range([10, 100, 50, H - 0.5], K, G, CAM_H, H, cfg) is None
+    assert bottom_floor_range([10, 10, 50, 40], K, G, CAM_H, H, cfg) == float("inf")
+    # points (gravity frame x, down, forward) of an object spanning ground ranges 3.9-4.4 m
+    rng = np.random.default_rng(0)
+    f = rng.uniform(3.9, 4.4, 200)
+    q = np.stack([np.full(200, 0.0), rng.uniform(0.2, 0.6, 200), f], axis=1)
+    u0, v0 = project(np.array([[0.0, CAM_H, 3.95]]), K)[0]
+    assert floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is True
+    u1, v1 = project(np.array([[0.0, CAM_H, 6.0]]), K)[0]  # the box ends far above the floor under it
+    assert floor_contact([u1 - 10, v1 - 80, u1 + 10, v1 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is False
+    u2, v2 = project(np.array([[0.0, CAM_H, 3.0]]), K)[0]  # the floor point is in front of the object
+    assert floor_contact([u2 - 10, v2 - 80, u2 + 10, v2 + 0.5], K, G, CAM_H, points_ground_range(q), H, cfg) is None
+    assert floor_contact([u0 - 10, v0 - 80, u0 + 10, v0 + 0.5], K, G, None, points_ground_range(q), H, cfg) is None
+
+
+
+def test_bottom_reach_is_the_box_bottom_at_the_near_range():
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    q = np.array([[0.0, -0.2, 2.0], [0.0, 0.1, 2.3], [0.0, 0.0, 2.6]] * 40)
+    near = np.percentile(np.hypot(q[:, 0], q[:, 2]), 2.0)
+    u, v = project(np.array([[0.0, 0.7, near]]), K)[0]  # the box's bottom edge sees 0.7 m below the camera there
+    assert bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, points_ground_range(q), H) == pytest.approx(0.7, rel=1e-9)
+
+
+
+def test_chair_with_thin_legs_reaches_the_floor(scene):
+    # a seat block lifted 0.45 m above the floor (legs invisible): the prior pulls the bottom down
+    seat = box_on_floor(0.0, 3.0, [0.5, 0.45, 0.5], 0.2, lift=0.45)
+    depth, K, anns, _ = scene([seat], wall_dist=6.0, categories={0: "chair"})
+    o = lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects[0]
+    assert o["on_floor"] and o["dimensions"][1] == pytest.approx(0.9, abs=0.05)
+    # a box on a support is not pulled down to the floor
+    o2 = lift_image(depth, K, [dict(anns[0], category="box")], [0.0, 1.0, 0.0]).objects[0]
+    assert not o2["on_floor"] and o2["dimensions"][1] == pytest.approx(0.45, abs=0.05)
+
+
+
+def test_thin_legs_reach_the_floor_when_cut_by_a_side_border(scene):
+    # the same seat cut by the left image border: its height is still fully seen, so the prior still pulls
+    # the bottom down
+    seat = box_on_floor(-1.95, 3.0, [0.6, 0.45, 0.5], 0.2, lift=0.45)
+    depth, K, anns, _ = scene([seat], wall_dist=6.0, categories={0: "chair"})
+    assert anns[0]["bbox2d"][0] <= 0.5 and anns[0]["bbox2d"][3] < depth.shape[0] - 2  # cut left, not below
+    o = lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects[0]
+    assert "truncated" in o["flags"]
+    assert o["on_floor"] and o["dimensions"][1] == pytest.approx(0.9, abs=0.05)
+
+
+
+def test_a_table_cut_by_the_bottom_border_is_completed_to_the_floor(scene):
+    # close to the camera only the top and a strip of the front face are in the frame; the table goes on below
+    table = box_on_floor(0.0, 1.6, [1.2, TABLE_H, 0.6], 0.0)
+    depth, K, anns, _ = scene([table], wall_dist=6.0, categories={0: "table"})
+    assert anns[0]["bbox2d"][3] >= depth.shape[0] - 1  # cut by the bottom border
+    o = lift_image(depth, K, anns, [0.0, 1.0, 0.0]).objects[0]
+    assert "truncated" in o["flags"] and o["on_floor"]
+    assert o["dimensions"][1] == pytest.approx(TABLE_H, abs=0.05)
+    assert iou_3d(o, table) > 0.6

@@ -1,0 +1,104 @@
+"""Per-image depth scale from the category height priors (lift3d.lift.scale)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lift3d.geometry.iou import iou_3d
+from lift3d.lift import LiftConfig, lift_image
+from lift3d.lift.priors import lookup
+from lift_scenes import box_on_floor
+
+
+TABLE_H = 0.75  # = the "table" prior height
+
+
+
+def _tables(scene, factor):
+    boxes = [box_on_floor(-0.9, 3.4, [0.8, TABLE_H, 1.4], 0.3), box_on_floor(0.9, 3.8, [0.9, TABLE_H, 1.6], -0.4)]
+    depth, K, anns, _ = scene(boxes, wall_dist=6.0, W=320, H=240, categories={0: "table", 1: "dining table"})
+    return boxes, depth * np.float32(factor), K, anns
+
+
+
+def plain_floor(depth, K):
+    return lift_image(depth, K, [], [0.0, 1.0, 0.0]).floor_height
+
+
+
+def test_prior_table_has_a_height_spread():
+    assert lookup("table").h == pytest.approx(TABLE_H)
+    assert lookup("table").h_rel_std < 0.1 < lookup("lamp").h_rel_std
+    assert lookup("coffee table").h < 0.6  # not the dining-table row
+
+
+
+@pytest.mark.parametrize("factor", [0.93, 1.06])
+def test_scale_from_priors_undoes_a_global_depth_scale(scene, factor):
+    boxes, depth, K, anns = _tables(scene, factor)
+    cfg = LiftConfig(scale_from_priors=True)
+    res = lift_image(depth, K, anns, [0.0, 1.0, 0.0], cfg)
+    assert len(res.objects) == 2
+    # shrunk towards 1 (two objects against the prior on the scale), but a good part of the way
+    lk, lf = np.log(res.depth_scale_factor), np.log(factor)
+    assert 0.4 * abs(lf) < abs(lk) <= abs(lf) + 0.01 and np.sign(lk) == np.sign(lf)
+    assert abs(res.floor_height - 1.3) < abs(plain_floor(depth, K) - 1.3)
+    plain = lift_image(depth, K, anns, [0.0, 1.0, 0.0])
+    assert plain.depth_scale_factor == 1.0
+    assert all("depth_rescaled" not in o["flags"] for o in plain.objects)
+    for o, p, gt in zip(res.objects, plain.objects, boxes):
+        assert "depth_rescaled" in o["flags"]
+        assert abs(o["dimensions"][1] - TABLE_H) < abs(p["dimensions"][1] - TABLE_H)
+        assert iou_3d(o, gt) > iou_3d(p, gt)
+
+
+
+def test_scale_from_priors_off_by_default_and_neutral_without_priors(scene):
+    gt = box_on_floor(0.0, 3.0, [0.7, 0.8, 1.2], 0.9)
+    depth, K, anns, _ = scene([gt], wall_dist=6.0, categories={0: "unknown thing"})
+    assert LiftConfig().scale_from_priors is False
+    res = lift_image(depth * np.float32(1.05), K, anns, [0.0, 1.0, 0.0], LiftConfig(scale_from_priors=True))
+    assert res.depth_scale_factor == 1.0 and len(res.objects) == 1
+    assert "depth_rescaled" not in res.objects[0]["flags"]
+
+
+
+def test_a_partial_view_cannot_drag_the_scale(scene):
+    """A 'table' seen as its top alone (a 3 cm slab off the floor) says nothing about the depth scale: its
+    height ratio (~1/25) lies beyond any scale the estimator may return, so it is left out instead of being
+    the weighted median of two equally trusted tables (it was: the scale went to the 1/1.5 clip)."""
+    factor = 1.06
+    real = box_on_floor(-0.9, 3.4, [0.8, TABLE_H, 1.4], 0.3)
+    slab = box_on_floor(0.9, 3.8, [0.9, 0.03, 1.6], -0.4, lift=0.3)
+    depth, K, anns, _ = scene([real, slab], wall_dist=6.0, W=320, H=240, categories={0: "table", 1: "table"})
+    res = lift_image(depth * np.float32(factor), K, anns, [0.0, 1.0, 0.0], LiftConfig(scale_from_priors=True))
+    assert len(res.objects) == 2
+    lk = np.log(res.depth_scale_factor)
+    assert 0.3 * np.log(factor) < lk <= np.log(factor) + 0.01
+
+
+
+def test_scale_ratios_far_from_the_consensus_count_less_student_t():
+    """Five chairs agree on a 3 % scale, a sixth says 20 % (inside the outlier cut): with Student-t weights
+    it moves the estimate less than in a plain weighted mean."""
+    from lift3d.lift.result import Observation
+    from lift3d.lift.scale import estimate_depth_scale
+
+    chair = lookup("chair")
+    floor_h = 1.3
+
+    def obs(ratio):
+        h = chair.h * ratio
+        q = np.stack([np.zeros(300), np.linspace(floor_h - h, floor_h, 300), np.full(300, 3.0)], axis=1)
+        return Observation({"category": "chair"}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, chair)
+
+    def est(ratios, nu):
+        k, _ = estimate_depth_scale([obs(r) for r in ratios], floor_h, LiftConfig(scale_t_nu=nu))
+        return np.log(k)
+
+    agree = est([1.03] * 5, 0.0)
+    plain, robust = est([1.03] * 5 + [1.20], 0.0), est([1.03] * 5 + [1.20], 4.0)
+    assert agree < robust < plain
+    # agreeing ratios keep (up to the t weights' (nu + 1) / nu) their weight against the shrinkage
+    assert est([1.03] * 6, 0.0) <= est([1.03] * 6, 4.0) <= np.log(1.03)
