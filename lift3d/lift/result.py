@@ -47,7 +47,6 @@ class LiftReject(Exception):
 class Observation:
     """What the pixels of one annotation say (scale-dependent quantities are in metres at scale 1)."""
 
-
     ann: dict
     bbox: list
     box_only: bool

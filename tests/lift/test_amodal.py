@@ -196,3 +196,75 @@ def test_amodal_completion_with_prior_for_head_on_view(scene):
     assert iou_3d(done, gt) > 0.7 > iou_3d(raw, gt)
     # the completion extends away from the camera: the front face stays where it was seen
     assert done["center_cam"][2] > raw["center_cam"][2]
+
+
+def _wall_depth(z, W=200, H=150):
+    K = K_from_fov(W, H, 70.0)
+    return np.full((H, W), z, dtype=np.float64), K
+
+
+def test_occluded_slab_is_hidden_behind_a_nearer_surface_not_in_free_space():
+    from lift3d.lift.amodal import occluded_slab
+
+    G = np.eye(3)  # camera frame = gravity frame (down = +y)
+    slab = [-0.3, 0.3, 3.0, 3.4]  # u = x from -0.3 to 0.3, v = forward from 3.0 to 3.4 (yaw 0)
+    near, K = _wall_depth(2.0)  # everything in the slab's projection shows a surface at 2 m: hidden
+    assert occluded_slab(near, K, G, 1.0, 0.0, slab, -0.2, 0.4, 1.0, LiftConfig())
+    far, _ = _wall_depth(6.0)  # a wall at 6 m: free space seen through the slab
+    assert not occluded_slab(far, K, G, 1.0, 0.0, slab, -0.2, 0.4, 1.0, LiftConfig())
+    # the depth scale divides the image's depths: 2 m read as 6 m at scale 3 is in front again
+    assert occluded_slab(far, K, G, 1.0, 0.0, slab, -0.2, 0.4, 3.0, LiftConfig())
+    # a slab reaching behind the camera plane is not tested
+    assert not occluded_slab(near, K, G, 1.0, 0.0, [-0.3, 0.3, -1.0, 3.4], -0.2, 0.4, 1.0, LiftConfig())
+
+
+def test_complete_height_from_the_unseen_side():
+    from lift3d.lift.amodal import complete_height
+    from lift3d.lift.result import Observation
+
+    table = lookup("table")  # h 0.75
+    q = np.zeros((30, 3))
+
+    def ob(flags, trunc_v=False, y1=50.0):
+        return Observation({}, [10.0, y1, 60.0, 90.0], False, q, q[:, 2], flags, 1.0, table, trunc_v=trunc_v)
+
+    cfg = LiftConfig()
+    # occluded sliver 0.2 m tall (< 0.5 x 0.75): the prior's height below the seen top ...
+    assert complete_height(ob(["occluded"]), 0.4, 0.6, False, None, 1.0, cfg) == (0.4, pytest.approx(1.15), False)
+    # ... down to the floor at most, then on it
+    assert complete_height(ob(["occluded"]), 0.4, 0.6, False, 1.0, 1.0, cfg) == (0.4, 1.0, True)
+    # cut by the image's top border: the prior's height above the seen bottom
+    assert complete_height(ob([], trunc_v=True, y1=0.0), 0.4, 0.6, False, None, 1.0, cfg) == (
+        pytest.approx(-0.15), 0.6, False)
+    # fully seen, on the floor, or off: unchanged
+    assert complete_height(ob([]), 0.4, 0.6, False, None, 1.0, cfg) == (0.4, 0.6, False)
+    assert complete_height(ob(["occluded"]), 0.4, 0.6, True, None, 1.0, cfg) == (0.4, 0.6, True)
+    assert complete_height(ob(["occluded"]), 0.4, 0.6, False, None, 1.0, LiftConfig(height_complete=0)) == (
+        0.4, 0.6, False)
+
+
+def test_view_axes_and_prior_assignment():
+    from lift3d.lift.amodal import assign_prior, view_axes
+
+    # yaw 0, the box straight ahead: u (= x) lies across the view, v (= forward) along it; the centre is at
+    # u = 0 (>= 0: the far face is the upper one, e4 index 1) and v = 3 (the upper v face, index 3)
+    vis, across, far = view_axes(1.0, 0.0, [-0.5, 0.5, 2.8, 3.2])
+    assert np.allclose(vis, [1.0, 0.0]) and across == 0 and far == (1, 3)
+    vis, across, far = view_axes(1.0, 0.0, [-3.5, -2.5, 1.8, 2.2])  # to the left, nearer
+    assert across == 1 and far == (0, 3)
+    # the prior's long side goes to the axis whose seen extent needs it (a seen 1.2 m axis takes the 1.4 m side)
+    assert np.allclose(assign_prior(np.array([1.2, 0.3]), np.array([1.0, 0.0]), 0.8, 1.4), [1.4, 0.8])
+    assert np.allclose(assign_prior(np.array([0.3, 1.2]), np.array([1.0, 0.0]), 0.8, 1.4), [0.8, 1.4])
+
+
+def test_square_footprint_blends_the_completed_depth_towards_the_seen_width():
+    from lift3d.lift.amodal import square_footprint
+
+    lamp = lookup("lamp")  # about square footprint
+    e4 = [-0.2, 0.2, 3.0, 3.6]  # width 0.4 across (u), depth 0.6 along the view (v, completed)
+    out = square_footprint(list(e4), np.array([0.4, 0.1]), np.array([0.0, 0.5]), 0, (1, 3), lamp, LiftConfig())
+    assert out[:3] == e4[:3] and out[3] == pytest.approx(3.5)  # 0.6 -> 0.6 + 0.5 x (0.4 - 0.6) = 0.5
+    # nothing was completed along the view, or a long footprint (a sofa): unchanged
+    assert square_footprint(list(e4), np.array([0.4, 0.6]), np.zeros(2), 0, (1, 3), lamp, LiftConfig()) == e4
+    assert square_footprint(list(e4), np.array([0.4, 0.1]), np.array([0.0, 0.5]), 0, (1, 3), lookup("sofa"),
+                            LiftConfig()) == e4

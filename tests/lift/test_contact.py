@@ -134,3 +134,45 @@ def test_a_table_cut_by_the_bottom_border_is_completed_to_the_floor(scene):
     assert "truncated" in o["flags"] and o["on_floor"]
     assert o["dimensions"][1] == pytest.approx(TABLE_H, abs=0.05)
     assert iou_3d(o, table) > 0.6
+
+
+def _obs(down_lo, down_hi, prior=None, contact=None, reach=None, top=None, n=200):
+    """An Observation whose points span down_lo..down_hi along the down axis (uniformly)."""
+    from lift3d.lift.result import Observation
+
+    d = np.linspace(down_lo, down_hi, n)
+    q = np.c_[np.zeros(n), d, np.full(n, 3.0)]
+    return Observation({}, [0, 0, 10, 10], False, q, q[:, 2].copy(), [], 1.0, prior, contact=contact, reach=reach,
+                       top=top)
+
+
+def test_object_height_snaps_a_bottom_near_the_floor():
+    from lift3d.lift.contact import object_height
+
+    cfg = LiftConfig(pct_lo=0.0, pct_hi=100.0)
+    # gap 0.3 m <= floor_snap 0.30 + 0.25 x height 0.5: put on the floor (1.3 m below the camera)
+    assert object_height(_obs(0.5, 1.0), 1.3, cfg) == (0.5, 1.3, True)
+    # a bottom up to 10 cm below the floor level is on it (depth noise): the floor level
+    assert object_height(_obs(0.5, 1.35), 1.3, cfg) == (0.5, 1.3, True)
+    # far above the floor, no contact, no prior: as seen
+    assert object_height(_obs(0.1, 0.3), 1.3, cfg) == (0.1, 0.3, False)
+    # the 2D box's bottom meets the floor at the footprint: thin legs, on the floor
+    assert object_height(_obs(0.1, 0.3, contact=True), 1.3, cfg) == (0.1, 1.3, True)
+    # no floor: never on it
+    assert object_height(_obs(0.5, 1.0), None, cfg) == (0.5, 1.0, False)
+
+
+def test_object_height_with_prior_reach_top_and_scale():
+    from lift3d.lift.contact import object_height
+
+    cfg = LiftConfig(pct_lo=0.0, pct_hi=100.0)
+    table = lookup("table")  # h 0.75
+    # a table top seen 0.55..0.65 m below the camera, floor at 1.3: snapped height 0.75 fits the prior exactly
+    assert object_height(_obs(0.55, 0.65, prior=table), 1.3, cfg) == (0.55, 1.3, True)
+    # the same slab 0.2..0.3: snapped 1.1 m is 47 % off the prior (> 30 %): as seen
+    assert object_height(_obs(0.2, 0.3, prior=table), 1.3, cfg) == (0.2, 0.3, False)
+    # reach extends the bottom, top lowers the top
+    hl, hh, on = object_height(_obs(0.2, 0.3, reach=0.5, top=0.25), None, cfg)
+    assert (hl, hh, on) == (0.25, 0.5, False)
+    # depth scale 2: every down coordinate halves (the floor level too)
+    assert object_height(_obs(0.5, 1.0), 1.3, cfg, scale=2.0) == (0.25, 0.65, True)
