@@ -98,3 +98,32 @@ def test_not_a_segmenter_is_refused(tmp_path):
                          vocab_size=30)).save_pretrained(d)
     with pytest.raises(MissingSegmenterError, match="not a box-promptable segmenter"):
         SegmentStage(SegmentConfig(masks="sam", model=str(d))).setup()
+
+
+def test_the_depth_check_shares_its_gravity_estimate_with_the_lift_stage(tiny_dirs):
+    """One gravity/floor estimate per image: the segment stage's depth check makes it (the lifter's floor, not a
+    percentile of heights), stores it on the record, and the lift stage lifts with it - the same boxes as when
+    it estimates again - and drops the field."""
+    import copy
+
+    from lift3d.lift import LiftConfig
+    from lift3d.lift.gravity import image_gravity
+    from lift3d.lift.stage import LiftStage
+
+    r = _record(0)
+    SegmentStage(SegmentConfig(masks="sam", model=tiny_dirs["sam"], device="cpu")).process([r])
+    est = r["gravity_estimate"]
+    ge, _ = image_gravity(r["depth"], np.asarray(r["K"]).reshape(3, 3), r["gravity"], r["annotations"])
+    assert est["source"] == "dataset" and est["down"] == [float(t) for t in ge.down]
+    assert est["floor_h"] == ge.floor_h and abs(est["floor_h"] - make_sample(5, 0).scene.cam_height) < 0.05
+    without = copy.deepcopy(r)
+    without.pop("gravity_estimate")
+    lift = LiftStage(LiftConfig(scale_from_priors=True))
+    lift.setup()
+    lift.process([r, without])
+    assert "gravity_estimate" not in r and r["objects"] and r["objects"] == without["objects"]
+    assert r["gravity"] == without["gravity"] and r.get("rejects") == without.get("rejects")
+    # no depth check (dataset masks / depth mode): no estimate, the lift stage makes its own
+    r2 = _record(1, masks=True)
+    SegmentStage(SegmentConfig(masks="depth")).process([r2])
+    assert r2["gravity_estimate"] is None
