@@ -120,7 +120,8 @@ def complete_height(ob, hl: float, hh_: float, on_floor: bool, floor_h, scale: f
     category's height (and not on the floor) gets the prior's height, from the side that is not seen (the
     bottom, or the top when the box is cut by the image's top border), down to the floor at most."""
     prior, height = ob.prior, hh_ - hl
-    if (cfg.amodal.height_complete > 0 and prior is not None and not on_floor and height < cfg.amodal.height_complete * prior.h
+    if (cfg.amodal.height_complete > 0 and prior is not None and not on_floor
+            and height < cfg.amodal.height_complete * prior.h
             and ("occluded" in ob.flags or ob.trunc_v)):
         # the seen part is a sliver of an object hidden by an occluder (usually in front of its lower part)
         # or cut by the image border: the category's height, from the side that is not seen

@@ -28,7 +28,8 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
     visible pixels span our whole box.  None when no component is."""
     x1, y1, x2, y2 = (float(t) for t in bbox)
     own = max((x2 - x1) * (y2 - y1), 1e-6)
-    small = [b for b in finite_boxes(others) if 0 < rect_overlap((x1, y1, x2, y2), b) / own <= cfg.components.other_box_area]
+    small = [b for b in finite_boxes(others)
+             if 0 < rect_overlap((x1, y1, x2, y2), b) / own <= cfg.components.other_box_area]
     if not small:
         return None
     sl = ndimage.find_objects(lab, max_label=nlab)
@@ -83,7 +84,8 @@ def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bo
     mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
     best = int(np.argmax(score))
     zb = mean_z[best]
-    keep = (np.abs(mean_z - zb) <= cfg.components.merge_depth_rel * zb) & (counts >= cfg.components.merge_min_frac * counts[best])
+    keep = ((np.abs(mean_z - zb) <= cfg.components.merge_depth_rel * zb)
+            & (counts >= cfg.components.merge_min_frac * counts[best]))
     if theirs is not None:
         keep &= ~theirs
     keep[best] = True

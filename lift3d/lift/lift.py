@@ -62,6 +62,7 @@ from lift3d.lift.observe import observe
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale
 
+
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
                image_id=None, estimate: GravityEstimate | None = None) -> LiftResult:
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject.  ``estimate``:

@@ -184,7 +184,8 @@ def contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarr
     if r_c is None or not np.isfinite(r_c):
         return ok  # cut by the image border (the bottom edge is not the contact) or above the horizon
     near = r_c - (DEPTH_MARGIN + DEPTH_MARGIN_REL * r_c)
-    far = r_c + cfg.separation.contact_window * float(np.hypot(prior.l, prior.w)) + DEPTH_MARGIN + DEPTH_MARGIN_REL * r_c
+    far = (r_c + cfg.separation.contact_window * float(np.hypot(prior.l, prior.w)) + DEPTH_MARGIN
+           + DEPTH_MARGIN_REL * r_c)
     r = np.hypot(crop_dot(dz, ax, bx, by, G[:, 0]), crop_dot(dz, ax, bx, by, G[:, 2]))
     inside = ok & (r >= near) & (r <= far)
     n_ok = int(ok.sum())

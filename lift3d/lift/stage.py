@@ -44,6 +44,7 @@ class LiftStage(Stage):
         from lift3d.lift import lift_image
         from lift3d.lift.gravity import RECORD_FIELD, GravityEstimate
 
+        stored = record.pop(RECORD_FIELD, None)  # the segment stage's gravity/floor estimate, used below
         if record.get("depth") is None:
             raise RecordRejected("depth_missing", "no depth map reached the lift stage")
         if record.get("K") is None:
@@ -51,7 +52,7 @@ class LiftStage(Stage):
         K = np.asarray(record["K"], dtype=np.float64).reshape(3, 3)
         g = self.config.gravity
         # the segment stage's estimate of this image's gravity and floor, when made with the same settings
-        est = GravityEstimate.from_record(record.pop(RECORD_FIELD, None), g.estimate, g.min_confidence)
+        est = GravityEstimate.from_record(stored, g.estimate, g.min_confidence)
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
                          image_id=record["image_id"], estimate=est)
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
