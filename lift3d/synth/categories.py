@@ -22,6 +22,22 @@ tv              0.80-1.40    0.50-0.85     0.18-0.30    on a support only; panel
 ottoman         0.40-0.80    0.35-0.45     0.40-0.80    floor; single block
 ==============  ===========  ============  ===========  ====================================
 
+Outdoor street/park scenes (``--scene-type outdoor``) use their own categories (COCO names, on the
+ground at 3-30 m; sizes from typical real objects, consistent with ``lift3d/priors/size_priors.csv``):
+
+==============  ===========  ============  ===========  ====================================
+category        w (m)        h (m)         l (m)        shape
+==============  ===========  ============  ===========  ====================================
+person          0.40-0.55    1.55-1.92     0.22-0.35    legs, torso, head
+car             1.70-1.95    1.40-1.65     3.90-4.90    wheels, body, cabin; along the street
+truck           2.30-2.55    2.60-3.80     6.00-9.00    wheels, cab, cargo box; along the street
+bicycle         0.50-0.65    0.95-1.15     1.60-1.85    two wheels, frame, handlebar
+bench           1.20-1.90    0.75-0.92     0.50-0.70    seat, backrest, legs
+dog             0.20-0.35    0.45-0.80     0.60-1.05    legs, body, head
+fire hydrant    0.28-0.40    0.60-0.90     = w          body, cap, side outlets
+pole            0.10-0.25    2.50-5.00     = w          a post
+==============  ===========  ============  ===========  ====================================
+
 Every object is rendered as a union of axis-aligned parts in its own local frame; the union's bounding
 box is exactly the object's (amodal) box, which is the ground truth.
 """
@@ -44,6 +60,7 @@ class Category:
     floor_weight: float  # relative frequency among floor objects (0: never on the floor)
     wall_prob: float = 0.0  # probability of being placed with its back against a wall
     support: bool = False  # can carry small objects on its top
+    outdoor_weight: float = 0.0  # relative frequency in outdoor scenes (0: indoor category)
 
 
 CATEGORIES: tuple[Category, ...] = (
@@ -59,6 +76,15 @@ CATEGORIES: tuple[Category, ...] = (
     Category(10, "desk", (1.00, 1.60), (0.72, 0.78), (0.55, 0.80), (0.82, 0.82, 0.78), 0.8, 0.6, True),
     Category(11, "tv", (0.80, 1.40), (0.50, 0.85), (0.18, 0.30), (0.10, 0.10, 0.12), 0.0),
     Category(12, "ottoman", (0.40, 0.80), (0.35, 0.45), (0.40, 0.80), (0.62, 0.26, 0.26), 0.6),
+    # outdoor (street/park) categories: floor_weight 0, never in indoor scenes
+    Category(13, "person", (0.40, 0.55), (1.55, 1.92), (0.22, 0.35), (0.30, 0.32, 0.45), 0.0, outdoor_weight=3.0),
+    Category(14, "car", (1.70, 1.95), (1.40, 1.65), (3.90, 4.90), (0.65, 0.12, 0.12), 0.0, outdoor_weight=2.5),
+    Category(15, "truck", (2.30, 2.55), (2.60, 3.80), (6.00, 9.00), (0.85, 0.85, 0.82), 0.0, outdoor_weight=0.6),
+    Category(16, "bicycle", (0.50, 0.65), (0.95, 1.15), (1.60, 1.85), (0.15, 0.35, 0.60), 0.0, outdoor_weight=0.8),
+    Category(17, "bench", (1.20, 1.90), (0.75, 0.92), (0.50, 0.70), (0.45, 0.30, 0.18), 0.0, outdoor_weight=0.6),
+    Category(18, "dog", (0.20, 0.35), (0.45, 0.80), (0.60, 1.05), (0.55, 0.40, 0.25), 0.0, outdoor_weight=0.6),
+    Category(19, "fire hydrant", (0.28, 0.40), (0.60, 0.90), None, (0.80, 0.15, 0.10), 0.0, outdoor_weight=0.5),
+    Category(20, "pole", (0.10, 0.25), (2.50, 5.00), None, (0.40, 0.42, 0.45), 0.0, outdoor_weight=0.8),
 )
 BY_NAME = {c.name: c for c in CATEGORIES}
 BY_ID = {c.id: c for c in CATEGORIES}
@@ -73,8 +99,15 @@ ON_TOP_WEIGHTS = {"box": 1.0, "lamp": 1.0, "tv": 0.6}
 MAX_SUPPORT_HEIGHT = 1.30  # a cabinet taller than this does not carry objects
 
 
-def coco_categories() -> list[dict]:
-    return [{"id": c.id, "name": c.name, "supercategory": "furniture"} for c in CATEGORIES]
+INDOOR = tuple(c for c in CATEGORIES if c.outdoor_weight == 0)
+OUTDOOR = tuple(c for c in CATEGORIES if c.outdoor_weight > 0)
+
+
+def coco_categories(scene_type: str = "indoor") -> list[dict]:
+    """The categories of ``annotations.json`` for one scene type (indoor: the furniture, outdoor: the street)."""
+    if scene_type == "outdoor":
+        return [{"id": c.id, "name": c.name, "supercategory": "outdoor"} for c in OUTDOOR]
+    return [{"id": c.id, "name": c.name, "supercategory": "furniture"} for c in INDOOR]
 
 
 @dataclass(frozen=True)
@@ -191,5 +224,72 @@ def make_parts(name: str, dims, rng: np.random.Generator) -> tuple[Part, ...]:
     if name in ("cabinet", "night_stand"):
         # a darker door panel inset in the front face (listed first: on equal depth the first part wins)
         return (_p(-X + 0.03, X - 0.03, top + 0.04, bot - 0.06, Z - 0.005, Z, 0.8), _p(-X, X, top, bot, -Z, Z))
-    # box, ottoman: a plain block
+    if name == "person":
+        leg_h = 0.47 * h
+        head = min(0.24, 0.14 * h)
+        hw = min(0.2, 0.45 * w)
+        return (
+            _p(-0.45 * X, 0.45 * X, -Y + head, bot - leg_h, -Z, Z),  # torso
+            _p(-hw / 2, hw / 2, top, top + head, -0.6 * Z, 0.6 * Z, 1.0, (0.85, 0.68, 0.55)),  # head
+            _p(-X, -0.5 * X, -Y + head + 0.05, -Y + head + 0.6 * (h - head - leg_h), -0.5 * Z, 0.5 * Z),  # arms
+            _p(0.5 * X, X, -Y + head + 0.05, -Y + head + 0.6 * (h - head - leg_h), -0.5 * Z, 0.5 * Z),
+            _p(-0.42 * X, -0.05 * X, bot - leg_h, bot, -0.7 * Z, 0.7 * Z, 0.6),  # legs
+            _p(0.05 * X, 0.42 * X, bot - leg_h, bot, -0.7 * Z, 0.7 * Z, 0.6),
+        )
+    if name in ("car", "truck"):
+        r = float(min(0.45, 0.22 * h))  # wheel "radius"
+        wt = 0.22
+        parts = []
+        for sz in (-1, 1):
+            zc = sz * (Z - 0.18 * l)
+            for sx in (-1, 1):
+                x0 = X - wt if sx > 0 else -X
+                parts.append(_p(x0, x0 + wt, bot - 2 * r, bot, zc - r, zc + r, 0.3, (0.1, 0.1, 0.1)))
+        clear = 0.6 * r
+        if name == "car":
+            body_top = bot - 0.55 * h
+            parts.append(_p(-X, X, body_top, bot - clear, -Z, Z))
+            parts.append(_p(-0.9 * X, 0.9 * X, top, body_top, -0.55 * Z, 0.35 * Z, 0.8, (0.55, 0.65, 0.75)))
+        else:
+            cab = min(2.2, 0.3 * l)
+            parts.append(_p(-X, X, top, bot - clear, -Z, Z - cab - 0.1))  # cargo box (rear)
+            parts.append(_p(-0.95 * X, 0.95 * X, bot - 0.75 * h, bot - clear, Z - cab, Z, 0.85))  # cab (front)
+        return tuple(parts)
+    if name == "bicycle":
+        r = float(min(0.36, 0.35 * h))
+        t = 0.05
+        return (
+            _p(-t / 2, t / 2, bot - 2 * r, bot, -Z, -Z + 2 * r, 0.3, (0.1, 0.1, 0.1)),  # rear wheel
+            _p(-t / 2, t / 2, bot - 2 * r, bot, Z - 2 * r, Z, 0.3, (0.1, 0.1, 0.1)),  # front wheel
+            _p(-0.04, 0.04, bot - 2 * r - 0.05, bot - r, -Z + r, Z - r),  # frame
+            _p(-X, X, top, top + 0.04, Z - r - 0.08, Z - r + 0.02, 0.5),  # handlebar
+            _p(-0.03, 0.03, top + 0.04, bot - 2 * r - 0.05, Z - r - 0.05, Z - r + 0.02, 0.7),  # stem
+        )
+    if name == "bench":
+        seat_h = float(rng.uniform(0.42, 0.48))
+        seat_top = bot - seat_h
+        parts = [_p(-X, X, seat_top, seat_top + 0.05, -Z + 0.06, Z), _p(-X, X, top, seat_top + 0.05, -Z, -Z + 0.06, 0.9)]
+        for sx in (-1, 1):
+            x0 = X - 0.06 if sx > 0 else -X
+            parts.append(_p(x0, x0 + 0.06, seat_top + 0.05, bot, -Z, Z, 0.6, (0.2, 0.2, 0.2)))
+        return tuple(parts)
+    if name == "dog":
+        leg = 0.45 * h
+        head = 0.35 * h
+        return (
+            _p(-X, X, bot - leg - 0.4 * h, bot - leg, -Z, Z - 0.15 * l),  # body
+            _p(-0.8 * X, 0.8 * X, top, top + head, Z - 0.22 * l, Z),  # head (front)
+            _p(-X, -0.3 * X, bot - leg, bot, -Z, -Z + 0.15 * l, 0.8),
+            _p(0.3 * X, X, bot - leg, bot, -Z, -Z + 0.15 * l, 0.8),
+            _p(-X, -0.3 * X, bot - leg, bot, Z - 0.35 * l, Z - 0.2 * l, 0.8),
+            _p(0.3 * X, X, bot - leg, bot, Z - 0.35 * l, Z - 0.2 * l, 0.8),
+        )
+    if name == "fire hydrant":
+        return (
+            _p(-0.6 * X, 0.6 * X, top + 0.1 * h, bot, -0.6 * Z, 0.6 * Z),
+            _p(-0.45 * X, 0.45 * X, top, top + 0.1 * h, -0.45 * Z, 0.45 * Z, 0.8),
+            _p(-X, X, top + 0.3 * h, top + 0.45 * h, -0.3 * Z, 0.3 * Z, 0.9),  # side outlets
+            _p(-0.3 * X, 0.3 * X, top + 0.3 * h, top + 0.45 * h, -Z, Z, 0.9),
+        )
+    # box, ottoman, pole: a plain block
     return (_p(-X, X, top, bot, -Z, Z),)

@@ -10,6 +10,26 @@ Applied in this order to the clean z-depth (metres), the ground-truth boxes are 
    normalised so that ``|f| <= field_amplitude``;
 3. per-pixel Gaussian noise proportional to depth (``sigma = noise_rel * z``);
 4. holes: random disks and isolated dropouts set to 0, and every depth beyond ``max_depth_m``.
+
+The monocular error mode (:meth:`CorruptionConfig.monocular`, ``lift3d synth --depth-errors monocular``)
+makes the depth look like a metric depth network's output on an image unlike its training data; its extra
+steps are off in the sensor-like default (which stays byte-identical):
+
+0. soft edges (``soft_edge_px``): the clean depth is area-averaged over ``soft_edge_px`` x ``soft_edge_px``
+   blocks and bilinearly upsampled back, as a network's prediction at a ~518 px input upsampled to a
+   photo ``soft_edge_px`` times larger: every discontinuity becomes a ramp of in-between depths about
+   ``2 * soft_edge_px`` pixels wide (no isolated flying pixels, no holes);
+0b. a depth-range exponent ``gamma`` drawn uniformly in ``range_exponent``, applied around the median
+   depth ``m``: ``z' = m (z / m) ** gamma`` (gamma < 1 compresses the range: near too far, far too near);
+2b. a per-image log-normal scale error ``exp(N(0, scale_log_sigma))`` on top of the global factor, and with
+   probability ``scale_failure_prob`` a whole-image failure: a factor drawn in ``scale_failure_range``,
+   multiplied or divided with equal odds;
+4b. ``clip_far``: depths beyond ``max_depth_m`` are clipped to it instead of becoming holes (a network
+   predicts every pixel, the sky at its maximum range).
+
+Not depth but part of the same mode: ``focal_sigma`` draws the focal-length error ``exp(N(0, focal_sigma))``
+of the intrinsics that :mod:`lift3d.synth.dataset` writes (as a model's predicted or assumed K would be;
+``gt_boxes.json`` keeps the true K) and ``write_gravity=False`` writes no gravity vector.
 """
 
 from __future__ import annotations
@@ -37,6 +57,27 @@ class CorruptionConfig:
     hole_radius: tuple[int, int] = (1, 4)
     dropout_prob: float = 0.001  # isolated zero pixels
     max_depth_m: float = 10.0
+    # monocular error mode (all off by default: the sensor-like corruption above is unchanged)
+    soft_edge_px: int = 0  # >= 2: area-average over k x k blocks + bilinear upsampling (ramps ~2k px wide)
+    range_exponent: tuple[float, float] = (1.0, 1.0)  # gamma range of z' = m (z / m) ** gamma, m the median
+    scale_log_sigma: float = 0.0  # per-image scale factor exp(N(0, sigma)) on top of the global factor
+    scale_failure_prob: float = 0.0  # probability of a whole-image scale failure
+    scale_failure_range: tuple[float, float] = (1.4, 2.0)  # its factor (multiplied or divided, equal odds)
+    clip_far: bool = False  # True: depth beyond max_depth_m is clipped to it (no holes) instead of dropped
+    focal_sigma: float = 0.0  # log-normal sigma of the written focal length's error (dataset.py)
+    write_gravity: bool = True  # False: annotations.json carries no gravity vector
+    mode: str = "sensor"  # "sensor" | "monocular": the label recorded in gt_boxes.json
+
+    @classmethod
+    def monocular(cls, **overrides) -> "CorruptionConfig":
+        """A metric depth network's errors on an unfamiliar image (defaults in the ranges measured for strong
+        models off their training data, ``../shared/field-notes.md``); any field can be overridden."""
+        base = dict(global_scale=0.0, field_amplitude=0.05, noise_rel=0.0, flying_prob=0.0, hole_fraction=0.0,
+                    dropout_prob=0.0, max_depth_m=80.0, soft_edge_px=4, range_exponent=(0.85, 1.05),
+                    scale_log_sigma=0.15, scale_failure_prob=0.04, scale_failure_range=(1.4, 2.0), clip_far=True,
+                    focal_sigma=0.08, write_gravity=False, mode="monocular")
+        base.update(overrides)
+        return cls(**base)
 
     @classmethod
     def none(cls) -> "CorruptionConfig":
@@ -65,6 +106,10 @@ class CorruptionInfo:
     flying: np.ndarray  # (H, W) bool, pixels turned into flying pixels
     discontinuity: np.ndarray  # (H, W) bool, pixels within flying_width of a depth discontinuity
     holes: np.ndarray  # (H, W) bool, pixels set to 0
+    range_exponent: float = 1.0  # gamma of the depth-range distortion (1: none)
+    scale_failure: float = 1.0  # the whole-image failure factor included in ``scale`` (1: no failure)
+    focal_factor: float = 1.0  # written focal length / true focal length
+    soft: np.ndarray | None = None  # (H, W) bool, pixels the soft edges moved by more than 1 % (None: off)
 
 
 def scale_field(height: int, width: int, rng: np.random.Generator, cfg: CorruptionConfig) -> tuple[float, np.ndarray]:
@@ -120,6 +165,33 @@ def discontinuities(depth: np.ndarray, cfg: CorruptionConfig) -> tuple[np.ndarra
     return edge, zmin, zmax
 
 
+def soften(depth: np.ndarray, k: int) -> np.ndarray:
+    """Depth as a network predicts it at 1/k of the resolution, bilinearly upsampled back (soft edges).
+
+    Area average over k x k blocks (the image is edge-padded to a multiple of k), then bilinear
+    interpolation at the original pixel centres: a depth step becomes a ramp of in-between depths about
+    2k pixels wide; smooth surfaces (planes) are kept up to second-order terms.
+    """
+    z = np.asarray(depth, dtype=np.float64)
+    k = int(k)
+    if k <= 1:
+        return z.copy()
+    H, W = z.shape
+    h, w = -(-H // k), -(-W // k)
+    zp = np.pad(z, ((0, h * k - H), (0, w * k - W)), mode="edge")
+    low = zp.reshape(h, k, w, k).mean(axis=(1, 3))
+    # pixel centre (i + 0.5) in full resolution sits at (i + 0.5) / k - 0.5 in block coordinates
+    yy = np.clip((np.arange(H) + 0.5) / k - 0.5, 0, h - 1)
+    xx = np.clip((np.arange(W) + 0.5) / k - 0.5, 0, w - 1)
+    y0 = np.minimum(np.floor(yy).astype(int), max(h - 2, 0))
+    x0 = np.minimum(np.floor(xx).astype(int), max(w - 2, 0))
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = (yy - y0)[:, None], (xx - x0)[None, :]
+    top = low[y0][:, x0] * (1 - fx) + low[y0][:, x1] * fx
+    bot = low[y1][:, x0] * (1 - fx) + low[y1][:, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
 def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
                   cfg: CorruptionConfig = CorruptionConfig()) -> tuple[np.ndarray, CorruptionInfo]:
     """Corrupted copy of a clean z-depth map (metres; 0 = no measurement in the result)."""
@@ -128,6 +200,20 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
     none = np.zeros((H, W), dtype=bool)
     if not cfg.enabled:
         return z, CorruptionInfo(1.0, np.ones((H, W)), none, none.copy(), none.copy())
+    soft = None
+    gamma = 1.0
+    # 0. soft edges (monocular mode)
+    if cfg.soft_edge_px >= 2:
+        zs = soften(z, cfg.soft_edge_px)
+        soft = np.abs(zs - z) > 0.01 * z
+        z = zs
+    # 0b. depth-range exponent around the median (monocular mode)
+    if tuple(cfg.range_exponent) != (1.0, 1.0):
+        gamma = float(rng.uniform(cfg.range_exponent[0], cfg.range_exponent[1]))
+        pos = z > 0
+        if pos.any():
+            med = float(np.median(z[pos]))
+            z = np.where(pos, med * (np.maximum(z, 1e-9) / med) ** gamma, z)
     # 1. flying pixels
     disc, zmin, zmax = discontinuities(z, cfg)
     flying = disc & (rng.random((H, W)) < cfg.flying_prob) if cfg.flying_prob > 0 else none.copy()
@@ -135,6 +221,14 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
     z = np.where(flying, zmin + alpha * (zmax - zmin), z)
     # 2. smooth scale error
     s, field = scale_field(H, W, rng, cfg)
+    failure = 1.0
+    if cfg.scale_log_sigma > 0 or cfg.scale_failure_prob > 0:  # 2b. per-image scale error (monocular mode)
+        m = float(np.exp(cfg.scale_log_sigma * rng.standard_normal()))
+        if rng.random() < cfg.scale_failure_prob:
+            failure = float(rng.uniform(cfg.scale_failure_range[0], cfg.scale_failure_range[1]))
+            if rng.random() < 0.5:
+                failure = 1.0 / failure
+        s, field = s * m * failure, field * (m * failure)
     z = z * field
     # 3. depth-proportional noise
     if cfg.noise_rel > 0:
@@ -153,9 +247,12 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
             holes[ys[ok], xs[ok]] = True
     if cfg.dropout_prob > 0:
         holes |= rng.random((H, W)) < cfg.dropout_prob
+    if cfg.clip_far:
+        z = np.where(np.isfinite(z), np.minimum(z, cfg.max_depth_m), z)
     holes |= (z > cfg.max_depth_m) | ~np.isfinite(z) | (z <= 0)
     z[holes] = 0.0
-    return z, CorruptionInfo(s, field, flying, disc, holes)
+    focal = float(np.exp(cfg.focal_sigma * rng.standard_normal())) if cfg.focal_sigma > 0 else 1.0
+    return z, CorruptionInfo(s, field, flying, disc, holes, gamma, failure, focal, soft)
 
 
 def to_millimetres(depth: np.ndarray) -> np.ndarray:

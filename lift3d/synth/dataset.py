@@ -25,14 +25,22 @@ Ground-truth fields (``gt_boxes.json``, per object) beyond the box itself:
 
 Per image: ``camera`` (``height_m`` above the floor, ``pitch_deg``, ``roll_deg``, ``hfov_deg``; see
 :mod:`lift3d.synth.scene` for the angle convention), ``room`` (wall distances), ``depth_scale_error``
-(the global factor of the depth corruption).
+(the global factor of the depth corruption), ``depth_errors`` (the mode and the drawn errors of this image:
+``scale`` (every global factor together), ``scale_failure``, ``range_exponent``, ``focal_factor``),
+``scene_type`` (outdoor only).
+
+Monocular error mode (``corruption.focal_sigma`` > 0 / ``write_gravity`` False): ``annotations.json``
+carries the *wrong* K (focal lengths times ``focal_factor``, as a model would predict them) and no gravity;
+``gt_boxes.json`` keeps the true K and gravity.  Outdoor scenes (``scene_type="outdoor"``) have their own
+categories (person, car, ...; see :mod:`lift3d.synth.categories`); their sensor-like depth keeps depths up
+to ``OUTDOOR_SENSOR_MAX_DEPTH_M`` (a stereo or lidar range) instead of the indoor 10 m.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +51,7 @@ from scipy import ndimage
 from lift3d.synth.categories import BY_NAME, coco_categories
 from lift3d.synth.corrupt import CorruptionConfig, CorruptionInfo, corrupt_depth, to_millimetres
 from lift3d.synth.raycast import RenderResult, render
-from lift3d.synth.scene import Scene, SceneParams, make_scene
+from lift3d.synth.scene import SCENE_TYPES, OutdoorParams, Scene, SceneParams, make_scene
 
 CONVENTION = (
     "camera frame x right, y down, z forward, metres; R_cam object->camera row-major; "
@@ -51,6 +59,14 @@ CONVENTION = (
 )
 DEPTH_SCALE = 1000.0
 MAX_OBJECTS_PER_SCENE = 999
+OUTDOOR_SENSOR_MAX_DEPTH_M = 60.0
+
+
+def corruption_for(scene_type: str, corruption: CorruptionConfig) -> CorruptionConfig:
+    """The corruption applied to a scene type: outdoor sensor-like depth reaches 60 m, not the indoor 10 m."""
+    if scene_type == "outdoor" and corruption.enabled and not corruption.clip_far and corruption.max_depth_m == 10.0:
+        return replace(corruption, max_depth_m=OUTDOOR_SENSOR_MAX_DEPTH_M)
+    return corruption
 
 
 @dataclass(frozen=True)
@@ -68,14 +84,15 @@ class SynthConfig:
     write_clean_depth: bool = True
     min_visible_px: int = 50
     corruption: CorruptionConfig = field(default_factory=CorruptionConfig)
-    scene_params: SceneParams = field(default_factory=SceneParams)
+    scene_params: SceneParams | OutdoorParams | None = None
+    scene_type: str = "indoor"  # --scene-type indoor | outdoor
 
     def run(self) -> Path:
         return generate(
             self.out, self.scenes, self.seed, width=self.width, height=self.height, masks=not self.box_only,
             corruption=self.corruption, mask_bleed_px=self.mask_bleed_px, start_id=self.start_id,
             write_clean_depth=self.write_clean_depth, min_visible_px=self.min_visible_px,
-            scene_params=self.scene_params,
+            scene_params=self.scene_params, scene_type=self.scene_type,
         )
 
 
@@ -117,14 +134,17 @@ def _bbox_xyxy(mask: np.ndarray) -> list[float]:
 
 def make_sample(seed: int, index: int, *, width: int = 640, height: int = 480,
                 corruption: CorruptionConfig = CorruptionConfig(), mask_bleed_px: int = 0,
-                min_visible_px: int = 50, scene_params: SceneParams | None = None) -> Sample:
+                min_visible_px: int = 50, scene_params: SceneParams | OutdoorParams | None = None,
+                scene_type: str = "indoor") -> Sample:
     """Build, render and corrupt scene ``index`` of the dataset with this seed (image id = index)."""
+    if scene_type not in SCENE_TYPES:
+        raise ValueError(f"unknown scene type {scene_type!r}; choose from {SCENE_TYPES}")
     s_scene, s_tex, s_corr = scene_seed(seed, index).spawn(3)
-    scene = make_scene(np.random.default_rng(s_scene), width, height, scene_params)
+    scene = make_scene(np.random.default_rng(s_scene), width, height, scene_params, scene_type)
     if len(scene.objects) > MAX_OBJECTS_PER_SCENE:
         raise ValueError("too many objects for the annotation id scheme")
     res = render(scene, np.random.default_rng(s_tex))
-    depth, info = corrupt_depth(res.depth, np.random.default_rng(s_corr), corruption)
+    depth, info = corrupt_depth(res.depth, np.random.default_rng(s_corr), corruption_for(scene_type, corruption))
     image_id = int(index)
     masks: dict[int, np.ndarray] = {}
     objects, unannotated = [], []
@@ -168,7 +188,7 @@ def _save_png(arr: np.ndarray, path: Path, level: int = 1) -> None:
 def generate(out_dir, n_scenes: int, seed: int, *, width: int = 640, height: int = 480, masks: bool = True,
              corruption: CorruptionConfig = CorruptionConfig(), mask_bleed_px: int = 0, start_id: int = 0,
              write_clean_depth: bool = True, min_visible_px: int = 50,
-             scene_params: SceneParams | None = None) -> Path:
+             scene_params: SceneParams | OutdoorParams | None = None, scene_type: str = "indoor") -> Path:
     """Generate ``n_scenes`` scenes into ``out_dir``; returns the path of ``annotations.json``."""
     if n_scenes < 0:
         raise ValueError("n_scenes must be >= 0")
@@ -178,17 +198,22 @@ def generate(out_dir, n_scenes: int, seed: int, *, width: int = 640, height: int
     images, annotations, gt_images = [], [], []
     for i in range(int(n_scenes)):
         smp = make_sample(seed, start_id + i, width=width, height=height, corruption=corruption,
-                          mask_bleed_px=mask_bleed_px, min_visible_px=min_visible_px, scene_params=scene_params)
+                          mask_bleed_px=mask_bleed_px, min_visible_px=min_visible_px, scene_params=scene_params,
+                          scene_type=scene_type)
         sc = smp.scene
+        K_written = sc.K.copy()
+        K_written[0, 0] *= smp.corruption.focal_factor
+        K_written[1, 1] *= smp.corruption.focal_factor
         img_rel, depth_rel = f"images/{smp.stem}.png", f"depth/{smp.stem}.png"
         _save_png(smp.result.rgb, out / img_rel)
         _save_png(to_millimetres(smp.depth), out / depth_rel)
         entry = {
             "id": smp.image_id, "file_name": img_rel, "width": width, "height": height,
-            "K": [[float(v) for v in row] for row in sc.K],
+            "K": [[float(v) for v in row] for row in K_written],
             "depth_file": depth_rel, "depth_scale": DEPTH_SCALE,
-            "gravity": [float(v) for v in sc.down],
         }
+        if corruption.write_gravity:
+            entry["gravity"] = [float(v) for v in sc.down]
         gt_img = {
             "image_id": smp.image_id, "file_name": img_rel, "depth_file": depth_rel,
             "K": [float(v) for v in sc.K.reshape(9)],
@@ -197,9 +222,19 @@ def generate(out_dir, n_scenes: int, seed: int, *, width: int = 640, height: int
                        "roll_deg": float(sc.roll_deg), "hfov_deg": float(sc.hfov_deg)},
             "room": sc.room,
             "depth_scale_error": float(smp.corruption.scale),
-            "objects": smp.objects,
-            "unannotated_objects": smp.unannotated,
         }
+        if scene_type != "indoor":  # (indoor output stays byte-identical to earlier versions)
+            gt_img["scene_type"] = scene_type
+        if corruption.enabled and corruption.mode != "sensor":
+            gt_img["depth_errors"] = {
+                "mode": corruption.mode, "scale": float(smp.corruption.scale),
+                "scale_failure": float(smp.corruption.scale_failure),
+                "range_exponent": float(smp.corruption.range_exponent),
+                "focal_factor": float(smp.corruption.focal_factor),
+                "soft_edge_px": int(corruption.soft_edge_px), "gravity_written": bool(corruption.write_gravity),
+            }
+        gt_img["objects"] = smp.objects
+        gt_img["unannotated_objects"] = smp.unannotated
         if write_clean_depth:
             clean_rel = f"depth_clean/{smp.stem}.png"
             _save_png(to_millimetres(smp.result.depth), out / clean_rel, level=4)
@@ -221,9 +256,9 @@ def generate(out_dir, n_scenes: int, seed: int, *, width: int = 640, height: int
     gt = {"convention": CONVENTION, "images": gt_images}
     (out / "gt_boxes.json").write_text(json.dumps(gt, indent=1) + "\n")
     coco = {
-        "info": {"description": "lift3d synthetic RGB-D indoor scenes", "seed": int(seed),
+        "info": {"description": f"lift3d synthetic RGB-D {scene_type} scenes", "seed": int(seed),
                  "start_id": int(start_id), "n_scenes": int(n_scenes)},
-        "images": images, "annotations": annotations, "categories": coco_categories(),
+        "images": images, "annotations": annotations, "categories": coco_categories(scene_type),
     }
     ann_path = out / "annotations.json"
     tmp = out / "annotations.json.tmp"

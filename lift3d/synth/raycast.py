@@ -113,7 +113,7 @@ def render(scene: Scene, rng: np.random.Generator | None = None, texture_noise: 
     a1 = np.array([np.cos(psi), -np.sin(psi)])
     a2 = np.array([np.sin(psi), np.cos(psi)])
     floor = surface == 0
-    if floor.any():
+    if floor.any() and scene.scene_type == "indoor":
         # ground-plane coordinates of the floor points (explicit sums: no BLAS threads for a 3x3 product)
         p = rays[floor] * depth[floor][:, None]
         G = scene.G
@@ -195,7 +195,12 @@ def render(scene: Scene, rng: np.random.Generator | None = None, texture_noise: 
     dist2 = np.einsum("hwc,hwc->hw", to_l, to_l)
     ndotl = np.clip(np.einsum("hwc,hwc->hw", nrm, to_l) / np.sqrt(np.maximum(dist2, 1e-12)), 0.0, 1.0)
     ndotv = np.clip(-np.einsum("hwc,hwc->hw", nrm, pts) / np.sqrt(np.einsum("hwc,hwc->hw", pts, pts)), 0.0, 1.0)
-    shade = 0.30 + 0.70 * ndotl / (1.0 + 0.03 * dist2) + 0.15 * ndotv
+    if scene.sun is not None:  # outdoor: directional sunlight
+        sun = scene.sun.astype(np.float32)
+        ndots = np.clip(nrm[..., 0] * sun[0] + nrm[..., 1] * sun[1] + nrm[..., 2] * sun[2], 0.0, 1.0)
+        shade = 0.40 + 0.55 * ndots + 0.10 * ndotv
+    else:
+        shade = 0.30 + 0.70 * ndotl / (1.0 + 0.03 * dist2) + 0.15 * ndotv
     if rng is not None and texture_noise > 0:
         shade *= 1.0 + np.float32(texture_noise) * rng.standard_normal((H, W), dtype=np.float32)
     col = albedo.astype(np.float32) * shade[..., None]

@@ -100,6 +100,8 @@ class Scene:
     objects: list[SceneObject]
     room: dict = field(default_factory=dict)
     light: np.ndarray = field(default_factory=lambda: np.zeros(3))  # point light, camera frame
+    sun: np.ndarray | None = None  # outdoor: unit direction towards the sun (camera frame) instead of the lamp
+    scene_type: str = "indoor"
 
 
 def down_from_angles(pitch_deg: float, roll_deg: float) -> np.ndarray:
@@ -346,7 +348,123 @@ class _Builder:
         return None
 
 
+@dataclass(frozen=True)
+class OutdoorParams:
+    """Ranges of the outdoor (street/park) sampler (metres, degrees).
+
+    The "room" is a street canyon: the ground plane, facades ahead (far) and on both sides, a sky plane high
+    above (kind ``sky``); every object stands on the ground, its footprint centre 3-30 m ahead.
+    """
+
+    cam_height: tuple[float, float] = (1.2, 1.8)  # hand-held and street photos
+    pitch_deg: tuple[float, float] = (-3.0, 12.0)
+    roll_deg: tuple[float, float] = (-3.0, 3.0)
+    hfov_deg: tuple[float, float] = (50.0, 80.0)
+    street_yaw_deg: tuple[float, float] = (-30.0, 30.0)  # street axis relative to the camera heading
+    dist_front_facade: tuple[float, float] = (32.0, 50.0)
+    dist_back_facade: tuple[float, float] = (3.0, 10.0)
+    dist_side_facade: tuple[float, float] = (7.0, 20.0)
+    sky_height: tuple[float, float] = (25.0, 40.0)  # above the camera
+    object_distance: tuple[float, float] = (3.0, 30.0)  # footprint centre, ahead of the camera
+    n_objects: tuple[int, int] = (4, 12)  # inclusive
+    street_aligned_prob: float = 0.9  # cars and trucks along the street (either direction)
+    min_object_depth: float = 0.4
+    camera_clearance: float = 1.0
+    gap: float = 0.15
+    max_tries: int = 60
+
+
+class _OutdoorBuilder(_Builder):
+    def build(self) -> Scene:
+        rng, p = self.rng, self.p
+        cam_h = self.u(p.cam_height)
+        pitch = self.u(p.pitch_deg)
+        roll = self.u(p.roll_deg)
+        hfov = self.u(p.hfov_deg)
+        K = K_from_fov(self.W, self.H, hfov)
+        G = gravity_frame(down_from_angles(pitch, roll))
+        down = G[:, 1].copy()
+        self.K, self.down, self.G, self.cam_h, self.hfov = K, down, G, cam_h, hfov
+        psi = np.radians(self.u(p.street_yaw_deg))
+        a1 = np.array([np.cos(psi), -np.sin(psi)])
+        a2 = np.array([np.sin(psi), np.cos(psi)])
+        F, B = self.u(p.dist_front_facade), self.u(p.dist_back_facade)
+        Lt, Rt = self.u(p.dist_side_facade), self.u(p.dist_side_facade)
+        sky = self.u(p.sky_height)
+        self.a1, self.a2, self.psi = a1, a2, psi
+        self.bounds = (-Lt, Rt, -B, F)
+        self.ceil_h = np.inf
+
+        def horiz(v2):
+            return G @ np.array([v2[0], 0.0, v2[1]])
+
+        ground = tuple(float(c) for c in np.clip(np.array([0.42, 0.42, 0.40]) * rng.uniform(0.8, 1.2), 0, 1))
+        planes = [Plane("floor", down.copy(), cam_h, ground)]
+        for name, n2, off in (("wall_front", a2, F), ("wall_back", -a2, B), ("wall_right", a1, Rt),
+                              ("wall_left", -a1, Lt)):
+            tint = tuple(float(c) for c in np.clip(rng.uniform(0.45, 0.85, 3), 0, 1))
+            planes.append(Plane(name, horiz(n2), float(off), tint))
+        planes.append(Plane("sky", -down, float(sky), (0.62, 0.76, 0.92)))
+        objects: list[SceneObject] = []
+        self.floor_prints, self.floor_objects = [], []
+        cats = [c for c in CATEGORIES if c.outdoor_weight > 0]
+        wts = np.array([c.outdoor_weight for c in cats])
+        n = int(rng.integers(p.n_objects[0], p.n_objects[1] + 1))
+        picks = [cats[int(i)] for i in rng.choice(len(cats), size=n, p=wts / wts.sum())]
+        picks.sort(key=lambda c: -c.w[1] * (c.l or c.w)[1])
+        for cat in picks:
+            obj = self._place_ground(cat)
+            if obj is not None:
+                objects.append(obj)
+        sun_g = np.array([rng.uniform(-0.6, 0.6), -1.0, rng.uniform(-0.5, 0.5)])
+        room = {
+            "yaw_deg": float(np.degrees(psi)),
+            "front_wall_m": F, "back_wall_m": B, "left_wall_m": Lt, "right_wall_m": Rt,
+            "ceiling_height_m": None, "sky_height_m": float(sky + cam_h),
+        }
+        return Scene(self.W, self.H, K, down, G, cam_h, pitch, roll, hfov, planes, objects, room,
+                     G @ np.array([0.0, -50.0, 0.0]), G @ (sun_g / np.linalg.norm(sun_g)), "outdoor")
+
+    def _place_ground(self, cat) -> SceneObject | None:
+        rng, p = self.rng, self.p
+        dims = self._sample_dims((cat.w, cat.h, cat.l))
+        w, h, l = dims
+        for _ in range(p.max_tries):
+            if cat.name in ("car", "truck") and rng.random() < p.street_aligned_prob:
+                yaw = _wrap(self.psi + (0.0 if rng.random() < 0.5 else np.pi) + np.radians(rng.uniform(-5, 5)))
+            else:
+                yaw = float(rng.uniform(-np.pi, np.pi))
+            f = self.u(p.object_distance)
+            half = np.radians(0.5 * self.hfov) * 1.05
+            c2 = np.array([f * np.tan(rng.uniform(-half, half)), f])
+            fp = _footprint(c2[0], c2[1], w, l, yaw)
+            if not self._in_room(fp, 0.3):
+                continue
+            if any(not _rects_separated(fp, q, p.gap) for q in self.floor_prints):
+                continue
+            ax_w = np.array([np.cos(yaw), -np.sin(yaw)])
+            ax_l = np.array([np.sin(yaw), np.cos(yaw)])
+            lx, lz = -c2 @ ax_w, -c2 @ ax_l
+            if abs(lx) < w / 2 + p.camera_clearance and abs(lz) < l / 2 + p.camera_clearance:
+                continue
+            obj = self._make(cat.name, dims, yaw, c2[0], c2[1], self.cam_h, True)
+            if obj is None:
+                continue
+            self.floor_prints.append(fp)
+            self.floor_objects.append(obj)
+            return obj
+        return None
+
+
+SCENE_TYPES = ("indoor", "outdoor")
+
+
 def make_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
-               params: SceneParams | None = None) -> Scene:
-    """Sample one scene (deterministic for the generator's state)."""
+               params: SceneParams | OutdoorParams | None = None, scene_type: str = "indoor") -> Scene:
+    """Sample one scene (deterministic for the generator's state); ``scene_type`` indoor (a room with
+    furniture, :class:`SceneParams`) or outdoor (a street or park, :class:`OutdoorParams`)."""
+    if scene_type == "outdoor":
+        return _OutdoorBuilder(rng, int(width), int(height), params or OutdoorParams()).build()
+    if scene_type != "indoor":
+        raise ValueError(f"unknown scene type {scene_type!r}; choose from {SCENE_TYPES}")
     return _Builder(rng, int(width), int(height), params or SceneParams()).build()

@@ -130,3 +130,69 @@ def test_to_millimetres():
     mm = to_millimetres(np.array([0.0, 0.0004, 0.0006, 1.2344, 65.535, 70.0, np.nan, -1.0]))
     assert mm.dtype == np.uint16
     assert mm.tolist() == [0, 0, 1, 1234, 65535, 0, 0, 0]
+
+
+# ------------------------------------------------------------------------------------- monocular mode
+
+def test_monocular_preset_defaults_in_the_issue_ranges_and_overridable():
+    m = CorruptionConfig.monocular()
+    assert m.scale_log_sigma == 0.15 and 0 < m.scale_failure_prob <= 0.05 and m.scale_failure_range == (1.4, 2.0)
+    assert m.range_exponent == (0.85, 1.05) and m.field_amplitude == 0.05 and m.focal_sigma == 0.08
+    assert m.soft_edge_px >= 2 and not m.write_gravity and m.clip_far
+    assert m.hole_fraction == 0 and m.dropout_prob == 0 and m.flying_prob == 0
+    assert CorruptionConfig.monocular(scale_log_sigma=0.3).scale_log_sigma == 0.3
+    d = CorruptionConfig()  # the sensor-like default has every monocular step off
+    assert d.soft_edge_px == 0 and d.range_exponent == (1.0, 1.0) and d.scale_log_sigma == 0 and d.focal_sigma == 0
+
+
+def test_soften_makes_ramps_of_in_between_depths_and_keeps_planes():
+    from lift3d.synth.corrupt import soften
+
+    z = np.full((40, 64), 5.0)
+    z[:, 32:] = 2.0  # a vertical depth step at column 32
+    s = soften(z, 4)
+    row = s[20]
+    mid = (row > 2.0 + 1e-6) & (row < 5.0 - 1e-6)
+    assert 3 <= mid.sum() <= 10 and np.all(np.diff(row) <= 1e-12)  # a monotone ramp a few px wide
+    assert np.all(np.abs(row[:24] - 5.0) < 1e-12) and np.all(np.abs(row[40:] - 2.0) < 1e-12)
+    yy, xx = np.mgrid[0:40, 0:64]
+    plane = 2.0 + 0.01 * xx + 0.02 * yy
+    np.testing.assert_allclose(soften(plane, 4)[4:-4, 4:-4], plane[4:-4, 4:-4], atol=1e-9)
+
+
+def test_monocular_errors_on_a_rendered_scene(clean):
+    cfg = CorruptionConfig.monocular()
+    scales, gammas, focals = [], [], []
+    for seed in range(40):
+        z, info = corrupt_depth(clean, np.random.default_rng(seed), cfg)
+        assert np.all(z > 0)  # no holes
+        assert info.soft is not None and info.soft.any()
+        scales.append(info.scale)
+        gammas.append(info.range_exponent)
+        focals.append(info.focal_factor)
+        # the depth is the softened, range-distorted clean depth times the field
+        from lift3d.synth.corrupt import soften
+
+        zs = soften(clean, cfg.soft_edge_px)
+        med = np.median(zs)
+        np.testing.assert_allclose(z, med * (zs / med) ** info.range_exponent * info.field, rtol=1e-9)
+    assert all(0.85 <= g <= 1.05 for g in gammas)
+    log_s = np.log(scales)
+    assert 0.08 < np.std(log_s) < 0.35  # sigma 0.15 plus the occasional failure
+    assert 0.03 < np.std(np.log(focals)) < 0.15
+    z1, _ = corrupt_depth(clean, np.random.default_rng(3), cfg)
+    z2, _ = corrupt_depth(clean, np.random.default_rng(3), cfg)
+    assert np.array_equal(z1, z2)  # deterministic
+
+
+def test_scale_failures_are_whole_image_factors(clean):
+    cfg = CorruptionConfig.monocular(scale_failure_prob=1.0, scale_log_sigma=0.0, field_amplitude=0.0,
+                                     range_exponent=(1.0, 1.0), soft_edge_px=0)
+    seen = set()
+    for seed in range(12):
+        z, info = corrupt_depth(clean, np.random.default_rng(seed), cfg)
+        f = info.scale_failure
+        assert 1.4 <= max(f, 1 / f) <= 2.0
+        seen.add(f > 1)
+        np.testing.assert_allclose(z, np.minimum(clean * f, cfg.max_depth_m), rtol=1e-12)
+    assert seen == {True, False}  # too far and too near both happen

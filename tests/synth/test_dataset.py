@@ -178,3 +178,62 @@ def test_synth_config_maps_cli_flags(tmp_path):
     ann = cfg.run()
     d = json.loads(ann.read_text())
     assert len(d["images"]) == 1 and all("segmentation" not in a for a in d["annotations"])
+
+
+def test_monocular_mode_writes_the_wrong_focal_no_gravity_and_keeps_the_truth(tmp_path):
+    ann = generate(tmp_path / "m", 3, 7, width=W, height=H, corruption=CorruptionConfig.monocular())
+    coco = json.loads(ann.read_text())
+    gt = json.loads((ann.parent / "gt_boxes.json").read_text())
+    for im, g in zip(coco["images"], gt["images"]):
+        assert "gravity" not in im and len(g["gravity"]) == 3
+        e = g["depth_errors"]
+        assert e["mode"] == "monocular" and not e["gravity_written"]
+        Kw, Kt = np.asarray(im["K"]), np.asarray(g["K"]).reshape(3, 3)
+        np.testing.assert_allclose(Kw[0, 0], Kt[0, 0] * e["focal_factor"], rtol=1e-12)
+        np.testing.assert_allclose(Kw[1, 1], Kt[1, 1] * e["focal_factor"], rtol=1e-12)
+        np.testing.assert_allclose(Kw[:2, 2], Kt[:2, 2])
+        assert abs(e["focal_factor"] - 1) > 1e-6
+        d = np.asarray(Image.open(ann.parent / im["depth_file"]))
+        assert (d > 0).all()  # no holes
+    again = generate(tmp_path / "m2", 3, 7, width=W, height=H, corruption=CorruptionConfig.monocular())
+    assert _files(again.parent) == _files(ann.parent)
+
+
+def test_outdoor_dataset_categories_and_far_depth(tmp_path):
+    ann = generate(tmp_path / "o", 3, 2, width=160, height=120, scene_type="outdoor")
+    coco = json.loads(ann.read_text())
+    names = {c["name"] for c in coco["categories"]}
+    assert {"person", "car", "truck", "bicycle", "bench", "dog", "fire hydrant", "pole"} == names
+    gt = json.loads((ann.parent / "gt_boxes.json").read_text())
+    assert all(g["scene_type"] == "outdoor" for g in gt["images"])
+    assert all(o["category"] in names for g in gt["images"] for o in g["objects"])
+    far = [np.asarray(Image.open(ann.parent / im["depth_file"])).max() / 1000.0 for im in coco["images"]]
+    assert max(far) > 20.0  # sensor-like outdoor depth is not cut at the indoor 10 m
+    from lift3d.lift.priors import lookup
+    from lift3d.synth.categories import OUTDOOR
+
+    for c in OUTDOOR:  # every outdoor category has a size prior, and the generator's sizes agree with it
+        pr = lookup(c.name)
+        assert pr is not None, c.name
+        assert c.h[0] * 0.8 <= pr.h <= c.h[1] * 1.25, c.name
+
+
+def test_synth_cli_depth_error_flags(tmp_path, capsys):
+    from lift3d.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["synth", "--scenes", "1", "--seed", "4", "--width", str(W), "--height", str(H), "--out", str(out),
+                 "--depth-errors", "monocular", "--scale-sigma", "0.0", "--focal-sigma", "0", "--soft-edge-px", "0",
+                 "--range-exponent", "1", "1", "--scale-failure-prob", "0", "--field-amplitude", "0",
+                 "--gravity", "write"]) == 0
+    im = json.loads((out / "annotations.json").read_text())["images"][0]
+    g = json.loads((out / "gt_boxes.json").read_text())["images"][0]
+    assert im["gravity"] == g["gravity"] and g["depth_errors"]["focal_factor"] == 1.0
+    # every monocular error switched off: the depth is the clean depth (no noise, no holes)
+    clean = np.asarray(Image.open(out / im["depth_clean_file"]))
+    assert np.array_equal(np.asarray(Image.open(out / im["depth_file"])), clean)
+    for bad in (["--scale-sigma", "0.2"], ["--depth-errors", "monocular", "--range-exponent", "1.1", "0.9"],
+                ["--clean", "--depth-errors", "monocular"], ["--depth-errors", "monocular", "--scale-sigma", "-1"]):
+        assert main(["synth", "--scenes", "1", "--out", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("lift3d synth: error:") and "\n" not in err

@@ -127,3 +127,47 @@ def test_make_scene_is_deterministic():
     for oa, ob in zip(a.objects, b.objects):
         assert oa.category == ob.category
         assert np.array_equal(oa.center, ob.center) and np.array_equal(oa.R, ob.R)
+
+
+# ------------------------------------------------------------------------------------------- outdoor
+
+@pytest.fixture(scope="module")
+def outdoor():
+    from lift3d.synth.scene import OutdoorParams
+
+    return [make_scene(np.random.default_rng(s), 320, 240, scene_type="outdoor") for s in range(15)], OutdoorParams()
+
+
+def test_outdoor_scenes_street_categories_distances_and_camera(outdoor):
+    scenes, p = outdoor
+    cats = set()
+    for sc in scenes:
+        assert sc.scene_type == "outdoor" and sc.sun is not None
+        assert p.cam_height[0] <= sc.cam_height <= p.cam_height[1]
+        assert [pl.kind for pl in sc.planes][0] == "floor" and sc.planes[-1].kind == "sky"
+        assert sc.objects
+        for o in sc.objects:
+            cats.add(o.category)
+            assert BY_NAME[o.category].outdoor_weight > 0 and o.on_floor
+            ahead = float(sc.G[:, 2] @ o.center)  # footprint centre along the horizontal forward axis
+            assert p.object_distance[0] - 1e-9 <= ahead <= p.object_distance[1] + 1e-9
+            bottom = float(o.center @ sc.down + o.dims[1] / 2)
+            assert bottom == pytest.approx(sc.cam_height, abs=1e-9)  # standing on the ground
+    assert {"person", "car"} <= cats and len(cats) >= 5
+
+
+def test_outdoor_boxes_disjoint_inside_the_street_and_never_indoor_categories(outdoor):
+    scenes, _ = outdoor
+    for sc in scenes:
+        objs = sc.objects
+        for i in range(len(objs)):
+            for j in range(i + 1, len(objs)):
+                a, b = objs[i], objs[j]
+                assert not obb_overlap(a.center, a.dims, a.R, b.center, b.dims, b.R), (a.category, b.category)
+            k = objs[i].corners()
+            for pl in sc.planes:
+                assert np.all(k @ pl.normal <= pl.offset + 1e-9), (objs[i].category, pl.kind)
+    for s in range(10):
+        assert all(BY_NAME[o.category].outdoor_weight == 0 for o in make_scene(np.random.default_rng(s), 160, 120).objects)
+    with pytest.raises(ValueError):
+        make_scene(np.random.default_rng(0), 160, 120, scene_type="beach")
