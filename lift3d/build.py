@@ -29,6 +29,7 @@ class BuildConfig:
 
     split: str = "train"
     depth: str = "dataset"
+    depth_origin: str = "sensor"  # --depth dataset only: sensor | model (the files came from a depth model)
     device: str = "auto"
     seed: int = 0
     images_per_unit: int = 64
@@ -53,7 +54,8 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     from lift3d.qa.stage import QAStage
 
     stages: list[Stage] = [DecodeStage(need_dataset_depth=(cfg.depth == "dataset"))]
-    dcfg = DepthConfig(backend=cfg.depth, device=cfg.device, preprocess=cfg.depth_preprocess)
+    dcfg = DepthConfig(backend=cfg.depth, device=cfg.device, preprocess=cfg.depth_preprocess,
+                       origin=cfg.depth_origin)
     if cfg.depth_preprocess == "processor":
         # the image processor runs on CPU workers (fused with decode in Ray); the GPU actors copy, run, resize
         stages.append(DepthPreprocessStage(dcfg))
@@ -66,8 +68,8 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     from lift3d.lift import LiftConfig
 
     # Monocular (model) depth has a global scale error that size priors can partly correct; sensor depth is
-    # metric and is never rescaled.
-    lift_kwargs = {"scale_from_priors": cfg.depth != "dataset", **cfg.lift}
+    # metric and is never rescaled. Dataset depth files from a model (--depth-origin model) are model depth.
+    lift_kwargs = {"scale_from_priors": cfg.depth != "dataset" or cfg.depth_origin == "model", **cfg.lift}
     lift_cfg = LiftConfig(**lift_kwargs)
     stages.append(LiftStage(lift_cfg, keep_pixels=cfg.keep_depth))
     qa_cfg = None

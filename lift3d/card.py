@@ -128,7 +128,10 @@ def render_card(out: str, info: dict) -> str:
             f"- Input: {st.get('input_images', 0)} images, {st.get('input_annotations', 0)} annotations; "
             f"output: {st.get('images_out', 0)} images, {st.get('objects', 0)} objects, {st.get('qa', 0)} questions; "
             f"{st.get('image_rejects', 0)} image rejects, {st.get('annotation_rejects', 0)} annotation rejects.",
-            f"- Depth: `{cfg.get('depth')}`; images whose depth scale assumes a focal length: "
+            f"- Depth: `{cfg.get('depth')}`"
+            + (" (depth files from a depth model: treated as model depth, scale from size priors)"
+               if cfg.get("depth_origin") == "model" else "")
+            + "; images whose depth scale assumes a focal length: "
             f"{st.get('depth_assumed_focal', 0)}.",
             f"- Seed {cfg.get('seed')}, masks `{cfg.get('masks')}`, executor `{s.get('executor')}`.",
             "",

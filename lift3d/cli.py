@@ -40,6 +40,32 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--box-only", action="store_true", help="omit segmentation masks (box-only annotations)")
     s.add_argument("--mask-bleed", type=int, default=0, metavar="PX", help="dilate masks by PX pixels (default 0)")
     s.add_argument("--clean", action="store_true", help="write uncorrupted depth (no simulated depth error)")
+    s.add_argument("--scene-type", choices=["indoor", "outdoor"], default="indoor",
+                   help="indoor rooms with furniture (default) or outdoor streets/parks (people, cars, trucks, "
+                        "bicycles, benches, dogs, fire hydrants, poles at 3-30 m; camera 1.2-1.8 m above ground)")
+    m = s.add_argument_group(
+        "depth errors", "--depth-errors sensor (default): a depth sensor's errors (+/-5 %% global scale, +/-3 %% "
+        "smooth field, flying pixels, noise, holes), known K and gravity. monocular: a metric depth network's "
+        "errors on an unfamiliar image (the options below, with these defaults); the written K has the focal "
+        "error and no gravity is written (gt_boxes.json keeps the truth). The options override the monocular "
+        "preset (see docs/synthetic.md).")
+    m.add_argument("--depth-errors", choices=["sensor", "monocular"], default="sensor", help="error mode")
+    m.add_argument("--scale-sigma", type=float, default=None, metavar="S",
+                   help="per-image log-normal depth scale error exp(N(0, S)) (default 0.15)")
+    m.add_argument("--scale-failure-prob", type=float, default=None, metavar="P",
+                   help="probability of a whole-image scale failure (default 0.04)")
+    m.add_argument("--scale-failure-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="factor of a failure, multiplied or divided (default 1.4 2.0)")
+    m.add_argument("--range-exponent", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="depth-range exponent gamma around the median depth m: z' = m (z/m)^gamma (default 0.85 1.05)")
+    m.add_argument("--field-amplitude", type=float, default=None, metavar="A",
+                   help="max of the smooth multiplicative depth field (default 0.05)")
+    m.add_argument("--soft-edge-px", type=int, default=None, metavar="K",
+                   help="soft edges: block-average K x K + bilinear upsampling, ramps ~2K px wide (default 4; 0 off)")
+    m.add_argument("--focal-sigma", type=float, default=None, metavar="S",
+                   help="log-normal error of the written focal length (default 0.08)")
+    m.add_argument("--gravity", choices=["write", "omit"], default=None,
+                   help="write the gravity vector to annotations.json (default: sensor write, monocular omit)")
 
     b = add("build", "Build the corpus: decode -> depth -> lift -> QA -> sharded Parquet + dataset card.",
             "lift3d build --annotations out/synth/annotations.json --images out/synth --depth dataset --out out/sample")
@@ -50,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output folder or fsspec URI")
     b.add_argument("--depth", default="dataset",
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
+    b.add_argument("--depth-origin", choices=["sensor", "model"], default="sensor",
+                   help="--depth dataset: where the depth files came from. sensor (default): metric, never "
+                        "rescaled; model: cached monocular-model depth (MoGe, Depth Pro, Depth Anything, "
+                        "WildDet3D-Data), treated as model depth (scale from size priors, depth-field correction)")
     b.add_argument("--device", default="auto", help="auto | cpu | cuda (for model backends)")
     b.add_argument("--depth-preprocess", choices=["auto", "torch", "processor"], default="auto",
                    help="Depth Anything resizing: on the device (auto/torch, fastest) or the HF processor on CPU "
@@ -115,11 +145,44 @@ def _cmd_synth(a) -> int:
 
     if a.scenes < 1:
         raise UserError("--scenes must be at least 1")
-    corruption = CorruptionConfig.none() if a.clean else CorruptionConfig()
+    corruption = _corruption_from_args(a, CorruptionConfig)
     path = generate(a.out, a.scenes, a.seed, width=a.width, height=a.height, masks=not a.box_only,
-                    corruption=corruption, mask_bleed_px=a.mask_bleed)
+                    corruption=corruption, mask_bleed_px=a.mask_bleed, scene_type=a.scene_type)
     print(f"wrote {a.scenes} scenes: {path}")
     return 0
+
+
+_MONO_FLAGS = {"scale_sigma": "scale_log_sigma", "scale_failure_prob": "scale_failure_prob",
+               "scale_failure_range": "scale_failure_range", "range_exponent": "range_exponent",
+               "field_amplitude": "field_amplitude", "soft_edge_px": "soft_edge_px", "focal_sigma": "focal_sigma"}
+
+
+def _corruption_from_args(a, CorruptionConfig):
+    """The depth corruption of ``lift3d synth``: --clean, the sensor default, or the monocular preset + overrides."""
+    given = {field: getattr(a, flag) for flag, field in _MONO_FLAGS.items() if getattr(a, flag) is not None}
+    if a.gravity is not None:
+        given["write_gravity"] = a.gravity == "write"
+    if a.clean:
+        if given or a.depth_errors != "sensor":
+            raise UserError("--clean writes exact depth: it takes no --depth-errors option")
+        return CorruptionConfig.none()
+    if a.depth_errors == "sensor":
+        if set(given) - {"write_gravity", "field_amplitude"}:
+            flags = sorted("--" + f.replace("_", "-") for f, v in _MONO_FLAGS.items() if v in given)
+            raise UserError(f"{', '.join(flags)} need --depth-errors monocular")
+        return CorruptionConfig(**given)
+    for k in ("scale_log_sigma", "scale_failure_prob", "field_amplitude", "focal_sigma"):
+        if k in given and not 0 <= given[k] < 1:
+            raise UserError(f"--{next(f for f, v in _MONO_FLAGS.items() if v == k).replace('_', '-')} must be in [0, 1)")
+    for k in ("scale_failure_range", "range_exponent"):
+        if k in given:
+            lo, hi = given[k]
+            if not 0 < lo <= hi:
+                raise UserError(f"--{k.replace('_', '-')} needs 0 < LO <= HI")
+            given[k] = (float(lo), float(hi))
+    if given.get("soft_edge_px", 0) < 0:
+        raise UserError("--soft-edge-px must be >= 0")
+    return CorruptionConfig.monocular(**given)
 
 
 def _apply_run_config(a) -> None:
@@ -155,7 +218,11 @@ def _cmd_build(a) -> int:
     from lift3d.build import BuildConfig
     from lift3d.summary import format_summary
 
-    cfg = BuildConfig(split=a.split, depth=a.depth, device=a.device, seed=a.seed,
+    if a.depth_origin not in ("sensor", "model"):
+        raise UserError(f"--depth-origin must be sensor or model, not {a.depth_origin!r}")
+    if a.depth_origin == "model" and a.depth != "dataset":
+        raise UserError("--depth-origin model describes dataset depth files: it needs --depth dataset")
+    cfg = BuildConfig(split=a.split, depth=a.depth, depth_origin=a.depth_origin, device=a.device, seed=a.seed,
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
                       masks=a.masks, segmenter=a.segmenter, depth_preprocess=a.depth_preprocess,
                       keep_depth=a.keep_depth, source_name=a.source_name, source_license=a.source_license)

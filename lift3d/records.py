@@ -57,7 +57,7 @@ CONTRACT: tuple[Boundary, ...] = (
         "depth",  # lift3d/depth/stage.py
         adds={
             "depth": "HxW float metres, the depth the lifter uses",
-            "depth_source": "str, dataset | the model id",
+            "depth_source": "str, dataset | dataset-model (--depth-origin model) | the model id",
             "intrinsics_source": "str, dataset | model | exif | prior",
             "depth_assumed_focal": "float or None, the focal length a model's metric depth assumes",
         },

@@ -53,7 +53,8 @@ OBJECTS_ROW: dict[str, tuple] = {
     "width": (Value("int32"), "Image width in pixels."),
     "height": (Value("int32"), "Image height in pixels."),
     "K": (_vec(9), "Camera intrinsics, row-major 3x3, 0-based pixel centres."),
-    "depth_source": (Value("string"), "Depth backend: 'dataset' or the model id."),
+    "depth_source": (Value("string"), "Depth backend: 'dataset' (sensor depth files), 'dataset-model' "
+                     "(depth files from a depth model: --depth-origin model) or the model id."),
     "intrinsics_source": (Value("string"), "Where K came from: dataset | model | exif | fov_prior."),
     "depth_assumed_focal": (Value("bool"), "True when the depth model's metric scale assumes a focal length not from the image."),
     "gravity": (_vec(3), "Unit down direction in the camera frame; null when unknown."),

@@ -204,3 +204,36 @@ def test_model_depth_build_with_a_local_tiny_model(synth_dir, tmp_path):
     assert all(r["depth_source"] == str(model_dir) or r["depth_source"].endswith("tiny_da") for r in objs)
     assert all(r["depth_assumed_focal"] and r["intrinsics_source"] == "dataset" for r in objs)
     assert info["models"]["depth_assumed_focal"] is True
+
+
+def test_depth_origin_model_treats_dataset_depth_as_model_depth(tmp_path):
+    from lift3d.build import make_stages
+    from lift3d.synth import CorruptionConfig
+
+    def lift_cfg(**kw):
+        return next(s for s in make_stages(BuildConfig(**kw)) if s.name == "lift").config
+
+    assert not lift_cfg().scale_from_priors  # sensor depth files: metric, never rescaled
+    assert lift_cfg(depth_origin="model").scale_from_priors and lift_cfg(depth_origin="model").depth_field
+    d = tmp_path / "mono"
+    generate(d, 3, 5, width=320, height=240, corruption=CorruptionConfig.monocular())
+    out = {}
+    for origin in ("sensor", "model"):
+        cfg = BuildConfig(images_per_unit=2, depth_origin=origin)
+        build(d / "annotations.json", d, tmp_path / origin, cfg, executor="local", progress=False)
+        out[origin] = read_config_table(tmp_path / origin, "objects").to_pylist()
+    assert {r["depth_source"] for r in out["sensor"]} == {"dataset"}
+    assert {r["depth_source"] for r in out["model"]} == {"dataset-model"}
+    assert all(r["depth_scale_factor"] == 1.0 for r in out["sensor"])
+    assert any(abs(r["depth_scale_factor"] - 1.0) > 1e-3 for r in out["model"])  # rescaled from size priors
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "dataset-model" in card and "depth files from a depth model" in card
+    info = json.loads((tmp_path / "model" / "build_info.json").read_text())
+    assert info["splits"]["train"]["config"]["depth_origin"] == "model"
+
+
+def test_cli_depth_origin_needs_dataset_depth(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", "a.json", "--images", ".",
+                        "--out", str(tmp_path / "o"), "--depth", "da2-indoor-small", "--depth-origin", "model"],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "--depth dataset" in r.stderr

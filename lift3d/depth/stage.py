@@ -39,6 +39,7 @@ class DepthConfig:
     offline: bool | None = None  # None = honour HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE, then probe the hub
     min_valid_fraction: float = 0.0  # dataset depth: reject as depth_empty below this fraction of valid pixels
     preprocess: str = "auto"  # Depth Anything: "auto" = "torch" (resize on the device) | "processor" (HF, CPU)
+    origin: str = "sensor"  # dataset backend: "sensor" | "model" (depth files cached from a depth model)
 
 
 class DepthStage(Stage):
@@ -114,7 +115,8 @@ class DepthStage(Stage):
         if valid == 0 or valid < self.config.min_valid_fraction * d.size:
             raise RecordRejected("depth_empty", f"{valid} valid depth pixels of {d.size}")
         r["depth"] = d
-        r["depth_source"] = "dataset"
+        # depth files cached from a model are model depth downstream (depth_source "dataset-model")
+        r["depth_source"] = "dataset-model" if self.config.origin == "model" else "dataset"
         r["K"] = K.reshape(-1).tolist()
         r["intrinsics_source"] = "dataset"
         r["depth_assumed_focal"] = False
