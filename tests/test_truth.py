@@ -1,0 +1,96 @@
+"""Truth checking against ground-truth boxes: exact boxes are all true, a global scale error breaks exactly
+the metric and box answers, referents that change under the truth are caught."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from lift3d.qa import QAConfig, generate_qa
+from lift3d.synth import make_sample
+from lift3d.truth import BOX_IOU_MIN, check_truth, gt_by_image, truth_image, truth_report
+
+
+def _image(seed, scale=1.0):
+    smp = make_sample(seed, 0, width=320, height=240)
+    objs = copy.deepcopy(smp.objects)
+    for o in objs:
+        o["center_cam"] = [scale * v for v in o["center_cam"]]
+        o["dimensions"] = [scale * v for v in o["dimensions"]]
+    image = {"image_id": seed, "width": 320, "height": 240, "K": smp.scene.K.reshape(-1).tolist(),
+             "gravity": smp.scene.down.tolist(), "objects": objs}
+    gt = {"image_id": seed, "gravity": smp.scene.down.tolist(), "objects": smp.objects}
+    rows, _ = generate_qa(image, objs, QAConfig(), seed)
+    for r in rows:
+        r["image_id"] = seed
+    return image, gt, rows
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return {s: {k: _image(s, k) for k in (1.0, 1.6)} for s in range(6)}
+
+
+def _report(scenes, k):
+    rows, images, gt = [], {}, {}
+    for s, v in scenes.items():
+        image, g, rr = v[k]
+        rows += rr
+        images[s] = image
+        gt[s] = g
+    return truth_report(rows, images, gt_by_image({"images": list(gt.values())}))
+
+
+def test_exact_boxes_are_all_true(scenes):
+    rep = _report(scenes, 1.0)
+    assert rep.n > 100 and rep.n_true == rep.n, rep.reasons
+    assert {"numeric_m", "yes_no", "boxes"} <= set(rep.by_form)
+    assert min(rep.box_ious) > 0.99  # answers are printed to 1 cm
+
+
+def test_a_global_scale_error_breaks_metric_and_box_answers_only(scenes):
+    rep = _report(scenes, 1.6)
+    by = rep.shares("form")
+    # relations, orders and counts do not change under a uniform scale about the camera
+    for f in ("yes_no", "choice", "open"):
+        if f in by:
+            assert by[f][0] == 1.0, f
+    assert by["numeric_m"][0] < 0.2  # 60 % too large: outside +/-25 % (except values within 2.5 cm of 0)
+    assert by["boxes"][0] < 0.5 and rep.reasons["box"] > 0 and rep.reasons["value"] > 0
+    d = rep.as_dict()
+    assert d["questions"] == rep.n and 0 < d["share_true"] < 1 and json.dumps(d)
+
+
+def test_numeric_tolerance_and_box_threshold_and_referent(scenes):
+    image, gt, rows = scenes[0][1.0]
+    truth = truth_image(image, gt)
+    num = next(r for r in rows if r["question_type"] in ("1p_height", "1p_width", "1p_length"))
+    exact = float(num["answer_value"])
+    for f, ok in ((1.2, True), (0.8, True), (1.3, False), (0.7, False)):
+        assert check_truth(dict(num, answer_value=str(round(exact * f, 4))), image, truth).true is ok
+    box = next(r for r in rows if r["answer_form"] == "boxes" and len(r["object_ids"]) == 1)
+    rec = json.loads(box["answer_value"])[0]
+    for shift, ok in ((0.0, True), (5.0, False)):
+        moved = dict(rec, center_cam=[rec["center_cam"][0] + shift, *rec["center_cam"][1:]])
+        v = check_truth(dict(box, answer_value=json.dumps([moved])), image, truth)
+        assert v.true is ok and (v.error >= BOX_IOU_MIN) is ok
+    # swap the true positions of two objects of a pair question: the lifted "left" answer becomes false
+    lr = next((r for r in rows if r["question_type"] == "2p_left_yn"), None)
+    if lr is not None:
+        a, b = lr["object_ids"]
+        g2 = copy.deepcopy(gt)
+        ga = next(o for o in g2["objects"] if o["annotation_id"] == a)
+        gb = next(o for o in g2["objects"] if o["annotation_id"] == b)
+        ga["center_cam"], gb["center_cam"] = gb["center_cam"], ga["center_cam"]
+        assert not check_truth(lr, image, truth_image(image, g2)).true
+
+
+def test_missing_ground_truth_is_counted_not_checked(scenes):
+    image, gt, rows = scenes[1][1.0]
+    gt2 = dict(gt, objects=gt["objects"][1:])
+    rep = truth_report(rows, {1: image}, {1: gt2})
+    assert rep.n == 0 and rep.missing_gt == len(rows)
+    with pytest.raises(KeyError):
+        truth_image(image, gt2)
+    assert np.isnan(rep.share_true)
