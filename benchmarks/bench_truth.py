@@ -1,0 +1,134 @@
+"""Truth benchmark: are the corpus's answers true of the GROUND TRUTH, under sensor-like and monocular depth?
+
+For every combination of scene type (indoor rooms, outdoor streets), annotation (masks, box-only) and depth
+mode (``sensor``: the sensor-like synth errors, built as sensor depth; ``monocular``: ``lift3d synth
+--depth-errors monocular``, built as model depth with ``--depth-origin model``), held-out scenes are generated
+(seeds 1000+; never tune on them), built with the local executor, and
+
+* mean 3D IoU of the lifted boxes with the true ones (``lift3d eval``: ``mean_iou_all``, unlifted objects 0);
+* every QA answer checked against the ground-truth boxes (``lift3d.truth``): share true per answer form and
+  per question type (metric within +/-25 %, boxes at IoU >= 0.25, the rest exact);
+* questions per image, and relative to the sensor mode of the same scene type and annotation.
+
+Usage: ``python benchmarks/bench_truth.py --scenes 24 --seed 1000`` (figures -> docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from lift3d.build import build
+from lift3d.evaluate import evaluate
+from lift3d.output import read_config_table
+from lift3d.pipeline.stages import BuildConfig
+from lift3d.synth import CorruptionConfig, generate
+from lift3d.truth import TruthReport, gt_by_image, truth_report
+
+
+def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes: int, width: int,
+            height: int) -> tuple[dict, TruthReport]:
+    name = f"{scene_type}-{annot}-{mode}"
+    data = tmp / f"data-{name}"
+    corruption = CorruptionConfig.monocular() if mode == "monocular" else CorruptionConfig()
+    generate(data, scenes, seed, width=width, height=height, masks=annot == "masks", corruption=corruption,
+             scene_type=scene_type)
+    out = tmp / f"out-{name}"
+    cfg = BuildConfig(depth="dataset", depth_origin="model" if mode == "monocular" else "sensor",
+                      masks="dataset" if annot == "masks" else "depth", images_per_unit=8, seed=0)
+    t0 = time.perf_counter()
+    build(data / "annotations.json", data, out, cfg, executor="local", progress=False)
+    secs = time.perf_counter() - t0
+    ev = evaluate(out, data / "gt_boxes.json")["overall"]
+    images = {int(r["image_id"]): r for r in read_config_table(out, "objects").to_pylist()}
+    qa = read_config_table(out, "qa").to_pylist()
+    gt = gt_by_image(json.loads((data / "gt_boxes.json").read_text()))
+    rep = truth_report(qa, images, gt)
+    row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "images": len(images),
+           "mean_iou": ev["mean_iou_all"], "iou_at_25": ev["iou_at_25"], "questions": len(qa),
+           "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, **rep.as_dict()}
+    return row, rep
+
+
+def _pct(x: float) -> str:
+    return "  n/a" if x != x else f"{100 * x:5.1f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=1000, help="held-out seed (default 1000; never tune on 1000+)")
+    ap.add_argument("--scenes", type=int, default=24, help="scenes per combination (default 24)")
+    ap.add_argument("--scene-types", default="indoor,outdoor")
+    ap.add_argument("--annotations", default="masks,box-only")
+    ap.add_argument("--modes", default="sensor,monocular")
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
+    a = ap.parse_args(argv)
+    if a.seed < 1000:
+        print("bench_truth: held-out seeds only (--seed >= 1000)", file=sys.stderr)
+        return 2
+    rows, reps = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench_truth_") as td:
+        for st in a.scene_types.split(","):
+            for an in a.annotations.split(","):
+                for mode in a.modes.split(","):
+                    row, rep = run_one(Path(td), st, an, mode, a.seed, a.scenes, a.width, a.height)
+                    rows.append(row)
+                    reps[(st, an, mode)] = rep
+                    print(f"  {st}/{an}/{mode}: {row['images']} images, IoU {row['mean_iou']:.3f}, "
+                          f"{row['questions']} questions, {_pct(row['share_true'])} % true ({row['build_s']:.0f} s)",
+                          flush=True)
+    sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == "sensor"}
+    forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
+    print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
+    print(f"{'scene':<8}{'annot':<9}{'mode':<10}{'IoU':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
+          + "".join(f"{f:>14}" for f in forms) + f"{'box IoU':>9}")
+    for r in rows:
+        rel = r["q_per_image"] / sensor_q.get((r["scene_type"], r["annotation"]), float("nan"))
+        r["q_per_image_rel_sensor"] = rel
+        cells = "".join(f"{_pct(r['by_form'][f][0]) + ' (' + str(r['by_form'][f][1]) + ')':>14}" if f in r["by_form"]
+                        else f"{'-':>14}" for f in forms)
+        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<10}{r['mean_iou']:>6.3f}{r['q_per_image']:>7.1f}"
+              f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
+    # per question type, every scene type and annotation together, per depth mode
+    per_mode: dict = defaultdict(TruthReport)
+    for (st, an, mode), rep in reps.items():
+        truth_merge(per_mode[mode], rep)
+    types = sorted({t for rep in per_mode.values() for t in rep.by_type})
+    modes = list(per_mode)
+    print("\nshare true per question type (all scene types and annotations):")
+    print(f"{'question type':<28}" + "".join(f"{m:>18}" for m in modes))
+    for t in types:
+        cells = []
+        for m in modes:
+            ok, n = per_mode[m].by_type.get(t, [0, 0])
+            cells.append(f"{_pct(ok / n) if n else '  n/a'} ({n})")
+        print(f"{t:<28}" + "".join(f"{c:>18}" for c in cells))
+    print(f"{'all':<28}" + "".join(f"{_pct(per_mode[m].share_true) + ' (' + str(per_mode[m].n) + ')':>18}"
+                                    for m in modes))
+    if a.json:
+        a.json.write_text(json.dumps({"rows": rows, "per_mode": {m: r.as_dict() for m, r in per_mode.items()}},
+                                     indent=1, default=float))
+    return 0
+
+
+def truth_merge(into: TruthReport, rep: TruthReport) -> None:
+    into.n += rep.n
+    into.n_true += rep.n_true
+    for src, dst in ((rep.by_form, into.by_form), (rep.by_type, into.by_type)):
+        for k, (t, n) in src.items():
+            dst[k][0] += t
+            dst[k][1] += n
+    into.reasons.update(rep.reasons)
+    into.box_ious.extend(rep.box_ious)
+    into.missing_gt += rep.missing_gt
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
