@@ -26,6 +26,7 @@ import numpy as np
 from lift3d.geometry.boxes import gravity_frame
 
 LENGTH_TOL = 0.025
+_N3D_LINE = re.compile(r"bbox_(\d+)=(Bbox\([^)]*\))")
 
 
 @dataclass
@@ -475,6 +476,11 @@ def check_row(row: dict, image: dict, view: ImageView | None = None) -> None:
             dy = (r["yaw"] - float(yaw) + math.pi) % (2 * math.pi) - math.pi
             if abs(dy) > 6e-4:
                 raise Mismatch("box yaw differs from the stored box")
+        # a box the reasoning already numbered (bbox_k=Bbox(...)) must carry the same index in the answer
+        named = {core: k for k, core in _N3D_LINE.findall(row.get("reasoning") or "")}
+        for k, core in _N3D_LINE.findall(row["answer"]):
+            if core in named and named[core] != k:
+                raise Mismatch(f"answer names bbox_{k} the box its reasoning called bbox_{named[core]}")
         from lift3d.qa.serialize import parse_boxes
 
         parsed = parse_boxes(row["answer"], None, image.get("K"), image.get("width"), image.get("height"))

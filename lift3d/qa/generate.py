@@ -712,13 +712,15 @@ def b_count(ctx: _Ctx, t: str):
     return (q, ans, "numeric", str(n), "count", [], reasoning, list(members))
 
 
-def _boxes_answer(S: Scene, objs: list[int]) -> tuple[str, str]:
-    # the same text as lift3d.qa.serialize.format_boxes, from the scene's cached per-box texts
+def _boxes_answer(S: Scene, objs: list[int], labels: list[int] | None = None) -> tuple[str, str]:
+    # the same text as lift3d.qa.serialize.format_boxes, from the scene's cached per-box texts; ``labels``: the
+    # bbox_i index of each box when the reasoning already named the boxes (the answer must use the same i)
     recs = [S.rec(i) for i in objs]
     if S.cfg.box_format == "qwen":
         text = "[" + ", ".join(S.core(i) for i in objs) + "]"
     else:
-        text = "\n".join(S.box_line(i, k) for k, i in enumerate(objs))
+        ks = labels if labels is not None else range(len(objs))
+        text = "\n".join(S.box_line(i, k) for k, i in zip(ks, objs))
     return text, json.dumps(recs)
 
 
@@ -735,6 +737,7 @@ def _confident(ctx: _Ctx, t: str, keys: list, box_ok) -> list:
 def b_ground(ctx: _Ctx, t: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
     hint = T.FORMAT_HINT[cfg.box_format]
+    labels = None  # bbox_i indices of the answer's boxes when the reasoning numbered them otherwise
     if t == "det_all":
         if (t,) in ctx.used:
             return None
@@ -796,7 +799,8 @@ def b_ground(ctx: _Ctx, t: str):
                 vals = "; ".join(f"{S.box_line(j, k)}: x_{k} = {fmt2(S.x[j])}" for k, j in enumerate(grp))
             reasoning = (f"There are {len(grp)} {plural(cat_text(S.cats[i]))}: {vals}. "
                          f"{cap_first(desc)} is the one with centre {S.centre_txt[i]}.")
-    text, value = _boxes_answer(S, objs)
+            labels = [list(grp).index(i)]  # the reasoning named it bbox_k: the answer must too
+    text, value = _boxes_answer(S, objs, labels)
     return (q, text, "boxes", value, None, [], reasoning, objs)
 
 

@@ -32,10 +32,13 @@ METRIC = {
     "2p_vertical_distance": ("What is the vertical distance between {A} and {B}?",
                              "How far apart are {A} and {B} vertically?",
                              "How much higher or lower is the centre of {A} than the centre of {B}?"),
-    "1p_width": ("How wide is {A}?", "What is the width of {A}?", "Estimate the width of {A}."),
+    # width / length are the shorter / longer horizontal side (schemas/question_types.md): a box's front is not
+    # known semantically, so no paraphrase may call an extent "front-to-back" or "side-to-side"
+    "1p_width": ("How wide is {A}?", "What is the width of {A}?",
+                 "Estimate the width of {A} (its shorter horizontal side)."),
     "1p_height": ("How tall is {A}?", "What is the height of {A}?", "Estimate the height of {A}."),
     "1p_length": ("How long is {A}?", "What is the length of {A}?",
-                  "Estimate the length of {A} (its front-to-back extent)."),
+                  "Estimate the length of {A} (its longer horizontal side)."),
     "1p_distance_camera": ("How far is {A} from the camera?", "What is the distance between the camera and {A}?",
                            "How far away from the camera is {A}?"),
     "2p_clock": ("If you stand at {A} facing the same direction as the camera, at what clock position is {B}?",

@@ -232,3 +232,48 @@ def test_property_every_answer_rederived(boxes, fmt, seed, pitch, roll, level):
     rep = check_rows(rows, {1: dict(img, objects=objs)})
     assert rep.ok, rep.summary()
     assert sum(stats["generated"].values()) == len(rows)
+
+
+def test_no_template_claims_a_semantic_front():
+    # a lifted box's front is not known semantically: width / length are the shorter / longer horizontal side
+    texts = [s for v in vars(T).values() if isinstance(v, dict) for tpl in v.values()
+             for s in (tpl if isinstance(tpl, tuple) else (tpl,)) if isinstance(s, str)]
+    assert texts
+    for s in texts:
+        assert "front-to-back" not in s and "side-to-side" not in s and "back-to-front" not in s, s
+    assert any("longer horizontal side" in s for s in T.METRIC["1p_length"])
+
+
+def test_referring_grounding_answer_uses_the_reasoning_bbox_index():
+    import re
+
+    img = make_image(1)
+    # three well-separated chairs: "the rightmost chair" is bbox_2 in the reasoning's list of the group
+    objs = [make_obj(k + 1, "chair", [x, 0.5, 3.0 + k], [0.5, 0.9, 0.5], quality=1.0, flags=["on_floor"])
+            for k, x in enumerate((-2.0, 0.0, 2.0))]
+    seen = 0
+    for seed in range(40):
+        rows, _ = generate_qa(img, objs, only("ground_referring"), seed)
+        for r in rows:
+            named = dict((core, k) for k, core in re.findall(r"bbox_(\d+)=(Bbox\([^)]*\))", r["reasoning"]))
+            (k, core), = re.findall(r"bbox_(\d+)=(Bbox\([^)]*\))", r["answer"])
+            assert named[core] == k, (r["reasoning"], r["answer"])
+            seen += int(k != "0")
+    assert seen  # some answers are not bbox_0: the old answer (always bbox_0) would have failed
+    rep = check_rows(rows, {1: dict(img, objects=objs)})
+    assert rep.ok, rep.summary()
+
+
+def test_validate_catches_a_renumbered_grounding_answer():
+    import re
+
+    img = make_image(1)
+    objs = [make_obj(k + 1, "chair", [x, 0.5, 3.0 + k], [0.5, 0.9, 0.5], quality=1.0, flags=["on_floor"])
+            for k, x in enumerate((-2.0, 0.0, 2.0))]
+    rows = [r for s in range(40) for r in generate_qa(img, objs, only("ground_referring"), s)[0]]
+    r = next(r for r in rows if not r["answer"].startswith("bbox_0="))
+    bad = dict(r, answer=re.sub(r"^bbox_\d+=", "bbox_0=", r["answer"]))
+    bad["messages"] = [r["messages"][0], {"role": "assistant", "content": [
+        {"type": "text", "text": f"<think>{r['reasoning']}</think>{bad['answer']}"}]}]
+    rep = check_rows([bad], {1: dict(img, objects=objs)})
+    assert not rep.ok and "bbox_" in " ".join(rep.errors)
