@@ -2,7 +2,9 @@
 
 For every combination of scene type (indoor rooms, outdoor streets), annotation (masks, box-only) and depth
 mode (``sensor``: the sensor-like synth errors, built as sensor depth; ``monocular``: ``lift3d synth
---depth-errors monocular``, built as model depth with ``--depth-origin model``), held-out scenes are generated
+--depth-errors monocular``, built as model depth with ``--depth-origin model``; optionally ``sensor-as-model``:
+the sensor-like data built as model depth, the lifter setting of ``bench_lift.py`` and of issue 22's sensor
+figures), held-out scenes are generated
 (seeds 1000+; never tune on them), built with the local executor, and
 
 * mean 3D IoU of the lifted boxes with the true ones (``lift3d eval``: ``mean_iou_all``, unlifted objects 0);
@@ -10,7 +12,10 @@ mode (``sensor``: the sensor-like synth errors, built as sensor depth; ``monocul
   per question type (metric within +/-25 %, boxes at IoU >= 0.25, the rest exact);
 * questions per image, and relative to the sensor mode of the same scene type and annotation.
 
-Usage: ``python benchmarks/bench_truth.py --scenes 24 --seed 1000`` (figures -> docs/benchmarks.md).
+``--one-cause``: indoor scenes with masks, built as model depth, under the monocular preset with all but one
+error class switched off (scale, range, field, soft edges, focal, no gravity), to see what each class costs.
+
+Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]`` (figures -> docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -23,23 +28,44 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from lift3d.build import build
+from lift3d.build import BuildConfig, build
 from lift3d.evaluate import evaluate
 from lift3d.output import read_config_table
-from lift3d.pipeline.stages import BuildConfig
 from lift3d.synth import CorruptionConfig, generate
 from lift3d.truth import TruthReport, gt_by_image, truth_report
+
+
+# the monocular preset with every error class off; --one-cause switches one back on
+_ALL_OFF = dict(scale_log_sigma=0.0, scale_failure_prob=0.0, range_exponent=(1.0, 1.0), field_amplitude=0.0,
+                soft_edge_px=0, focal_sigma=0.0, write_gravity=True)
+_CAUSES = {"scale": ("scale_log_sigma", "scale_failure_prob"), "range": ("range_exponent",),
+           "field": ("field_amplitude",), "soft-edges": ("soft_edge_px",), "focal": ("focal_sigma",),
+           "no-gravity": ("write_gravity",)}
+
+
+def one_cause(cause: str) -> CorruptionConfig:
+    full = CorruptionConfig.monocular()
+    kw = dict(_ALL_OFF)
+    if cause != "none":
+        for k in _CAUSES[cause]:
+            kw[k] = getattr(full, k)
+    return CorruptionConfig.monocular(**kw)
 
 
 def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes: int, width: int,
             height: int) -> tuple[dict, TruthReport]:
     name = f"{scene_type}-{annot}-{mode}"
     data = tmp / f"data-{name}"
-    corruption = CorruptionConfig.monocular() if mode == "monocular" else CorruptionConfig()
+    if mode.startswith("only-"):
+        corruption = one_cause(mode[5:])
+    elif mode not in ("sensor", "monocular", "sensor-as-model"):
+        raise SystemExit(f"bench_truth: unknown mode {mode!r} (sensor, monocular, sensor-as-model)")
+    else:
+        corruption = CorruptionConfig.monocular() if mode == "monocular" else CorruptionConfig()
     generate(data, scenes, seed, width=width, height=height, masks=annot == "masks", corruption=corruption,
              scene_type=scene_type)
     out = tmp / f"out-{name}"
-    cfg = BuildConfig(depth="dataset", depth_origin="model" if mode == "monocular" else "sensor",
+    cfg = BuildConfig(depth="dataset", depth_origin="sensor" if mode == "sensor" else "model",
                       masks="dataset" if annot == "masks" else "depth", images_per_unit=8, seed=0)
     t0 = time.perf_counter()
     build(data / "annotations.json", data, out, cfg, executor="local", progress=False)
@@ -62,18 +88,23 @@ def _pct(x: float) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1000, help="held-out seed (default 1000; never tune on 1000+)")
-    ap.add_argument("--scenes", type=int, default=24, help="scenes per combination (default 24)")
+    ap.add_argument("--scenes", type=int, default=40, help="scenes per combination (default 40)")
     ap.add_argument("--scene-types", default="indoor,outdoor")
     ap.add_argument("--annotations", default="masks,box-only")
-    ap.add_argument("--modes", default="sensor,monocular")
+    ap.add_argument("--modes", default="sensor,monocular", help="sensor, monocular, sensor-as-model")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--one-cause", action="store_true",
+                    help="instead: indoor masks, model depth, one monocular error class at a time")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
     if a.seed < 1000:
         print("bench_truth: held-out seeds only (--seed >= 1000)", file=sys.stderr)
         return 2
     rows, reps = [], {}
+    if a.one_cause:
+        a.scene_types, a.annotations = "indoor", "masks"
+        a.modes = ",".join(["sensor-as-model", "only-none"] + [f"only-{c}" for c in _CAUSES] + ["monocular"])
     with tempfile.TemporaryDirectory(prefix="bench_truth_") as td:
         for st in a.scene_types.split(","):
             for an in a.annotations.split(","):
@@ -84,17 +115,18 @@ def main(argv=None) -> int:
                     print(f"  {st}/{an}/{mode}: {row['images']} images, IoU {row['mean_iou']:.3f}, "
                           f"{row['questions']} questions, {_pct(row['share_true'])} % true ({row['build_s']:.0f} s)",
                           flush=True)
-    sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == "sensor"}
+    base = "sensor-as-model" if a.one_cause else "sensor"
+    sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == base}
     forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
     print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
-    print(f"{'scene':<8}{'annot':<9}{'mode':<10}{'IoU':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
+    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
           + "".join(f"{f:>14}" for f in forms) + f"{'box IoU':>9}")
     for r in rows:
         rel = r["q_per_image"] / sensor_q.get((r["scene_type"], r["annotation"]), float("nan"))
         r["q_per_image_rel_sensor"] = rel
         cells = "".join(f"{_pct(r['by_form'][f][0]) + ' (' + str(r['by_form'][f][1]) + ')':>14}" if f in r["by_form"]
                         else f"{'-':>14}" for f in forms)
-        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<10}{r['mean_iou']:>6.3f}{r['q_per_image']:>7.1f}"
+        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}{r['q_per_image']:>7.1f}"
               f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
     # per question type, every scene type and annotation together, per depth mode
     per_mode: dict = defaultdict(TruthReport)
