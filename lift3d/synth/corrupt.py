@@ -73,7 +73,7 @@ class CorruptionConfig:
         """A metric depth network's errors on an unfamiliar image (defaults in the ranges measured for strong
         models off their training data, ``../shared/field-notes.md``); any field can be overridden."""
         base = dict(global_scale=0.0, field_amplitude=0.05, noise_rel=0.0, flying_prob=0.0, hole_fraction=0.0,
-                    dropout_prob=0.0, max_depth_m=80.0, soft_edge_px=4, range_exponent=(0.85, 1.05),
+                    dropout_prob=0.0, max_depth_m=65.0, soft_edge_px=4, range_exponent=(0.85, 1.05),
                     scale_log_sigma=0.15, scale_failure_prob=0.04, scale_failure_range=(1.4, 2.0), clip_far=True,
                     focal_sigma=0.08, write_gravity=False, mode="monocular")
         base.update(overrides)

@@ -139,6 +139,7 @@ def test_monocular_preset_defaults_in_the_issue_ranges_and_overridable():
     assert m.scale_log_sigma == 0.15 and 0 < m.scale_failure_prob <= 0.05 and m.scale_failure_range == (1.4, 2.0)
     assert m.range_exponent == (0.85, 1.05) and m.field_amplitude == 0.05 and m.focal_sigma == 0.08
     assert m.soft_edge_px >= 2 and not m.write_gravity and m.clip_far
+    assert m.max_depth_m * 1000 <= 65535  # clipped within the uint16 millimetre range: no holes in the PNG
     assert m.hole_fraction == 0 and m.dropout_prob == 0 and m.flying_prob == 0
     assert CorruptionConfig.monocular(scale_log_sigma=0.3).scale_log_sigma == 0.3
     d = CorruptionConfig()  # the sensor-like default has every monocular step off
