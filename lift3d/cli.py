@@ -44,11 +44,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="indoor rooms with furniture (default) or outdoor streets/parks (people, cars, trucks, "
                         "bicycles, benches, dogs, fire hydrants, poles at 3-30 m; camera 1.2-1.8 m above ground)")
     m = s.add_argument_group(
-        "depth errors", "--depth-errors sensor (default): a depth sensor's errors (+/-5 %% global scale, +/-3 %% "
-        "smooth field, flying pixels, noise, holes), known K and gravity. monocular: a metric depth network's "
-        "errors on an unfamiliar image (the options below, with these defaults); the written K has the focal "
-        "error and no gravity is written (gt_boxes.json keeps the truth). The options override the monocular "
-        "preset (see docs/synthetic.md).")
+        "depth errors",
+        "--depth-errors sensor (default): a depth sensor's errors (+/-5 % global scale, +/-3 % smooth field,\n"
+        "flying pixels, noise, holes), the true K and gravity written. monocular: a metric depth network's errors\n"
+        "on an unfamiliar image (the options below, defaults in parentheses); the written K has the focal error and\n"
+        "no gravity is written (gt_boxes.json keeps the truth). The options override the monocular preset\n"
+        "(docs/synthetic.md).")
     m.add_argument("--depth-errors", choices=["sensor", "monocular"], default="sensor", help="error mode")
     m.add_argument("--scale-sigma", type=float, default=None, metavar="S",
                    help="per-image log-normal depth scale error exp(N(0, S)) (default 0.15)")
