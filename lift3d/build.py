@@ -46,6 +46,12 @@ class BuildConfig:
     lift: dict = field(default_factory=dict)
 
 
+# The lift options for model depth (a depth backend, or --depth-origin model): the scale from every cue with its
+# uncertainty (a model's per-image scale is off by 10-20 % as a rule: prior_std 0.25), and masks eroded by the
+# measured soft edges. Sensor depth keeps the defaults: metric, never rescaled.
+MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.25}, "crop": {"soft_edges": True}}
+
+
 def make_stages(cfg: BuildConfig) -> list[Stage]:
     """The ordered stage list of a build: decode -> depth -> lift -> qa (writing is the executor's sink)."""
     from lift3d.depth import DepthConfig, DepthPreprocessStage, DepthStage
@@ -69,8 +75,8 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
 
     # Monocular (model) depth has a global scale error that size priors can partly correct; sensor depth is
     # metric and is never rescaled. Dataset depth files from a model (--depth-origin model) are model depth.
-    lift_kwargs = {"scale_from_priors": cfg.depth != "dataset" or cfg.depth_origin == "model", **cfg.lift}
-    lift_cfg = LiftConfig(**lift_kwargs)
+    model = cfg.depth != "dataset" or cfg.depth_origin == "model"
+    lift_cfg = LiftConfig(**(MODEL_DEPTH_LIFT if model else {})).update(cfg.lift)
     stages.append(LiftStage(lift_cfg, keep_pixels=cfg.keep_depth))
     qa_cfg = None
     if cfg.qa:

@@ -14,7 +14,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
 from lift3d import schema
-from lift3d.output import fs_and_root
+from lift3d.output import SCALE_SIGMA_BINS, fs_and_root
 
 LIMITATIONS = [
     "Boxes are lifted from depth (sensor or monocular model) and 2D annotations: they inherit the depth's "
@@ -144,6 +144,14 @@ def render_card(out: str, info: dict) -> str:
         lines += _table("question type", st.get("question_types", {}))
         lines += _table("reject (stage:reason)", st.get("reject_reasons", {}))
         lines += _table("questions skipped (guard)", st.get("qa_skipped", {}))
+        sig = st.get("scale_sigma_hist")
+        if sig and any(sig):
+            edges = (0.0,) + SCALE_SIGMA_BINS
+            names = [f"{a:.2f}-{b:.2f}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]:.2f}"]
+            lines += ["Model depth: uncertainty of each image's metric scale (sd of log scale, `depth_scale_log_sigma`; "
+                      "metric and box questions are asked only below ~0.11).", "",
+                      "| scale sd | images |", "|---|---|"]
+            lines += [f"| {n} | {c} |" for n, c in zip(names, sig)] + [""]
         hist = st.get("quality_hist")
         if hist:
             lines += ["| quality | objects |", "|---|---|"]

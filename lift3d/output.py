@@ -50,6 +50,20 @@ def records_to_rows(records: list[dict]) -> dict[str, list[dict]]:
     return rows
 
 
+# upper edges of the bins of the card's "depth scale uncertainty" table (sd of the log scale; the last bin is open)
+SCALE_SIGMA_BINS = (0.05, 0.1, 0.15, 0.25)
+
+
+def scale_sigma_hist(records: list[dict]) -> list[int]:
+    """Images per bin of ``depth_scale_log_sigma`` (model depth only: sensor depth has 0 and is not counted)."""
+    hist = [0] * (len(SCALE_SIGMA_BINS) + 1)
+    for r in records:
+        s = r.get("depth_scale_log_sigma") or 0.0
+        if s > 0:
+            hist[sum(1 for e in SCALE_SIGMA_BINS if s > e)] += 1
+    return hist
+
+
 def unit_stats(records: list[dict], rows: dict[str, list[dict]]) -> dict:
     """Counters of one unit; summed by finalize into build_info.json and the card."""
     ok = [r for r in records if not r.get("failed")]
@@ -80,6 +94,7 @@ def unit_stats(records: list[dict], rows: dict[str, list[dict]]) -> dict:
         "gravity_sources": dict(Counter(r.get("gravity_source") for r in ok)),
         "depth_assumed_focal": sum(1 for r in ok if r.get("depth_assumed_focal")),
         "quality_hist": quality_hist,
+        "scale_sigma_hist": scale_sigma_hist(ok),
         "flags": dict(Counter(f for o in objs for f in (o.get("flags") or []))),
         "mask_sources": dict(Counter(o.get("mask_source") for o in objs)),
     }

@@ -83,6 +83,7 @@ CONTRACT: tuple[Boundary, ...] = (
             "gravity_source": "str, dataset | floor | camera",
             "gravity_confidence": "float in [0, 1]",
             "depth_scale_factor": "float, the model depth was divided by this (1.0: not rescaled)",
+            "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth)",
         },
         changes={
             "gravity": "the down direction used (estimated when the dataset has none)",

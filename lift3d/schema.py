@@ -65,6 +65,12 @@ OBJECTS_ROW: dict[str, tuple] = {
         "Global depth scale divided out before lifting, estimated from category size priors (model depth only); "
         "1.0 when not applied.",
     ),
+    "depth_scale_log_sigma": (
+        Value("float32"),
+        "Uncertainty of the image's metric scale after that correction: standard deviation of log(true / used "
+        "depth scale), from the size priors, the camera height and the depth source's known spread (model depth); "
+        "0 for sensor depth. Metric and box questions are asked only where it keeps them true.",
+    ),
     "objects": (List({k: v[0] for k, v in OBJECT_FIELDS.items()}), "Lifted 3D objects of the image (fields below)."),
     "depth": (
         Image(),

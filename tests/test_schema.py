@@ -18,7 +18,8 @@ EXAMPLE = {
         "image_id": 7, "file_name": "a.png", "width": 640, "height": 480,
         "K": [500.0, 0, 319.5, 0, 500.0, 239.5, 0, 0, 1], "depth_source": "dataset",
         "intrinsics_source": "dataset", "depth_assumed_focal": False, "gravity": [0.0, 1.0, 0.0],
-        "gravity_source": "dataset", "gravity_confidence": 1.0, "depth_scale_factor": 1.0, "rejected_categories": ["lamp"], "depth": None,
+        "gravity_source": "dataset", "gravity_confidence": 1.0, "depth_scale_factor": 1.0,
+        "depth_scale_log_sigma": 0.0, "rejected_categories": ["lamp"], "depth": None,
         "objects": [{
             "annotation_id": 3, "category": "chair", "category_id": 2, "bbox2d": [1.0, 2.0, 30.0, 40.0],
             "center_cam": [0.1, 0.2, 3.0], "dimensions": [0.5, 0.9, 0.5],

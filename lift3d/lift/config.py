@@ -25,6 +25,10 @@ class CropConfig:
     max_crop_px: int = 16000  # px; larger 2D boxes are read with a stride so the crop has at most this many pixels
     max_points: int = 2000  # points kept per object (evenly subsampled) for the fits
     mask_erode_px: int = 1  # px; the instance mask is eroded by this much against mask bleed (0 = off)
+    # model depth: masks and box-only foregrounds are also eroded by half the width of the ramps the depth map's
+    # discontinuities are blurred into, measured on the image (lift3d.lift.soft_edges; ~1 px for sensor depth)
+    soft_edges: bool = False
+    box_erode_px: int = 0  # px; box-only: the separated foreground is eroded by this much (set from the ramps; 0 = off)
     border_px: float = 2.0  # px; a 2D box edge this close to the image border is cut by it (truncated)
 
 
@@ -191,6 +195,11 @@ class ScaleConfig:
     outlier_k: float = 2.5  # log-ratios beyond k sigma of the weighted median are ignored
     t_nu: float = 4.0  # Student-t degrees of freedom of the ratios' errors (0: plain weighted mean)
     max_factor: float = 1.5  # the factor is clipped to [1/max_factor, max_factor]
+    # model depth: the scale and its uncertainty from every cue (lift3d.lift.metric_scale: the heights above and the
+    # camera's height above the floor), with prior_std as the depth source's spread and Student-t weights
+    cues: bool = False
+    camera_height: bool = True  # with cues: the camera height above a fitted floor / ground is a cue
+    shared_std: float = 0.08  # with cues: log spread every cue shares (a model's focal length), never averaged out
 
 
 SECTIONS = {
@@ -210,6 +219,8 @@ _RENAMED = {
     "scale_from_priors": ("scale", "from_priors"), "scale_prior_std": ("scale", "prior_std"),
     "scale_meas_std": ("scale", "meas_std"), "scale_box_only_factor": ("scale", "box_only_factor"),
     "scale_outlier_k": ("scale", "outlier_k"), "scale_t_nu": ("scale", "t_nu"), "scale_max": ("scale", "max_factor"),
+    "scale_cues": ("scale", "cues"), "scale_camera_height": ("scale", "camera_height"),
+    "scale_shared_std": ("scale", "shared_std"),
 }
 
 

@@ -132,3 +132,13 @@ def mask_region(mask, shape, cr: Crop, erode_px: int, min_points: int) -> np.nda
 
 
 MASK_ERODE_KEEP = 0.3  # the erosion is kept only when at least this share of the mask's pixels survives
+
+
+def erode_region(region: np.ndarray, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
+    """Box-only: the separated foreground eroded by ``erode_px`` pixels (the crop's edges are the 2D box's, so they
+    erode too), kept only when at least ``min_points`` and MASK_ERODE_KEEP of its pixels survive."""
+    if erode_px <= 0 or not region.any():
+        return region
+    it = max(1, int(round(erode_px / cr.st)))
+    er = ndimage.binary_erosion(region, iterations=it)
+    return er if er.sum() >= max(min_points, MASK_ERODE_KEEP * region.sum()) else region

@@ -50,17 +50,20 @@ reason code (see ``REJECT_REASONS``).  Pure numpy/scipy.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
-from lift3d.lift.config import LiftConfig
+from lift3d.lift.config import SECTIONS, LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import NUMERICAL, GravityEstimate, image_gravity, point_and_normal_grid
 from lift3d.lift.observe import observe
 from lift3d.lift.result import LiftReject, LiftResult, Observation
-from lift3d.lift.scale import estimate_depth_scale
+from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
+from lift3d.lift.soft_edges import edge_ramp_px
 
 
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
@@ -75,6 +78,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     if Km is None:
         return res
     depth = np.asarray(depth)
+    cfg = soft_edge_erosion(depth, cfg, res)
     ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
     res.gravity = None if ge.down is None else [float(t) for t in ge.down]
@@ -90,7 +94,10 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         _per_annotation(ann, res, lambda: obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld,
                                                                  others)))
     scale = 1.0
-    if cfg.scale.from_priors and obs:
+    if cfg.scale.from_priors and cfg.scale.cues:
+        est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg)
+        scale, res.depth_scale_log_sigma = est.factor, est.log_sigma
+    elif cfg.scale.from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
     res.depth_scale_factor = float(scale)
     if scale != 1.0 and res.floor_height is not None:
@@ -99,6 +106,20 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         _per_annotation(ob.ann, res, lambda: res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km,
                                                                         depth)))
     return res
+
+
+def soft_edge_erosion(depth: np.ndarray, cfg: LiftConfig, res: LiftResult) -> LiftConfig:
+    """Model depth (``crop.soft_edges``): the width of the image's edge ramps (:mod:`lift3d.lift.soft_edges`, recorded
+    in ``res.edge_ramp_px``); masks and box-only foregrounds are eroded by half of it (the part of a ramp inside the
+    object), never less than ``crop.mask_erode_px``.  Returns the config to lift this image with."""
+    if not cfg.crop.soft_edges:
+        return cfg
+    res.edge_ramp_px = ramp = edge_ramp_px(depth)
+    erode = max(cfg.crop.mask_erode_px, int(np.ceil(0.5 * ramp - 1e-9)))
+    if erode == cfg.crop.mask_erode_px and cfg.crop.box_erode_px == 0 and erode <= 1:
+        return cfg
+    return LiftConfig(**{**{name: getattr(cfg, name) for name in SECTIONS},
+                         "crop": replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)})
 
 
 def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:

@@ -9,7 +9,7 @@ from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import contact_and_reach, floor_mode
-from lift3d.lift.crop import Crop, annotation_box, crop_dot, mask_region, read_box_crop
+from lift3d.lift.crop import Crop, annotation_box, crop_dot, erode_region, mask_region, read_box_crop
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, top_without_on_top
@@ -44,6 +44,7 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     support = None
     if box_only:
         ok, support = separate_box_only(ok, cr, depth, K, G, floor_h, down, hdown, prior, cfg, field)
+        ok = erode_region(ok, cr, cfg.crop.box_erode_px, cfg.clean.min_points)
     if ok.sum() < cfg.clean.min_points:
         raise LiftReject("too_few_points", f"{int(ok.sum())} clean points (< {cfg.clean.min_points})")
 

@@ -33,6 +33,8 @@ class LiftResult:
     gravity_confidence: float = 0.0
     floor_height: float | None = None
     depth_scale_factor: float = 1.0  # the depth was divided by this (1.0: no correction applied)
+    depth_scale_log_sigma: float = 0.0  # sd of log(true / used depth scale) after the correction (0: sensor depth)
+    edge_ramp_px: float | None = None  # width of the depth map's edge ramps when measured (crop.soft_edges)
     depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
 
 

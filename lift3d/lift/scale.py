@@ -6,11 +6,49 @@ import numpy as np
 
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
+from lift3d.lift.metric_scale import Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues
 
 
 MIN_HEIGHT = 0.02  # m; a seen height below this says nothing about the scale
 OCCLUDED_MEAS = 1.5  # an occluded object's height is this much less certain
 T_ITERATIONS = 10  # re-weighting iterations of the Student-t mean
+
+
+def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, float]]:
+    """(log(seen height / prior height), its spread) of every object whose full height is seen: it has a prior, is
+    not cut at the top or bottom, has enough points and, when occluded, stands on the floor (an occluder may hide
+    the bottom; the floor contact restores it).  The spread is the prior's height spread and the measurement's."""
+    out = []
+    for ob in obs:
+        p = ob.prior
+        if p is None or ob.trunc_v or len(ob.q) < cfg.plausible.few_points:
+            continue
+        hl, hh_, on_floor = object_height(ob, floor_h, cfg)
+        occluded = "occluded" in ob.flags
+        if occluded and not on_floor:
+            continue
+        h = hh_ - hl
+        if not (h > MIN_HEIGHT):
+            continue
+        meas = cfg.scale.meas_std * (OCCLUDED_MEAS if occluded else 1.0)
+        meas *= cfg.scale.box_only_factor if ob.box_only else 1.0
+        out.append((float(np.log(h / p.h)), float(np.hypot(p.h_rel_std, meas))))
+    return out
+
+
+def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig) -> ScaleEstimate:
+    """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
+    (:mod:`lift3d.lift.metric_scale`): each fully seen object's height against its prior and the camera's height
+    above the floor, with ``scale.prior_std`` as the depth source's spread and ``scale.shared_std`` as the error
+    every cue shares."""
+    sc = cfg.scale
+    mcfg = ScaleCueConfig(prior_sigma=sc.prior_std, shared_sigma=sc.shared_std, t_nu=sc.t_nu)
+    cues = [Cue("height", r, s) for r, s in height_ratios(obs, floor_h, cfg)]
+    if sc.camera_height:
+        cam = camera_height_cue(floor_h, floor_confidence, mcfg)
+        if cam is not None:
+            cues.append(cam)
+    return combine_cues(cues, mcfg)
 
 
 def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, int]:
@@ -28,24 +66,11 @@ def estimate_depth_scale(obs: list, floor_h, cfg: LiftConfig) -> tuple[float, in
     consensus counts less, smoothly, instead of fully up to the cut.  Returns (scale, objects used).
     """
     r, s = [], []
-    for ob in obs:
-        p = ob.prior
-        if p is None or ob.trunc_v or len(ob.q) < cfg.plausible.few_points:
-            continue
-        hl, hh_, on_floor = object_height(ob, floor_h, cfg)
-        occluded = "occluded" in ob.flags
-        if occluded and not on_floor:
-            continue  # an occluder may hide the bottom; the floor contact restores it
-        h = hh_ - hl
-        if not (h > MIN_HEIGHT):
-            continue
-        ratio = np.log(h / p.h)
+    for ratio, sigma in height_ratios(obs, floor_h, cfg):
         if abs(ratio) > np.log(cfg.scale.max_factor):
             continue  # a ratio no allowed scale can explain is a partial view (a table's top alone), not scale
         r.append(ratio)
-        meas = cfg.scale.meas_std * (OCCLUDED_MEAS if occluded else 1.0)
-        meas *= cfg.scale.box_only_factor if ob.box_only else 1.0
-        s.append(np.hypot(p.h_rel_std, meas))
+        s.append(sigma)
     if not r:
         return 1.0, 0
     r, s = np.array(r), np.array(s)

@@ -66,7 +66,8 @@ class LiftStage(Stage):
         record["gravity"] = res.gravity
         record["gravity_source"] = res.gravity_source
         record["gravity_confidence"] = res.gravity_confidence
-        record["depth_scale_factor"] = float(getattr(res, "depth_scale_factor", 1.0))
+        record["depth_scale_factor"] = float(res.depth_scale_factor)
+        record["depth_scale_log_sigma"] = float(res.depth_scale_log_sigma)
         record["annotations"] = []  # every annotation is now an object or a reject
         if self.keep_pixels:
             record["depth"] = {"bytes": depth_png_bytes(record["depth"]), "path": None}

@@ -29,7 +29,8 @@ class QAStage(Stage):
     def process_record(self, record: dict) -> dict:
         from lift3d.qa import generate_qa
 
-        image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name")}
+        image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name",
+                                           "depth_scale_log_sigma")}
         lifted = {o["annotation_id"] for o in record.get("objects") or []}
         record["rejected_categories"] = sorted(
             {c for aid, c in (record.get("annotation_categories") or {}).items() if aid not in lifted}

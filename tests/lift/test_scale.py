@@ -102,3 +102,23 @@ def test_scale_ratios_far_from_the_consensus_count_less_student_t():
     assert agree < robust < plain
     # agreeing ratios keep (up to the t weights' (nu + 1) / nu) their weight against the shrinkage
     assert est([1.03] * 6, 0.0) <= est([1.03] * 6, 4.0) <= np.log(1.03)
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.3])
+def test_scale_from_cues_with_its_uncertainty(scene, factor):
+    """Model depth (scale.cues): the heights and the camera height (1.3 m here, the prior says 1.4 m) undo a
+    global scale far beyond the old estimator's clip, and the image gets an honest uncertainty."""
+    boxes, depth, K, anns = _tables(scene, factor)
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.25})
+    res = lift_image(depth, K, anns, [0.0, 1.0, 0.0], cfg)
+    assert len(res.objects) == 2
+    assert abs(np.log(res.depth_scale_factor) - np.log(factor)) < 0.08
+    assert cfg.scale.shared_std <= res.depth_scale_log_sigma < 0.15
+    plain = lift_image(depth, K, anns, [0.0, 1.0, 0.0])
+    for o, p, gt in zip(res.objects, plain.objects, boxes):
+        assert iou_3d(o, gt) > iou_3d(p, gt)
+    # no object and no floor: the depth source's own spread, no correction
+    none = lift_image(depth, K, [], None, LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.25},
+                                                     gravity={"estimate": False}))
+    assert none.depth_scale_factor == 1.0 and none.depth_scale_log_sigma == pytest.approx(0.25)
+    assert lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(scale_from_priors=True)).depth_scale_log_sigma == 0.0
