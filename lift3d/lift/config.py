@@ -9,7 +9,10 @@ e.g. the build's ``BuildConfig.lift`` dict):
   top_keep=1.0)`` (see ``FLAT_KEYS``; most are the section's field name, a few carry the section as a prefix).
 
 Flat keys are applied in the order given, a section dict on top of the section's current values; an unknown
-section, field or key raises ``TypeError``.  Reading a flat key (``cfg.scale_from_priors``) also works.
+section, field or key raises ``TypeError``.  Reading a flat key (``cfg.scale_from_priors``) also works; the two
+flat switches named like their section (``amodal``, ``depth_field``) read as the section, whose truth value is
+its ``enabled`` field.  Set options through the constructor or the sections (``cfg.scale.from_priors = True``):
+assigning a flat key on the instance (``cfg.scale_from_priors = True``) is refused.
 """
 
 from __future__ import annotations
@@ -147,6 +150,9 @@ class AmodalConfig:
     square_blend: float = 0.5
     square_ratio: float = 0.9  # see square_blend
 
+    def __bool__(self) -> bool:  # the flat key ``amodal`` was this switch: ``if cfg.amodal`` still reads it
+        return bool(self.enabled)
+
 
 @dataclass
 class CoverConfig:
@@ -182,6 +188,9 @@ class DepthFieldConfig:
     # divide out the smooth multiplicative distortion measured on the room's planes; only with
     # scale.from_priors (model depth), never applied to sensor depth
     enabled: bool = True
+
+    def __bool__(self) -> bool:  # the flat key ``depth_field`` was this switch: ``if cfg.depth_field`` still reads it
+        return bool(self.enabled)
 
 
 @dataclass
@@ -292,6 +301,12 @@ class LiftConfig:
                 raise TypeError(f"LiftConfig: unknown option {key!r} (sections: {', '.join(SECTIONS)}; "
                                 "or a flat key of FLAT_KEYS)")
         return self
+
+    def __setattr__(self, name: str, value) -> None:
+        if name not in SECTIONS:
+            raise AttributeError(f"LiftConfig: set {name!r} through its section ({FLAT_KEYS[name][0]}) or the "
+                                 "constructor" if name in FLAT_KEYS else f"LiftConfig has no section {name!r}")
+        super().__setattr__(name, value)
 
     def __getattr__(self, name: str):
         # flat read access (cfg.scale_from_priors); only reached when no section has that name

@@ -46,3 +46,10 @@ def test_pickles_and_copies():
     assert pickle.loads(pickle.dumps(c)) == c and copy.deepcopy(c) == c
     with pytest.raises(AttributeError):
         LiftConfig().no_such_option  # noqa: B018
+
+
+def test_flat_switches_named_like_their_section_keep_their_truth_value():
+    assert LiftConfig().depth_field and not LiftConfig(depth_field=False).depth_field
+    assert LiftConfig().amodal and not LiftConfig(amodal=False).amodal
+    with pytest.raises(AttributeError, match="section"):
+        LiftConfig().scale_from_priors = True  # would be silently ignored otherwise
