@@ -83,7 +83,7 @@ def box_record(ob: Observation, centre_cam, dims, R, yaw: float, quality: float,
         "quality": quality,
         "flags": flags,
         "num_points": n_pts,
-        "mask_source": "box" if ob.box_only else "dataset",
+        "mask_source": "depth" if ob.box_only else "dataset",  # schema: box-only separation by depth
         "yaw_confidence": float(yaw_conf),
         "on_floor": bool(on_floor),
     }

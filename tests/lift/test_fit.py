@@ -56,4 +56,4 @@ def test_box_record_fields():
     r = box_record(ob, np.array([0.0, 0.5, 3.0]), np.array([0.5, 0.8, 1.0]), np.eye(3), 0.25, 0.5, ["box_only"], 3,
                    0.9, False)
     assert r["annotation_id"] == 7 and r["category"] == "chair" and r["R_cam"] == [1, 0, 0, 0, 1, 0, 0, 0, 1]
-    assert r["mask_source"] == "box" and r["bbox2d"] == [1.0, 2.0, 3.0, 4.0] and r["yaw"] == 0.25
+    assert r["mask_source"] == "depth" and r["bbox2d"] == [1.0, 2.0, 3.0, 4.0] and r["yaw"] == 0.25

@@ -251,7 +251,7 @@ def test_box_only_separates_object_from_floor_and_wall(scene):
         a["mask"] = None
     res = lift_image(depth, K, anns, [0.0, 1.0, 0.0])
     o = res.objects[0]
-    assert o["mask_source"] == "box" and "box_only" in o["flags"]
+    assert o["mask_source"] == "depth" and "box_only" in o["flags"]
     assert iou_3d(o, gt) > 0.7
 
 
