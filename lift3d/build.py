@@ -13,10 +13,10 @@ from pathlib import Path
 
 from lift3d import __version__
 from lift3d.errors import UserError
-from lift3d.io.coco import read_coco3d
+from lift3d.errors import InputError
+from lift3d.io.manifest import is_manifest, manifest_units, open_manifest
 from lift3d.output import UnitWriter, existing_shards, finalize, fs_and_root, merge_stats
 from lift3d.pipeline.executors import make_executor
-from lift3d.pipeline.run import make_units
 from lift3d.pipeline.stage import Stage
 from lift3d.schema import CONFIG_NAMES
 
@@ -120,11 +120,52 @@ def _load_build_info(fs, root: str) -> dict:
     return {}
 
 
+def _images_root(annotations, images) -> Path:
+    """The image root of a build: ``--images``, else the one recorded in a manifest."""
+    if images is None and is_manifest(annotations):
+        images = open_manifest(annotations).meta.get("images_root")
+    if images is None:
+        raise UserError("--images is required (the manifest records no image root)")
+    root = Path(images)
+    if not root.is_dir():
+        raise InputError(f"{root}: image root is not a directory (pass --images ROOT)")
+    return root
+
+
+def _input_manifest(annotations, writer: UnitWriter, resume: bool):
+    """The build's input as a manifest: a manifest folder as is; a COCO JSON ingested into the staging area.
+
+    The JSON is streamed into ``OUT/.staging/{split}/manifest`` (a local temporary folder when OUT is remote), so
+    both inputs reach the stages as the same record stream; ``--resume`` reuses that manifest and does not
+    re-read the JSON.
+    """
+    if is_manifest(annotations):
+        return open_manifest(annotations)
+    if Path(str(annotations)).is_dir():
+        raise InputError(f"{annotations}: a folder without manifest.json (write one with lift3d ingest)")
+    from lift3d.io.ingest import ingest_coco_json
+
+    local = "://" not in writer.out or writer.out.startswith("file://")
+    if local:
+        folder = Path(writer.staging.replace("file://", "")) / "manifest"
+    else:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="lift3d-manifest-"))
+    if resume and is_manifest(folder):
+        return open_manifest(folder)
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    ingest_coco_json(annotations, folder, "coco")
+    return open_manifest(folder)
+
+
 def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local", ray_address=None,
           resume: bool = False, overwrite: bool = False, progress=None) -> dict:
     """Run a build; returns the split's entry of build_info.json."""
     t_start = time.perf_counter()
-    inp = read_coco3d(annotations, images)
     fs, root = fs_and_root(out)
     writer = UnitWriter(out, cfg.split, row_group_size=cfg.row_group_size)
     has_final = any(existing_shards(fs, root, c, cfg.split) for c in CONFIG_NAMES)
@@ -132,26 +173,30 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
         raise UserError(f"{out} already has a '{cfg.split}' split; pass --overwrite to rebuild it or --resume to continue")
     if not resume:
         writer.clear()
+    images = _images_root(annotations, images)
+    man = _input_manifest(annotations, writer, resume)
 
-    units = make_units(inp.records, cfg.images_per_unit)
+    units = manifest_units(man, cfg.images_per_unit, images)
     done = writer.done_units() if resume else set()
     todo = [u for u in units if u.unit_id not in done]
     stages = make_stages(cfg)
     ex = make_executor(executor, ray_address=ray_address, progress=progress)
     report = ex.run(stages, todo, writer)
     orphan_unit = len(units)  # annotations/images that belong to no valid record
-    if inp.orphan_rejects and orphan_unit not in done:
-        writer.write_extra_rejects(orphan_unit, inp.orphan_rejects)
+    if man.meta.get("orphan_reject_count") and orphan_unit not in done:
+        writer.write_extra_rejects(orphan_unit, man.orphan_rejects())
 
     shards = finalize(writer, cfg.rows_per_shard,
                       int(cfg.max_shard_mb * 2**20) if cfg.max_shard_mb else None)
     stats = merge_stats(writer.load_stats())
-    stats.update(inp.counts())
+    stats.update(man.counts())
     info = _load_build_info(fs, root)
     split_info = {
         "config": dataclasses.asdict(cfg),
-        "input": {"annotations": _abs(annotations), "images": _abs(images)},
-        "counts": {**inp.counts(), **{f"{c}_rows": shards[c]["num_examples"] for c in CONFIG_NAMES}},
+        "input": {"annotations": _abs(annotations), "images": _abs(images), "format": man.meta.get("format"),
+                  "manifest": is_manifest(annotations)},
+        "priors_coverage": man.meta.get("priors_coverage"),
+        "counts": {**man.counts(), **{f"{c}_rows": shards[c]["num_examples"] for c in CONFIG_NAMES}},
         "stats": stats,
         "shards": shards,
         "executor": executor,

@@ -72,8 +72,10 @@ def _parser() -> argparse.ArgumentParser:
             "lift3d build --annotations out/synth/annotations.json --images out/synth --depth dataset --out out/sample")
     b.add_argument("--config", default=None, metavar="YAML",
                    help="run config (pipelines/*.yaml): keys are these options' names; flags override it")
-    b.add_argument("--annotations", help="COCO instances JSON (with the optional COCO-3D fields)")
-    b.add_argument("--images", help="root folder that file_name and depth_file are relative to")
+    b.add_argument("--annotations",
+                   help="a manifest folder (lift3d ingest) or a COCO instances JSON (with the optional COCO-3D fields)")
+    b.add_argument("--images", help="root folder that file_name and depth_file are relative to "
+                                    "(default for a manifest: the root given to lift3d ingest)")
     b.add_argument("--out", help="output folder or fsspec URI")
     b.add_argument("--depth", default="dataset",
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
@@ -107,6 +109,22 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true", help="continue an interrupted build (finished units are skipped)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing split in --out")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ig = add("ingest", "Stream annotation files into a sharded Parquet manifest that lift3d build reads.",
+             "lift3d ingest --format objects365 --annotations zhiyuan_objv2_train.json --images o365/ --out o365.manifest\n"
+             "lift3d ingest --format openimages --annotations oidv7-train-annotations-bbox.csv "
+             "oidv7-class-descriptions-boxable.csv --images oi/train --out oi.manifest")
+    ig.add_argument("--format", required=True, choices=("coco", "lvis", "objects365", "openimages", "refcoco"),
+                    help="source format")
+    ig.add_argument("--annotations", required=True, nargs="+", metavar="PATH",
+                    help="annotation file(s): one JSON (coco, lvis, objects365); the boxes CSV plus class descriptions "
+                         "(and optional image-labels / segmentation CSVs) for openimages; instances JSON plus "
+                         "refs(<split_by>).p or .json for refcoco")
+    ig.add_argument("--images", default=None, metavar="ROOT", help="image root (recorded; OpenImages sizes are read here)")
+    ig.add_argument("--out", required=True, metavar="MANIFEST", help="manifest folder to write")
+    ig.add_argument("--rows-per-shard", type=int, default=20000, help="images per manifest shard (default 20000)")
+    ig.add_argument("--tmp-dir", default=None, help="folder for the spill files (default: the system temp dir)")
+    ig.add_argument("--overwrite", action="store_true", help="replace an existing manifest")
 
     v = add("validate", "Re-derive every answer from the stored boxes and check balance and accounting.",
             "lift3d validate out/sample")
@@ -204,7 +222,7 @@ def _apply_run_config(a) -> None:
                 raise UserError(f"{a.config}: unknown option {key!r} (see lift3d build --help)")
             if getattr(a, attr) == _BUILD_DEFAULTS.get(attr):
                 setattr(a, attr, value)
-    for req in ("annotations", "images", "out"):
+    for req in ("annotations", "out"):
         if not getattr(a, req):
             raise UserError(f"--{req} is required (on the command line or in --config)")
 
@@ -230,6 +248,15 @@ def _cmd_build(a) -> int:
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)
     print(format_summary(a.out, info))
+    return 0
+
+
+def _cmd_ingest(a) -> int:
+    from lift3d.io.ingest import ingest, manifest_summary
+
+    meta = ingest(a.format, a.annotations, a.out, images_root=a.images, rows_per_shard=a.rows_per_shard,
+                  tmp_dir=a.tmp_dir, overwrite=a.overwrite)
+    print(f"wrote {a.out}: {manifest_summary(meta)}")
     return 0
 
 
@@ -270,7 +297,7 @@ def _cmd_schema(a) -> int:
     return 0
 
 
-COMMANDS = {"synth": _cmd_synth, "build": _cmd_build, "validate": _cmd_validate, "eval": _cmd_eval,
+COMMANDS = {"synth": _cmd_synth, "ingest": _cmd_ingest, "build": _cmd_build, "validate": _cmd_validate, "eval": _cmd_eval,
             "eval-depth": _cmd_eval_depth, "schema": _cmd_schema}
 
 from lift3d.viz.cli import COMMANDS as VIZ_COMMANDS  # noqa: E402  (cheap: no numpy/matplotlib import)

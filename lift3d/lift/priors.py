@@ -102,3 +102,74 @@ def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float 
         if c < best_c:
             best, best_c = m, c
     return best
+
+
+def resolve(category: str | None, synonyms=()) -> tuple[SizePrior | None, str]:
+    """The prior of a category and how it was found: ``direct`` | ``synonym`` | ``fallback`` | ``none``.
+
+    ``direct``: the name (or an alias/plural of it) is a row of the table; ``synonym``: one of the dataset's
+    synonyms for it is (LVIS ``synonyms``); ``fallback``: the vocabulary's parent class
+    (``lift3d/priors/vocab_parents.csv``) resolves, with a wider spread (see :func:`fallback_prior`).
+    """
+    p = lookup(category)
+    if p is not None:
+        return p, "direct"
+    for s in synonyms or ():
+        p = lookup(s)
+        if p is not None:
+            return p, "synonym"
+    p = fallback_prior(category)
+    if p is not None:
+        return p, "fallback"
+    return None, "none"
+
+
+def coverage(names, synonyms: dict | None = None) -> dict:
+    """How a vocabulary's categories resolve to a prior: counts per route and the names without one."""
+    out = {"categories": 0, "direct": 0, "synonym": 0, "fallback": 0, "none": 0, "missing": []}
+    for n in names:
+        _, how = resolve(n, (synonyms or {}).get(n, ()))
+        out["categories"] += 1
+        out[how] += 1
+        if how == "none":
+            out["missing"].append(n)
+    out["missing"] = out["missing"][:50]
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_parents() -> dict[str, str]:
+    """category -> parent class of the fallback hierarchy (``priors/vocab_parents.csv``); empty when absent."""
+    try:
+        text = resources.files("lift3d").joinpath("priors/vocab_parents.csv").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    out: dict[str, str] = {}
+    for ln in text.splitlines():
+        if not ln.strip() or ln.lstrip().startswith("#") or ln.startswith("category,"):
+            continue
+        name, _, parent = ln.rpartition(",")
+        if name:
+            out[normalise_name(name)] = normalise_name(parent)
+    return out
+
+
+FALLBACK_SPREAD = 2.0  # a fallback prior's relative spreads are at least the parent's times this
+
+
+@lru_cache(maxsize=4096)
+def fallback_prior(category: str | None) -> SizePrior | None:
+    """The parent class's prior with a wider spread (the parent chain is followed up to 4 levels)."""
+    if not category:
+        return None
+    parents = load_parents()
+    n = normalise_name(category)
+    for _ in range(4):
+        n = parents.get(n)
+        if n is None:
+            return None
+        p = lookup(n)
+        if p is not None:
+            return SizePrior(normalise_name(category), p.w, p.h, p.l, min(1.0, max(0.5, p.rel_std * FALLBACK_SPREAD)),
+                             min(1.0, max(0.5, p.h_rel_std * FALLBACK_SPREAD)))
+    return None

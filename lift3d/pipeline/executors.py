@@ -29,17 +29,19 @@ class LocalExecutor:
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=sum(len(u.records) for u in units), unit="img", desc="build")
+            bar = tqdm(total=sum(u.size for u in units), unit="img", desc="build")
         for unit in units:
-            run_stages(stages, unit.records, report.stage_seconds)
+            records = unit.load()  # a manifest unit reads its rows here; nothing stays behind after the write
+            run_stages(stages, records, report.stage_seconds)
             t_write = time.process_time()
-            sink.write_unit(unit.unit_id, unit.records)
+            sink.write_unit(unit.unit_id, records)
             report.stage_seconds["write"] += time.process_time() - t_write
             report.units += 1
-            report.images += len(unit.records)
-            report.unit_done.append((time.perf_counter() - t0, len(unit.records)))
+            report.images += len(records)
+            report.unit_done.append((time.perf_counter() - t0, len(records)))
             if bar is not None:
-                bar.update(len(unit.records))
+                bar.update(len(records))
+            del records
         if bar is not None:
             bar.close()
         report.seconds = time.perf_counter() - t0

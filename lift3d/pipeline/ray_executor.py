@@ -54,6 +54,8 @@ def _process(stages, sink, batch: dict) -> dict:
     unit_ids, payloads = [], []
     for unit_id, payload in zip(batch["unit_id"], batch["payload"]):
         records = pickle.loads(payload)
+        if not isinstance(records, list):  # a work unit's description (a manifest row range): read it here
+            records = records.load()
         run_stages(stages, records)
         if sink is not None:
             stats = sink.write_unit(int(unit_id), records)
@@ -129,7 +131,8 @@ class RayExecutor:
         n_gpus, n_cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         segs = segments(stages, gpus=n_gpus > 0)
         ds = ray.data.from_items(
-            [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records)} for u in units],
+            [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records if isinstance(u, WorkUnit) else u)}
+             for u in units],
             override_num_blocks=len(units),
         )
         from ray import cloudpickle  # stages may be defined in __main__ or a test module
@@ -179,9 +182,10 @@ class RayExecutor:
 
         blob = ray.put(cloudpickle.dumps(stages))
         for unit in units:
-            refs = [remote.remote(blob, pickle.dumps(r)) for r in unit.records]
+            records = unit.load()
+            refs = [remote.remote(blob, pickle.dumps(r)) for r in records]
             out = []
-            for rec, ref in zip(unit.records, refs):
+            for rec, ref in zip(records, refs):
                 try:
                     out.append(pickle.loads(ray.get(ref)))
                 except Exception as exc:  # the worker died on this record every time

@@ -16,6 +16,13 @@ class WorkUnit:
     unit_id: int
     records: list[dict]
 
+    @property
+    def size(self) -> int:
+        return len(self.records)
+
+    def load(self) -> list[dict]:
+        return self.records
+
 
 def make_units(records: list[dict], images_per_unit: int) -> list[WorkUnit]:
     n = max(1, int(images_per_unit))

@@ -1,0 +1,430 @@
+"""``lift3d ingest``: stream annotation sources into a sharded Parquet manifest (:mod:`lift3d.io.manifest`).
+
+Nothing is loaded whole.  COCO-family JSON (COCO, LVIS, Objects365, the RefCOCO instances) is read with a
+streaming parser (``ijson``, C backend) in three passes over the file: ``categories``, ``images`` (spilled to
+disk, ids kept as an int64 array), ``annotations`` (spilled to on-disk partitions by image-id range).  Each
+partition is then joined alone with the same per-record rules as :func:`lift3d.io.coco.read_coco3d` (the
+same rejects, the same first-occurrence rule for duplicate ids, found from the sorted id array), and the
+records are written in image-id order.  Memory is bounded by one partition (the partition count grows with
+the file) plus 8 bytes per annotation id and 16 per image id.  OpenImages CSVs are read in chunks through the
+same partitioning (:mod:`lift3d.io.openimages`).
+
+Format semantics (per record / per annotation, see docs/ingest.md):
+- ``lvis``: ``not_exhaustive_category_ids`` -> ``not_exhaustive_categories`` (QA never counts, names or
+  locates all of them), ``neg_category_ids`` -> ``neg_categories``; ``file_name`` from ``coco_url`` when absent.
+- ``objects365``: ``isfake`` -> reject ``fake_box``, ``isreflected`` -> reject ``reflection``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+from lift3d.errors import InputError
+from lift3d.io.coco import STAGE, _annotation, _image_record
+from lift3d.io.manifest import ManifestWriter
+from lift3d.pipeline.stage import add_reject, reject_record
+
+FORMATS = ("coco", "lvis", "objects365", "openimages", "refcoco")
+PARTITION_BYTES = 16 * 2**20  # input bytes per partition (about 100k Objects365 annotations)
+FLUSH_ITEMS = 50_000  # spilled items buffered in memory before a flush
+
+
+def _ijson():
+    import ijson
+
+    return ijson
+
+
+class Spill:
+    """Append-only pickle partitions on disk: ``add(part, item)``, then ``read(part)`` in insertion order."""
+
+    def __init__(self, folder: Path, n: int, name: str):
+        self.paths = [folder / f"{name}-{i:05d}.pkl" for i in range(n)]
+        self.files = [open(p, "wb") for p in self.paths]
+        self.buf: list[list] = [[] for _ in range(n)]
+        self.pending = 0
+
+    def add(self, part: int, item) -> None:
+        self.buf[part].append(item)
+        self.pending += 1
+        if self.pending >= FLUSH_ITEMS:
+            self.flush()
+
+    def flush(self) -> None:
+        for f, b in zip(self.files, self.buf):
+            if b:
+                pickle.dump(b, f, protocol=pickle.HIGHEST_PROTOCOL)
+                b.clear()
+        self.pending = 0
+
+    def close(self) -> None:
+        self.flush()
+        for f in self.files:
+            f.close()
+
+    def read(self, part: int):
+        with open(self.paths[part], "rb") as f:
+            while True:
+                try:
+                    chunk = pickle.load(f)
+                except EOFError:
+                    return
+                yield from chunk
+
+
+def _json_items(path: Path, prefix: str):
+    """Stream the items of a top-level list; malformed JSON is one InputError line."""
+    ijson = _ijson()
+    try:
+        with open(path, "rb") as f:
+            yield from ijson.items(f, prefix, use_float=True)
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotations file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read annotations file ({exc.__class__.__name__}: {exc})") from None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise InputError(f"{path}: malformed JSON ({msg})") from None
+
+
+def _top_level_types(path: Path) -> dict[str, str]:
+    """Types of the top-level keys (a full event scan: only run when a list came back empty)."""
+    ijson = _ijson()
+    out: dict[str, str] = {}
+    key = None
+    try:
+        with open(path, "rb") as f:
+            for prefix, event, value in ijson.parse(f):
+                if prefix == "" and event == "map_key":
+                    key = value
+                elif key is not None and prefix == key and event in ("start_map", "start_array", "string",
+                                                                       "number", "boolean", "null", "integer",
+                                                                       "double"):
+                    out[key] = {"start_map": "dict", "start_array": "list"}.get(event, event)
+                    key = None
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: malformed JSON ({' '.join(str(exc).split())[:200]})") from None
+    return out
+
+
+def _check_json_object(path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip()
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotations file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read annotations file ({exc.__class__.__name__}: {exc})") from None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    if not head.startswith(b"{"):
+        raise InputError(f"{path}: expected a JSON object with images, annotations and categories")
+
+
+def _require_lists(path: Path, empty: list[str]) -> None:
+    """A list that came back empty may be missing or not a list: find out (rare, so the slow scan is fine)."""
+    if not empty:
+        return
+    types = _top_level_types(path)
+    missing = [k for k in ("images", "annotations", "categories") if k not in types]
+    if missing:
+        raise InputError(f"{path}: missing top-level key(s) {', '.join(missing)} "
+                         "(a COCO instances file needs images, annotations, categories)")
+    for k in empty:
+        if types.get(k) != "list":
+            raise InputError(f"{path}: '{k}' must be a list, got {types.get(k)}")
+
+
+def _valid_id(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
+
+
+def _lvis_file_name(img: dict):
+    if img.get("file_name") is None and isinstance(img.get("coco_url"), str):
+        parts = img["coco_url"].rstrip("/").split("/")
+        if len(parts) >= 2:
+            return "/".join(parts[-2:])  # .../train2017/000000391895.jpg -> train2017/000000391895.jpg
+    return img.get("file_name")
+
+
+class CocoFamily:
+    """Per-format hooks of the COCO-family join."""
+
+    def __init__(self, fmt: str, categories: dict[int, str]):
+        self.fmt = fmt
+        self.categories = categories
+
+    def image(self, img: dict) -> dict:
+        if self.fmt == "lvis" and img.get("file_name") is None:
+            img = {**img, "file_name": _lvis_file_name(img)}
+        return img
+
+    def semantics(self, rec: dict, img: dict) -> None:
+        if self.fmt != "lvis":
+            return
+        for src, dst in (("not_exhaustive_category_ids", "not_exhaustive_categories"),
+                         ("neg_category_ids", "neg_categories")):
+            ids = img.get(src) or []
+            names = sorted({self.categories[c] for c in ids if isinstance(c, int) and c in self.categories})
+            if names:
+                rec[dst] = names
+
+    def annotation_problem(self, ann: dict):
+        if self.fmt == "objects365":
+            if ann.get("isfake") in (1, True):
+                return ("fake_box", "Objects365 marks this box isfake (not a real object)")
+            if ann.get("isreflected") in (1, True):
+                return ("reflection", "Objects365 marks this box isreflected (a reflection is not a 3D object)")
+        return None
+
+
+def _licence(img: dict) -> str:
+    lic = img.get("license")
+    return "" if lic is None else str(lic)
+
+
+def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per_shard: int = 20000,
+                     partitions: int | None = None, tmp_dir=None, extra_meta: dict | None = None,
+                     annotation_hook=None) -> dict:
+    """Stream a COCO-family instances JSON into a manifest at ``out``; returns the manifest metadata.
+
+    ``annotation_hook(ann, a)`` may add fields to a validated annotation ``a`` (RefCOCO expressions).
+    """
+    path = Path(path)
+    t0 = time.perf_counter()
+    _check_json_object(path)
+
+    categories: dict[int, str] = {}
+    synonyms: dict[str, list[str]] = {}
+    for c in _json_items(path, "categories.item"):
+        if not isinstance(c, dict) or not isinstance(c.get("id"), int) or not isinstance(c.get("name"), str):
+            raise InputError(f"{path}: every category needs an integer id and a string name, got {str(c)[:200]}")
+        categories[c["id"]] = c["name"]
+        if isinstance(c.get("synonyms"), list):
+            synonyms[c["name"]] = [s for s in c["synonyms"] if isinstance(s, str)]
+    fam = CocoFamily(fmt, categories)
+
+    work = Path(tempfile.mkdtemp(prefix="lift3d-ingest-", dir=tmp_dir))
+    try:
+        # images: spilled in file order, their ids kept for the partition boundaries
+        img_spill = Spill(work, 1, "images-seq")
+        ids = array("q")
+        orphans: list[tuple] = []  # (key, reject)
+        n_img = 0
+        for img in _json_items(path, "images.item"):
+            seq = n_img
+            n_img += 1
+            if not isinstance(img, dict) or not _valid_id(img.get("id")):
+                orphans.append(((0, seq), {"image_id": None, "annotation_id": None, "stage": STAGE,
+                                           "reason": "bad_image_entry",
+                                           "detail": f"image entry without an integer id: {str(img)[:200]}"}))
+                continue
+            ids.append(img["id"])
+            img_spill.add(0, (seq, img))
+        img_spill.close()
+
+        size = path.stat().st_size
+        n_parts = partitions or max(1, min(4096, math.ceil(size / PARTITION_BYTES)))
+        sorted_ids = np.sort(np.frombuffer(ids, dtype=np.int64)) if len(ids) else np.zeros(0, np.int64)
+        del ids
+        n_parts = max(1, min(n_parts, len(sorted_ids) or 1))
+        bounds = [int(sorted_ids[(k * len(sorted_ids)) // n_parts]) for k in range(1, n_parts)]
+        del sorted_ids
+
+        def part_of(iid) -> int:
+            if isinstance(iid, (int, float)) and not (isinstance(iid, float) and not math.isfinite(iid)):
+                return bisect.bisect_right(bounds, iid)
+            return 0
+
+        images = Spill(work, n_parts, "images")
+        for seq, img in img_spill.read(0):
+            images.add(part_of(img["id"]), (seq, img))
+        images.close()
+        os.unlink(img_spill.paths[0])
+
+        # annotations: partitioned by image id; ids kept to find duplicates afterwards
+        anns = Spill(work, n_parts, "annotations")
+        ann_ids = array("q")
+        n_ann = 0
+        for ann in _json_items(path, "annotations.item"):
+            seq = n_ann
+            n_ann += 1
+            if not isinstance(ann, dict) or not _valid_id(ann.get("id")):
+                iid = ann.get("image_id") if isinstance(ann, dict) else None
+                orphans.append(((1, seq), {"image_id": iid, "annotation_id": None, "stage": STAGE,
+                                           "reason": "bad_annotation_entry",
+                                           "detail": f"annotation without an integer id: {str(ann)[:200]}"}))
+                continue
+            anns.add(part_of(ann.get("image_id")), (seq, len(ann_ids), ann))
+            ann_ids.append(ann["id"])
+        anns.close()
+
+        empty = [k for k, n in (("images", n_img), ("annotations", n_ann), ("categories", len(categories))) if n == 0]
+        _require_lists(path, empty)
+
+        # duplicate annotation ids: the first occurrence (lowest valid index) is kept
+        arr = np.frombuffer(ann_ids, dtype=np.int64)
+        order = np.argsort(arr, kind="stable")
+        s = arr[order]
+        dup_pos = np.nonzero(s[1:] == s[:-1])[0] + 1 if len(s) > 1 else np.zeros(0, np.int64)
+        first_of: dict[int, int] = {}
+        for p in dup_pos:
+            aid = int(s[p])
+            if aid not in first_of:
+                j = p
+                while j > 0 and s[j - 1] == aid:
+                    j -= 1
+                first_of[aid] = int(order[j])
+        del arr, order, s, ann_ids
+
+        writer = ManifestWriter(out, rows_per_shard)
+        dup_records: list[tuple] = []
+        root = Path(images_root) if images_root else Path(".")
+        for part in range(n_parts):
+            by_id: dict[int, tuple] = {}
+            for seq, img in images.read(part):
+                img = fam.image(img)
+                rec = _image_record(img, root)
+                fam.semantics(rec, img)
+                if rec["image_id"] in by_id:
+                    rec["_pending_reject"] = ("duplicate_image_id", f"image id {rec['image_id']} appears more than once")
+                    dup_records.append((seq, rec, img))
+                else:
+                    by_id[rec["image_id"]] = (rec, img)
+            for seq, vi, ann in anns.read(part):
+                aid, iid = ann["id"], ann.get("image_id")
+                try:
+                    hit = by_id.get(iid)
+                except TypeError:  # an unhashable image_id
+                    hit = None
+                rec = hit[0] if hit else None
+                if aid in first_of and first_of[aid] != vi:
+                    r = {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
+                         "reason": "duplicate_annotation_id",
+                         "detail": f"annotation id {aid} appears more than once; the first occurrence is kept"}
+                    if rec is not None:
+                        rec["rejects"].append(r)
+                    else:
+                        orphans.append(((1, seq), r))
+                    continue
+                if rec is None:
+                    orphans.append(((1, seq), {"image_id": iid if isinstance(iid, int) else None,
+                                               "annotation_id": aid, "stage": STAGE, "reason": "unknown_image",
+                                               "detail": f"image_id {iid!r} is not in images"}))
+                    continue
+                if rec.get("_pending_reject"):
+                    rec["annotations"].append({"annotation_id": aid})
+                    continue
+                if ann.get("category_id") in categories:
+                    rec["annotation_categories"][aid] = categories[ann["category_id"]]
+                a, problem = _annotation(ann, rec, categories)
+                if problem is None:
+                    problem = fam.annotation_problem(ann)
+                if problem:
+                    add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)
+                else:
+                    if annotation_hook is not None:
+                        annotation_hook(ann, a)
+                    rec["annotations"].append(a)
+            for iid in sorted(by_id):
+                rec, img = by_id[iid]
+                _finish(rec)
+                writer.add(rec, source=fmt, license=_licence(img))
+            del by_id
+        for _, rec, img in sorted(dup_records, key=lambda t: t[0]):
+            _finish(rec)
+            writer.add(rec, source=fmt, license=_licence(img))
+        orphan_rows = [r for _, r in sorted(orphans, key=lambda t: t[0])]
+        writer.write_orphans(orphan_rows)
+        from lift3d.lift.priors import coverage
+
+        meta = {
+            "format": fmt, "sources": [str(path.resolve())],
+            "images_root": str(Path(images_root).resolve()) if images_root else None,
+            "input_images": n_img, "input_annotations": n_ann, "orphan_rejects": "orphan_rejects.parquet",
+            "orphan_reject_count": len(orphan_rows),
+            "categories": {str(k): v for k, v in sorted(categories.items())},
+            "priors_coverage": coverage(categories.values(), synonyms),
+            "seconds": round(time.perf_counter() - t0, 3), "partitions": n_parts,
+            **(extra_meta or {}),
+        }
+        return writer.finish(meta)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _finish(rec: dict) -> None:
+    pending = rec.pop("_pending_reject", None)
+    if pending:
+        reject_record(rec, STAGE, *pending)
+
+
+def ingest(fmt: str, annotations: list, out, *, images_root=None, rows_per_shard: int = 20000,
+           tmp_dir=None, overwrite: bool = False) -> dict:
+    """The ``lift3d ingest`` entry point: validate arguments, dispatch on the format, write the card."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (use one of {', '.join(FORMATS)})")
+    paths = [Path(p) for p in annotations]
+    if not paths:
+        raise InputError("--annotations needs at least one file")
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"{p}: annotations file not found")
+    if images_root is not None and not Path(images_root).is_dir():
+        raise InputError(f"{images_root}: image root is not a directory")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise InputError(f"{out}: exists and is not empty (pass --overwrite to replace it)")
+        shutil.rmtree(out)
+    if fmt in ("coco", "lvis", "objects365"):
+        if len(paths) != 1:
+            raise InputError(f"--format {fmt} takes one instances JSON, got {len(paths)} files")
+        meta = ingest_coco_json(paths[0], out, fmt, images_root=images_root, rows_per_shard=rows_per_shard,
+                                tmp_dir=tmp_dir)
+    elif fmt == "openimages":
+        from lift3d.io.openimages import ingest_openimages
+
+        meta = ingest_openimages(paths, out, images_root=images_root, rows_per_shard=rows_per_shard, tmp_dir=tmp_dir)
+    else:
+        from lift3d.io.refcoco import ingest_refcoco
+
+        meta = ingest_refcoco(paths, out, images_root=images_root, rows_per_shard=rows_per_shard, tmp_dir=tmp_dir)
+    write_manifest_card(out, meta)
+    return meta
+
+
+def write_manifest_card(out, meta: dict) -> None:
+    cov = meta.get("priors_coverage") or {}
+    lines = [
+        f"# lift3d manifest: {meta.get('format')}",
+        "",
+        f"- Sources: {', '.join(meta.get('sources') or [])}",
+        f"- Images root: {meta.get('images_root')}",
+        f"- Input images: {meta.get('input_images')}, input annotations: {meta.get('input_annotations')}",
+        f"- Records: {meta.get('records')} in {len(meta.get('shards') or [])} shard(s); "
+        f"rejects without an image record: {meta.get('orphan_reject_count', 0)}",
+        f"- Categories: {len(meta.get('categories') or {})}; size priors: {cov.get('direct', 0)} direct, "
+        f"{cov.get('synonym', 0)} by synonym, {cov.get('fallback', 0)} by fallback, {cov.get('none', 0)} none",
+        f"- Ingest time: {meta.get('seconds')} s",
+        "",
+        "Build with `lift3d build --annotations THIS_FOLDER --images ROOT --out OUT`.",
+        "",
+    ]
+    (Path(out) / "README.md").write_text("\n".join(lines))
+
+
+def manifest_summary(meta: dict) -> str:
+    return json.dumps({k: meta.get(k) for k in ("format", "records", "input_images", "input_annotations",
+                                                 "orphan_reject_count", "seconds")})

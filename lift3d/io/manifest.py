@@ -1,0 +1,271 @@
+"""The ingest manifest: a folder of Parquet shards, one row per image with everything the reader produces.
+
+Layout of ``MANIFEST/``::
+
+    manifest.json              format, sources, counts, shard list (path + rows), categories, coverage
+    images-NNNNN.parquet       one row per image record, in the reader's order (image id, then duplicates)
+    orphan_rejects.parquet     reject rows that belong to no image record (unknown image, bad entries)
+    README.md                  the manifest card
+
+A row carries the COCO-3D record fields of :func:`lift3d.io.coco.read_coco3d` (``file_name``, ``width``,
+``height``, ``K``, ``gravity``, ``depth_file``, ``depth_scale``, ``annotations``, ``annotation_categories``,
+``rejects``, ``failed``) plus the source, the licence and the per-image annotation semantics
+(``not_exhaustive_categories``, ``neg_categories``).  :func:`row_to_record` turns a row back into exactly the
+record dict the pipeline consumes, so a build from a manifest and one from the JSON see the same record stream.
+Work units of a build are row ranges of the shards (:func:`manifest_units`): a worker reads its own rows and the
+driver never holds the records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lift3d.errors import InputError
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 1
+ROW_GROUP = 64  # rows per Parquet row group: a work unit reads only the groups it covers
+
+_REJECT = pa.struct([("image_id", pa.int64()), ("annotation_id", pa.int64()), ("stage", pa.string()),
+                     ("reason", pa.string()), ("detail", pa.string())])
+_ANN = pa.struct([
+    ("annotation_id", pa.int64()), ("category_id", pa.int64()), ("category", pa.string()),
+    ("bbox2d", pa.list_(pa.float64())), ("iscrowd", pa.int8()),
+    ("segmentation", pa.string()),  # JSON (polygons or RLE), null when absent
+    ("flags", pa.list_(pa.string())),  # source flags (OpenImages occluded/truncated/inside), usually empty
+    ("referring", pa.string()),  # JSON list of referring expressions (RefCOCO family), null when none
+])
+ROW_SCHEMA = pa.schema([
+    ("image_id", pa.int64()), ("file_name", pa.string()), ("width", pa.int64()), ("height", pa.int64()),
+    ("K", pa.list_(pa.float64())), ("gravity", pa.list_(pa.float64())), ("depth_file", pa.string()),
+    ("depth_scale", pa.float64()), ("failed", pa.bool_()),
+    ("annotations", pa.list_(_ANN)),
+    ("annotation_categories", pa.list_(pa.struct([("annotation_id", pa.int64()), ("category", pa.string())]))),
+    ("rejects", pa.list_(_REJECT)),
+    ("not_exhaustive_categories", pa.list_(pa.string())), ("neg_categories", pa.list_(pa.string())),
+    ("source", pa.string()), ("license", pa.string()), ("source_image_id", pa.string()),
+])
+REJECT_SCHEMA = pa.schema(list(_REJECT))
+
+
+def _int_or_none(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63 else None
+
+
+def _str_or_none(v):
+    return v if isinstance(v, str) else None
+
+
+def clean_reject(r: dict) -> dict:
+    return {"image_id": _int_or_none(r.get("image_id")), "annotation_id": _int_or_none(r.get("annotation_id")),
+            "stage": str(r.get("stage")), "reason": str(r.get("reason")), "detail": str(r.get("detail") or "")}
+
+
+def record_to_row(rec: dict, *, source: str = "", license: str = "", source_image_id=None) -> dict:  # noqa: A002
+    anns = []
+    for a in rec.get("annotations") or []:
+        seg = a.get("segmentation")
+        ref = a.get("referring")
+        anns.append({"annotation_id": a["annotation_id"], "category_id": a.get("category_id"),
+                     "category": a.get("category"), "bbox2d": a.get("bbox2d"), "iscrowd": a.get("iscrowd"),
+                     "segmentation": None if seg is None else json.dumps(seg, separators=(",", ":")),
+                     "flags": list(a.get("flags") or []),
+                     "referring": None if not ref else json.dumps(ref, separators=(",", ":"))})
+    return {
+        "image_id": _int_or_none(rec.get("image_id")), "file_name": _str_or_none(rec.get("file_name")),
+        "width": _int_or_none(rec.get("width")), "height": _int_or_none(rec.get("height")),
+        "K": rec.get("K"), "gravity": rec.get("gravity"), "depth_file": _str_or_none(rec.get("depth_file")),
+        "depth_scale": rec.get("depth_scale"), "failed": bool(rec.get("failed")),
+        "annotations": anns,
+        "annotation_categories": [{"annotation_id": k, "category": v}
+                                  for k, v in (rec.get("annotation_categories") or {}).items()],
+        "rejects": [clean_reject(r) for r in rec.get("rejects") or []],
+        "not_exhaustive_categories": list(rec.get("not_exhaustive_categories") or []),
+        "neg_categories": list(rec.get("neg_categories") or []),
+        "source": source, "license": license, "source_image_id": source_image_id,
+    }
+
+
+def row_to_record(row: dict, images_root: str) -> dict:
+    """A manifest row -> the pipeline record (the same dict the JSON reader builds)."""
+    anns = []
+    for a in row["annotations"] or []:
+        d = {"annotation_id": a["annotation_id"], "category_id": a["category_id"], "category": a["category"],
+             "bbox2d": a["bbox2d"],
+             "segmentation": None if a["segmentation"] is None else json.loads(a["segmentation"]),
+             "iscrowd": a["iscrowd"]}
+        if a.get("flags"):
+            d["flags"] = list(a["flags"])
+        if a.get("referring"):
+            d["referring"] = json.loads(a["referring"])
+        anns.append(d)
+    rec = {
+        "image_id": row["image_id"], "file_name": row["file_name"], "width": row["width"], "height": row["height"],
+        "K": row["K"], "gravity": row["gravity"], "depth_file": row["depth_file"], "depth_scale": row["depth_scale"],
+        "images_root": str(images_root), "annotations": anns,
+        "annotation_categories": {x["annotation_id"]: x["category"] for x in row["annotation_categories"] or []},
+        "rejects": list(row["rejects"] or []), "failed": bool(row["failed"]),
+    }
+    if row.get("not_exhaustive_categories"):
+        rec["not_exhaustive_categories"] = list(row["not_exhaustive_categories"])
+    return rec
+
+
+class ManifestWriter:
+    """Buffers rows and writes ``images-NNNNN.parquet`` shards of ``rows_per_shard`` rows."""
+
+    def __init__(self, out, rows_per_shard: int = 20000):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.rows_per_shard = max(1, int(rows_per_shard))
+        self.buf: list[dict] = []
+        self.shards: list[dict] = []
+        self.images = 0
+        self.annotations = 0  # annotations carried by records (valid ones, pending rejects excluded)
+
+    def add(self, rec: dict, **kw) -> None:
+        self.buf.append(record_to_row(rec, **kw))
+        self.images += 1
+        self.annotations += len(rec.get("annotations") or [])
+        if len(self.buf) >= self.rows_per_shard:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        name = f"images-{len(self.shards):05d}.parquet"
+        table = pa.Table.from_pylist(self.buf, schema=ROW_SCHEMA)
+        tmp = self.out / (name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
+        os.replace(tmp, self.out / name)
+        self.shards.append({"path": name, "rows": len(self.buf)})
+        self.buf = []
+
+    def write_orphans(self, rejects: list[dict]) -> str:
+        table = pa.Table.from_pylist([clean_reject(r) for r in rejects], schema=REJECT_SCHEMA)
+        pq.write_table(table, self.out / "orphan_rejects.parquet", compression="zstd")
+        return "orphan_rejects.parquet"
+
+    def finish(self, meta: dict) -> dict:
+        self.flush()
+        meta = {"version": MANIFEST_VERSION, **meta, "shards": self.shards, "records": self.images}
+        tmp = self.out / (MANIFEST_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+        os.replace(tmp, self.out / MANIFEST_FILE)
+        return meta
+
+
+def is_manifest(path) -> bool:
+    return Path(path).is_dir() and (Path(path) / MANIFEST_FILE).is_file()
+
+
+@dataclass
+class Manifest:
+    path: Path
+    meta: dict
+
+    @property
+    def shards(self) -> list[dict]:
+        return self.meta["shards"]
+
+    @property
+    def num_records(self) -> int:
+        return sum(s["rows"] for s in self.shards)
+
+    def counts(self) -> dict:
+        return {"input_images": int(self.meta["input_images"]), "input_annotations": int(self.meta["input_annotations"])}
+
+    def orphan_rejects(self) -> list[dict]:
+        p = self.path / self.meta.get("orphan_rejects", "orphan_rejects.parquet")
+        return pq.read_table(p).to_pylist() if p.is_file() else []
+
+    def read_rows(self, shard: str, start: int, stop: int) -> list[dict]:
+        """Rows [start, stop) of one shard, reading only the row groups that hold them."""
+        pf = pq.ParquetFile(self.path / shard)
+        md = pf.metadata
+        groups, first, offset = [], None, 0
+        for g in range(md.num_row_groups):
+            n = md.row_group(g).num_rows
+            if offset + n > start and offset < stop:
+                groups.append(g)
+                if first is None:
+                    first = offset
+            offset += n
+        if not groups:
+            return []
+        table = pf.read_row_groups(groups)
+        return table.slice(start - first, stop - start).to_pylist()
+
+    def iter_records(self, images_root):
+        for s in self.shards:
+            for row in pq.read_table(self.path / s["path"]).to_pylist():
+                yield row_to_record(row, images_root)
+
+
+def open_manifest(path) -> Manifest:
+    p = Path(path)
+    try:
+        meta = json.loads((p / MANIFEST_FILE).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{p}: not a manifest (no {MANIFEST_FILE}; write one with lift3d ingest)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p / MANIFEST_FILE}: unreadable manifest ({type(exc).__name__}: {exc})") from None
+    if not isinstance(meta, dict) or meta.get("version") != MANIFEST_VERSION or "shards" not in meta:
+        raise InputError(f"{p / MANIFEST_FILE}: not a lift3d manifest of version {MANIFEST_VERSION}")
+    for s in meta["shards"]:
+        if not (p / s["path"]).is_file():
+            raise InputError(f"{p}: manifest shard {s['path']} is missing")
+    return Manifest(p, meta)
+
+
+class ManifestUnit:
+    """A work unit that is a row range of the manifest: its records are read where the unit runs.
+
+    ``records`` reads them on every access (nothing is cached on the driver); ``size`` is the number of images.
+    Pickles as its description only (a few hundred bytes), so the Ray executor ships descriptions, not records.
+    """
+
+    def __init__(self, unit_id: int, manifest_path: str, spans: list, images_root: str):
+        self.unit_id = unit_id
+        self.manifest_path = manifest_path
+        self.spans = spans  # [(shard, start, stop)]
+        self.images_root = images_root
+
+    @property
+    def size(self) -> int:
+        return sum(b - a for _, a, b in self.spans)
+
+    @property
+    def records(self) -> list[dict]:
+        m = Manifest(Path(self.manifest_path), {})
+        return [row_to_record(r, self.images_root) for shard, a, b in self.spans for r in m.read_rows(shard, a, b)]
+
+    def load(self) -> list[dict]:
+        return self.records
+
+
+def manifest_units(man: Manifest, images_per_unit: int, images_root) -> list[ManifestUnit]:
+    """Consecutive ``images_per_unit`` rows in manifest order (the same slices as ``make_units`` of the records)."""
+    n = max(1, int(images_per_unit))
+    units: list[ManifestUnit] = []
+    spans: list = []
+    have = 0
+    for s in man.shards:
+        pos = 0
+        while pos < s["rows"]:
+            take = min(n - have, s["rows"] - pos)
+            spans.append((s["path"], pos, pos + take))
+            pos += take
+            have += take
+            if have == n:
+                units.append(ManifestUnit(len(units), str(man.path), spans, str(images_root)))
+                spans, have = [], 0
+    if spans:
+        units.append(ManifestUnit(len(units), str(man.path), spans, str(images_root)))
+    return units
