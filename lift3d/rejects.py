@@ -25,6 +25,11 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "bad_bbox": ("read", "annotation", "not 4 finite numbers, non-positive size, or outside the image by > 1 px"),
     "bad_segmentation": ("read, decode", "annotation",
                          "segmentation is neither polygons nor RLE, or does not decode for this image size"),
+    # read, source semantics (lift3d ingest: lift3d/io/ingest.py, lift3d/io/openimages.py; docs/ingest.md)
+    "fake_box": ("read", "annotation", "Objects365 isfake: not a real object"),
+    "reflection": ("read", "annotation", "Objects365 isreflected: a reflection is not a 3D object"),
+    "depiction": ("read", "annotation", "OpenImages IsDepiction: a drawing, photo or statue of the object, not the object"),
+    "image_size_unknown": ("read", "image", "OpenImages: the image file's header could not be read at ingest (size unknown)"),
     # decode (lift3d/io/decode.py)
     "image_missing": ("decode", "image", "the RGB file does not exist"),
     "image_unreadable": ("decode", "image", "the RGB file cannot be decoded (e.g. truncated)"),

@@ -78,7 +78,8 @@ OBJECTS_ROW: dict[str, tuple] = {
     ),
     "rejected_categories": (
         List(Value("string")),
-        "Categories with an annotation in this image that was not lifted (questions never treat them as absent or unique).",
+        "Categories with an annotation in this image that was not lifted, or not exhaustively annotated in the "
+        "source (LVIS not_exhaustive): questions never count them, name one of them or treat them as absent.",
     ),
 }
 

@@ -31,11 +31,11 @@ class QAStage(Stage):
 
         image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name",
                                            "depth_scale_log_sigma")}
-        lifted = {o["annotation_id"] for o in record.get("objects") or []}
-        record["rejected_categories"] = sorted(
-            {c for aid, c in (record.get("annotation_categories") or {}).items() if aid not in lifted}
-        )
-        # Categories with an unlifted instance: "the chair" or a count would not be true to the image.
+        from lift3d.qa.exhaustive import incomplete_categories
+
+        # Categories with an unlifted instance or not exhaustively annotated in the source (LVIS):
+        # "the chair", "the leftmost chair", a count or "locate all chairs" would not be true to the image.
+        record["rejected_categories"] = incomplete_categories(record)
         image["rejected_categories"] = record["rejected_categories"]
         rows, stats = generate_qa(image, record.get("objects") or [], self.config, qa_seed(self.seed, record["image_id"]))
         record["qa"] = rows
