@@ -174,7 +174,7 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
     if not resume:
         writer.clear()
     images = _images_root(annotations, images)
-    man = _input_manifest(annotations, writer, resume)
+    man = _input_manifest(annotations, writer, resume).for_split(cfg.split)
 
     units = manifest_units(man, cfg.images_per_unit, images)
     done = writer.done_units() if resume else set()

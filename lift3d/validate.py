@@ -346,6 +346,13 @@ def _boxes(kind):
     return f
 
 
+def _expression(V, row, ks):
+    """ground_expression: the one object a person's sentence refers to (RefCOCO family); any category state."""
+    if len(ks) != 1:
+        raise Mismatch("an expression grounds exactly one object")
+    return [V.objs[ks[0]]]
+
+
 def _t(form, unit, fn):
     return (form, unit, fn)
 
@@ -355,6 +362,7 @@ DERIVE = {
     "ground_single": _t("boxes", None, _boxes("ground_single")),
     "ground_multi": _t("boxes", None, _boxes("ground_multi")),
     "ground_referring": _t("boxes", None, _boxes("ground_referring")),
+    "ground_expression": _t("boxes", None, _expression),
     "2p_left_yn": _t("yes_no", None, _yn("left")),
     "2p_above_yn": _t("yes_no", None, _yn("above")),
     "2p_front_yn": _t("yes_no", None, _yn("front")),

@@ -196,10 +196,10 @@ def _licence(img: dict) -> str:
 
 def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per_shard: int = 20000,
                      partitions: int | None = None, tmp_dir=None, extra_meta: dict | None = None,
-                     annotation_hook=None) -> dict:
+                     record_hook=None) -> dict:
     """Stream a COCO-family instances JSON into a manifest at ``out``; returns the manifest metadata.
 
-    ``annotation_hook(ann, a)`` may add fields to a validated annotation ``a`` (RefCOCO expressions).
+    ``record_hook(rec)`` may add fields to a finished record and returns its split name or None (RefCOCO).
     """
     path = Path(path)
     t0 = time.perf_counter()
@@ -334,17 +334,17 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
                 if problem:
                     add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)
                 else:
-                    if annotation_hook is not None:
-                        annotation_hook(ann, a)
                     rec["annotations"].append(a)
             for iid in sorted(by_id):
                 rec, img = by_id[iid]
                 _finish(rec)
-                writer.add(rec, source=fmt, license=_licence(img))
+                split = record_hook(rec) if record_hook is not None else None
+                writer.add(rec, split=split, source=fmt, license=_licence(img))
             del by_id
         for _, rec, img in sorted(dup_records, key=lambda t: t[0]):
             _finish(rec)
-            writer.add(rec, source=fmt, license=_licence(img))
+            split = record_hook(rec) if record_hook is not None else None
+            writer.add(rec, split=split, source=fmt, license=_licence(img))
         orphan_rows = [r for _, r in sorted(orphans, key=lambda t: t[0])]
         writer.write_orphans(orphan_rows)
         from lift3d.lift.priors import coverage

@@ -39,7 +39,6 @@ _ANN = pa.struct([
     ("bbox2d", pa.list_(pa.float64())), ("iscrowd", pa.int8()),
     ("segmentation", pa.string()),  # JSON (polygons or RLE), null when absent
     ("flags", pa.list_(pa.string())),  # source flags (OpenImages occluded/truncated/inside), usually empty
-    ("referring", pa.string()),  # JSON list of referring expressions (RefCOCO family), null when none
 ])
 ROW_SCHEMA = pa.schema([
     ("image_id", pa.int64()), ("file_name", pa.string()), ("width", pa.int64()), ("height", pa.int64()),
@@ -50,6 +49,8 @@ ROW_SCHEMA = pa.schema([
     ("rejects", pa.list_(_REJECT)),
     ("not_exhaustive_categories", pa.list_(pa.string())), ("neg_categories", pa.list_(pa.string())),
     ("source", pa.string()), ("license", pa.string()), ("source_image_id", pa.string()),
+    ("split", pa.string()),  # the source's split of the image (RefCOCO family), null when the source has none
+    ("referring", pa.string()),  # JSON list of referring expressions of the image's objects, null when none
 ])
 REJECT_SCHEMA = pa.schema(list(_REJECT))
 
@@ -67,16 +68,16 @@ def clean_reject(r: dict) -> dict:
             "stage": str(r.get("stage")), "reason": str(r.get("reason")), "detail": str(r.get("detail") or "")}
 
 
-def record_to_row(rec: dict, *, source: str = "", license: str = "", source_image_id=None) -> dict:  # noqa: A002
+def record_to_row(rec: dict, *, source: str = "", license: str = "", source_image_id=None,  # noqa: A002
+                  split=None) -> dict:
+    ref = rec.get("referring")
     anns = []
     for a in rec.get("annotations") or []:
         seg = a.get("segmentation")
-        ref = a.get("referring")
         anns.append({"annotation_id": a["annotation_id"], "category_id": a.get("category_id"),
                      "category": a.get("category"), "bbox2d": a.get("bbox2d"), "iscrowd": a.get("iscrowd"),
                      "segmentation": None if seg is None else json.dumps(seg, separators=(",", ":")),
-                     "flags": list(a.get("flags") or []),
-                     "referring": None if not ref else json.dumps(ref, separators=(",", ":"))})
+                     "flags": list(a.get("flags") or [])})
     return {
         "image_id": _int_or_none(rec.get("image_id")), "file_name": _str_or_none(rec.get("file_name")),
         "width": _int_or_none(rec.get("width")), "height": _int_or_none(rec.get("height")),
@@ -88,7 +89,8 @@ def record_to_row(rec: dict, *, source: str = "", license: str = "", source_imag
         "rejects": [clean_reject(r) for r in rec.get("rejects") or []],
         "not_exhaustive_categories": list(rec.get("not_exhaustive_categories") or []),
         "neg_categories": list(rec.get("neg_categories") or []),
-        "source": source, "license": license, "source_image_id": source_image_id,
+        "source": source, "license": license, "source_image_id": source_image_id, "split": split,
+        "referring": None if not ref else json.dumps(ref, separators=(",", ":")),
     }
 
 
@@ -102,8 +104,6 @@ def row_to_record(row: dict, images_root: str) -> dict:
              "iscrowd": a["iscrowd"]}
         if a.get("flags"):
             d["flags"] = list(a["flags"])
-        if a.get("referring"):
-            d["referring"] = json.loads(a["referring"])
         anns.append(d)
     rec = {
         "image_id": row["image_id"], "file_name": row["file_name"], "width": row["width"], "height": row["height"],
@@ -114,6 +114,8 @@ def row_to_record(row: dict, images_root: str) -> dict:
     }
     if row.get("not_exhaustive_categories"):
         rec["not_exhaustive_categories"] = list(row["not_exhaustive_categories"])
+    if row.get("referring"):
+        rec["referring"] = json.loads(row["referring"])
     return rec
 
 
@@ -124,28 +126,37 @@ class ManifestWriter:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows_per_shard = max(1, int(rows_per_shard))
-        self.buf: list[dict] = []
+        self.bufs: dict = {}  # split -> rows
         self.shards: list[dict] = []
         self.images = 0
-        self.annotations = 0  # annotations carried by records (valid ones, pending rejects excluded)
+        self.split_counts: dict = {}  # split -> input images / annotations that ended on its records
 
-    def add(self, rec: dict, **kw) -> None:
-        self.buf.append(record_to_row(rec, **kw))
+    def add(self, rec: dict, split: str | None = None, **kw) -> None:
+        buf = self.bufs.setdefault(split, [])
+        buf.append(record_to_row(rec, split=split, **kw))
         self.images += 1
-        self.annotations += len(rec.get("annotations") or [])
-        if len(self.buf) >= self.rows_per_shard:
-            self.flush()
+        c = self.split_counts.setdefault(split, {"input_images": 0, "input_annotations": 0})
+        c["input_images"] += 1
+        c["input_annotations"] += len(rec.get("annotations") or []) + sum(
+            1 for r in rec.get("rejects") or [] if r.get("annotation_id") is not None)
+        if len(buf) >= self.rows_per_shard:
+            self._write(split)
 
-    def flush(self) -> None:
-        if not self.buf:
+    def _write(self, split) -> None:
+        buf = self.bufs.get(split)
+        if not buf:
             return
-        name = f"images-{len(self.shards):05d}.parquet"
-        table = pa.Table.from_pylist(self.buf, schema=ROW_SCHEMA)
+        name = f"images-{len(self.shards):05d}.parquet" if split is None else f"images-{split}-{len(self.shards):05d}.parquet"
+        table = pa.Table.from_pylist(buf, schema=ROW_SCHEMA)
         tmp = self.out / (name + ".tmp")
         pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
         os.replace(tmp, self.out / name)
-        self.shards.append({"path": name, "rows": len(self.buf)})
-        self.buf = []
+        self.shards.append({"path": name, "rows": len(buf), "split": split})
+        self.bufs[split] = []
+
+    def flush(self) -> None:
+        for split in list(self.bufs):
+            self._write(split)
 
     def write_orphans(self, rejects: list[dict]) -> str:
         table = pa.Table.from_pylist([clean_reject(r) for r in rejects], schema=REJECT_SCHEMA)
@@ -155,6 +166,16 @@ class ManifestWriter:
     def finish(self, meta: dict) -> dict:
         self.flush()
         meta = {"version": MANIFEST_VERSION, **meta, "shards": self.shards, "records": self.images}
+        splits = sorted(k for k in self.split_counts if k is not None)
+        if splits:
+            # inputs that reached no record (orphan rejects) are accounted in one split: train, else the first
+            home = "train" if "train" in splits else splits[0]
+            counts = {k: dict(self.split_counts[k]) for k in splits}
+            counts[home]["input_images"] += meta["input_images"] - self.images
+            counts[home]["input_annotations"] += meta["input_annotations"] - sum(
+                c["input_annotations"] for c in self.split_counts.values())
+            meta["split_counts"] = counts
+            meta["orphan_split"] = home
         tmp = self.out / (MANIFEST_FILE + ".tmp")
         tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
         os.replace(tmp, self.out / MANIFEST_FILE)
@@ -170,18 +191,38 @@ class Manifest:
     path: Path
     meta: dict
 
+    split: str | None = None  # a manifest with source splits is read one split at a time
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted({s["split"] for s in self.meta["shards"] if s.get("split") is not None})
+
     @property
     def shards(self) -> list[dict]:
-        return self.meta["shards"]
+        if self.split is None:
+            return self.meta["shards"]
+        return [s for s in self.meta["shards"] if s.get("split") == self.split]
+
+    def for_split(self, split: str) -> "Manifest":
+        """The build's view: the shards of ``split`` when the source has splits (RefCOCO), else all of them."""
+        if not self.splits:
+            return self
+        if split not in self.splits:
+            raise InputError(f"{self.path}: the source has splits {', '.join(self.splits)}; --split {split!r} is not one")
+        return Manifest(self.path, self.meta, split)
 
     @property
     def num_records(self) -> int:
         return sum(s["rows"] for s in self.shards)
 
     def counts(self) -> dict:
+        if self.split is not None:
+            return dict(self.meta["split_counts"][self.split])
         return {"input_images": int(self.meta["input_images"]), "input_annotations": int(self.meta["input_annotations"])}
 
     def orphan_rejects(self) -> list[dict]:
+        if self.split is not None and self.split != self.meta.get("orphan_split"):
+            return []
         p = self.path / self.meta.get("orphan_rejects", "orphan_rejects.parquet")
         return pq.read_table(p).to_pylist() if p.is_file() else []
 

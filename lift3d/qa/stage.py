@@ -38,6 +38,16 @@ class QAStage(Stage):
         record["rejected_categories"] = incomplete_categories(record)
         image["rejected_categories"] = record["rejected_categories"]
         rows, stats = generate_qa(image, record.get("objects") or [], self.config, qa_seed(self.seed, record["image_id"]))
+        if record.get("referring"):  # human referring expressions (RefCOCO family): lift3d/qa/referring.py
+            from lift3d.qa.referring import QUESTION_TYPE, expression_rows
+
+            more, skipped = expression_rows(image, record.get("objects") or [], record["referring"], self.config,
+                                            qa_seed(self.seed, record["image_id"]), start=len(rows))
+            rows += more
+            stats.setdefault("generated", {})[QUESTION_TYPE] = len(more)
+            for k, v in skipped.items():
+                if v:
+                    stats.setdefault("skipped", {})[k] = stats.get("skipped", {}).get(k, 0) + v
         record["qa"] = rows
         record["qa_stats"] = stats
         return record
