@@ -4,8 +4,12 @@
 horizontal extents and the optional ``h_std`` that of the height (default ``max(0.25, rel_std)``): heights
 of standardised furniture (tables, desks, counters, seats) vary little and pin a per-image depth scale.
 Category names are normalised (lower-case, ``_``/``-`` -> space, a trailing plural ``s`` tried) and
-aliases in the table map to the same row.  Unknown categories have no prior (:func:`lookup` returns
-``None``); the lifter then uses a square-footprint fallback built from the visible extents.
+aliases in the table map to the same row.  The LVIS, Objects365 and OpenImages vocabularies
+(``priors/vocab_*.txt``) give every one of their names a parent row (often a coarse class such as ``fruit``,
+``tool`` or ``large animal``), used with a wider spread when the name itself is not a row (:func:`resolve`
+says which route a name took; :func:`coverage` counts a vocabulary).  Other unknown categories have no prior
+(:func:`lookup` returns ``None``); the lifter then uses a square-footprint fallback built from the visible
+extents.
 """
 
 from __future__ import annotations
@@ -58,19 +62,34 @@ def load_table() -> dict[str, SizePrior]:
     return table
 
 
+def _direct(n: str, table) -> SizePrior | None:
+    """A row by the name, an alias or a plural of it (each '/'-separated part too: 'Cabinet/shelf')."""
+    for part in ([n] + [normalise_name(p) for p in n.split("/")] if "/" in n else [n]):
+        if part in table:
+            return table[part]
+        for cand in (part[:-1] if part.endswith("s") else None, part[:-2] if part.endswith("es") else None):
+            if cand and cand in table:
+                return table[cand]
+    return None
+
+
+def _head_noun(n: str, table) -> SizePrior | None:
+    """The row of the name's last word ('folding chair' -> chair), qualifiers in parentheses removed."""
+    base = n.split("(")[0].strip() if "(" in n else n
+    if base != n:
+        p = _direct(base, table)
+        if p is not None:
+            return p
+    if " " in base:
+        return _direct(base.split(" ")[-1], table)
+    return None
+
+
 @lru_cache(maxsize=4096)
 def lookup(category: str | None) -> SizePrior | None:
-    if not category:
-        return None
-    table = load_table()
-    n = normalise_name(category)
-    if n in table:
-        return table[n]
-    for cand in (n[:-1] if n.endswith("s") else None, n[:-2] if n.endswith("es") else None,
-                 n.split(" ")[-1] if " " in n else None):
-        if cand and cand in table:
-            return table[cand]
-    return None
+    """The category's prior: a table row (name, alias, plural), else the vocabulary's parent class with a wider
+    spread (:func:`fallback_prior`), else the row of its head noun; None when nothing fits."""
+    return resolve(category)[0]
 
 
 def prior_array(category: str | None) -> np.ndarray | None:
@@ -105,28 +124,36 @@ def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float 
 
 
 def resolve(category: str | None, synonyms=()) -> tuple[SizePrior | None, str]:
-    """The prior of a category and how it was found: ``direct`` | ``synonym`` | ``fallback`` | ``none``.
+    """The prior of a category and how it was found: ``direct`` | ``synonym`` | ``fallback`` | ``head_noun`` | ``none``.
 
     ``direct``: the name (or an alias/plural of it) is a row of the table; ``synonym``: one of the dataset's
     synonyms for it is (LVIS ``synonyms``); ``fallback``: the vocabulary's parent class
-    (``lift3d/priors/vocab_parents.csv``) resolves, with a wider spread (see :func:`fallback_prior`).
+    (``lift3d/priors/vocab_*.txt``: LVIS, Objects365, OpenImages names -> a row, often a coarse class) with a
+    wider spread (see :func:`fallback_prior`); ``head_noun``: the row of the name's last word.
     """
-    p = lookup(category)
+    if not category:
+        return None, "none"
+    table = load_table()
+    n = normalise_name(category)
+    p = _direct(n, table)
     if p is not None:
         return p, "direct"
-    for s in synonyms or ():
-        p = lookup(s)
+    for syn in synonyms or ():
+        p = _direct(normalise_name(syn), table)
         if p is not None:
             return p, "synonym"
-    p = fallback_prior(category)
+    p = fallback_prior(n)
     if p is not None:
         return p, "fallback"
+    p = _head_noun(n, table)
+    if p is not None:
+        return p, "head_noun"
     return None, "none"
 
 
 def coverage(names, synonyms: dict | None = None) -> dict:
     """How a vocabulary's categories resolve to a prior: counts per route and the names without one."""
-    out = {"categories": 0, "direct": 0, "synonym": 0, "fallback": 0, "none": 0, "missing": []}
+    out = {"categories": 0, "direct": 0, "synonym": 0, "fallback": 0, "head_noun": 0, "none": 0, "missing": []}
     for n in names:
         _, how = resolve(n, (synonyms or {}).get(n, ()))
         out["categories"] += 1
@@ -137,20 +164,30 @@ def coverage(names, synonyms: dict | None = None) -> dict:
     return out
 
 
-@lru_cache(maxsize=1)
-def load_parents() -> dict[str, str]:
-    """category -> parent class of the fallback hierarchy (``priors/vocab_parents.csv``); empty when absent."""
-    try:
-        text = resources.files("lift3d").joinpath("priors/vocab_parents.csv").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
+VOCABULARIES = ("lvis", "objects365", "openimages")
+
+
+@lru_cache(maxsize=None)
+def vocabulary(name: str) -> dict[str, str]:
+    """A dataset's category names -> parent row (``lift3d/priors/vocab_{name}.txt``, ``name>parent`` lines)."""
+    text = resources.files("lift3d").joinpath(f"priors/vocab_{name}.txt").read_text(encoding="utf-8")
     out: dict[str, str] = {}
     for ln in text.splitlines():
-        if not ln.strip() or ln.lstrip().startswith("#") or ln.startswith("category,"):
+        if not ln.strip() or ln.lstrip().startswith("#"):
             continue
-        name, _, parent = ln.rpartition(",")
-        if name:
-            out[normalise_name(name)] = normalise_name(parent)
+        cat, _, parent = ln.partition(">")
+        out[cat.strip()] = parent.strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_parents() -> dict[str, str]:
+    """normalised category -> parent row of the fallback hierarchy (all vocabularies; the first one wins)."""
+    out: dict[str, str] = {}
+    for v in VOCABULARIES:
+        for cat, parent in vocabulary(v).items():
+            if parent:
+                out.setdefault(normalise_name(cat), normalise_name(parent))
     return out
 
 
@@ -163,12 +200,13 @@ def fallback_prior(category: str | None) -> SizePrior | None:
     if not category:
         return None
     parents = load_parents()
+    table = load_table()
     n = normalise_name(category)
     for _ in range(4):
         n = parents.get(n)
         if n is None:
             return None
-        p = lookup(n)
+        p = _direct(n, table)
         if p is not None:
             return SizePrior(normalise_name(category), p.w, p.h, p.l, min(1.0, max(0.5, p.rel_std * FALLBACK_SPREAD)),
                              min(1.0, max(0.5, p.h_rel_std * FALLBACK_SPREAD)))
