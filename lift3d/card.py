@@ -134,8 +134,14 @@ def render_card(out: str, info: dict) -> str:
             + "; images whose depth scale assumes a focal length: "
             f"{st.get('depth_assumed_focal', 0)}.",
             f"- Seed {cfg.get('seed')}, masks `{cfg.get('masks')}`, executor `{s.get('executor')}`.",
-            "",
         ]
+        cov = s.get("priors_coverage")
+        if cov:  # how the source's categories reach a size prior (lift3d/lift/priors.py: resolve)
+            lines.append(f"- Size priors for the {cov.get('categories', 0)} `{s.get('input', {}).get('format')}` "
+                         f"categories: {cov.get('direct', 0)} direct, {cov.get('synonym', 0)} by synonym, "
+                         f"{cov.get('fallback', 0)} through the fallback hierarchy (wider spread), "
+                         f"{cov.get('head_noun', 0)} by head noun, {cov.get('none', 0)} without a prior.")
+        lines.append("")
         lines += _table("depth source", st.get("depth_sources", {}))
         lines += _table("intrinsics source", st.get("intrinsics_sources", {}))
         lines += _table("gravity source", st.get("gravity_sources", {}))

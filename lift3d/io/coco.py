@@ -71,7 +71,7 @@ def safe_join(root: Path, rel) -> Path | None:
     The check is lexical (no absolute paths, no ``..`` climbing out of the root); symbolic links placed inside
     the root by the dataset's owner are followed as usual.
     """
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or "\x00" in rel:
+    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\x00" in rel:
         return None
     base = os.path.normpath(os.path.abspath(root))
     joined = os.path.normpath(os.path.join(base, rel))

@@ -68,16 +68,31 @@ def clean_reject(r: dict) -> dict:
             "stage": str(r.get("stage")), "reason": str(r.get("reason")), "detail": str(r.get("detail") or "")}
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def ann_row(a: dict, flags=()) -> dict:
+    """An annotation in the manifest's row shape (segmentation as JSON text)."""
+    seg = a.get("segmentation")
+    return {"annotation_id": a["annotation_id"], "category_id": a.get("category_id"), "category": a.get("category"),
+            "bbox2d": a.get("bbox2d"), "iscrowd": a.get("iscrowd"),
+            "segmentation": None if seg is None else _dumps(seg), "flags": list(flags or a.get("flags") or [])}
+
+
 def record_to_row(rec: dict, *, source: str = "", license: str = "", source_image_id=None,  # noqa: A002
                   split=None) -> dict:
     ref = rec.get("referring")
     anns = []
     for a in rec.get("annotations") or []:
+        if "flags" in a and type(a.get("segmentation")) is not list and type(a.get("segmentation")) is not dict \
+                and len(a) == 7:  # already in row shape (lift3d.io.ingest.ann_row)
+            anns.append(a)
+            continue
         seg = a.get("segmentation")
         anns.append({"annotation_id": a["annotation_id"], "category_id": a.get("category_id"),
                      "category": a.get("category"), "bbox2d": a.get("bbox2d"), "iscrowd": a.get("iscrowd"),
-                     "segmentation": None if seg is None else json.dumps(seg, separators=(",", ":")),
-                     "flags": list(a.get("flags") or [])})
+                     "segmentation": None if seg is None else _dumps(seg),
+                     "flags": a.get("flags") or []})
     return {
         "image_id": _int_or_none(rec.get("image_id")), "file_name": _str_or_none(rec.get("file_name")),
         "width": _int_or_none(rec.get("width")), "height": _int_or_none(rec.get("height")),
@@ -119,6 +134,43 @@ def row_to_record(row: dict, images_root: str) -> dict:
     return rec
 
 
+_SCALAR = [f.name for f in ROW_SCHEMA if f.name not in ("annotations", "annotation_categories", "rejects")]
+
+
+def rows_to_table(rows: list[dict]) -> pa.Table:
+    """Rows (``record_to_row``) -> an Arrow table, the nested columns built from flat child arrays (fast)."""
+    cols = {k: [r[k] for r in rows] for k in _SCALAR}
+    arrays = {k: pa.array(v, type=ROW_SCHEMA.field(k).type) for k, v in cols.items()}
+    ann_off, ac_off, rj_off = [0], [0], [0]
+    af = {k: [] for k in ("annotation_id", "category_id", "category", "bbox2d", "iscrowd", "segmentation", "flags")}
+    ac_id, ac_cat = [], []
+    rf = {k: [] for k in ("image_id", "annotation_id", "stage", "reason", "detail")}
+    for r in rows:
+        for a in r["annotations"]:
+            for k, lst in af.items():
+                lst.append(a[k])
+        ann_off.append(len(af["annotation_id"]))
+        for x in r["annotation_categories"]:
+            ac_id.append(x["annotation_id"])
+            ac_cat.append(x["category"])
+        ac_off.append(len(ac_id))
+        for x in r["rejects"]:
+            for k, lst in rf.items():
+                lst.append(x[k])
+        rj_off.append(len(rf["image_id"]))
+
+    def lists(offsets, fields, struct_type):
+        children = [pa.array(fields[f.name], type=f.type) for f in struct_type]
+        st = pa.StructArray.from_arrays(children, fields=list(struct_type))
+        return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), st)
+
+    arrays["annotations"] = lists(ann_off, af, _ANN)
+    arrays["annotation_categories"] = lists(ac_off, {"annotation_id": ac_id, "category": ac_cat},
+                                            ROW_SCHEMA.field("annotation_categories").type.value_type)
+    arrays["rejects"] = lists(rj_off, rf, _REJECT)
+    return pa.Table.from_arrays([arrays[f.name] for f in ROW_SCHEMA], schema=ROW_SCHEMA)
+
+
 class ManifestWriter:
     """Buffers rows and writes ``images-NNNNN.parquet`` shards of ``rows_per_shard`` rows."""
 
@@ -147,7 +199,7 @@ class ManifestWriter:
         if not buf:
             return
         name = f"images-{len(self.shards):05d}.parquet" if split is None else f"images-{split}-{len(self.shards):05d}.parquet"
-        table = pa.Table.from_pylist(buf, schema=ROW_SCHEMA)
+        table = rows_to_table(buf)
         tmp = self.out / (name + ".tmp")
         pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
         os.replace(tmp, self.out / name)
