@@ -43,6 +43,7 @@ build-dataset: $(STAMP)
 # `make bench-gpu`. Optional: `pip install '.[bench]'` for the open3d baseline in bench_lift (else it is skipped).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py --scenes 40
+	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000,400000 --old 100000 --stream 100
 	$(BIN)/python benchmarks/bench_pipeline.py --parts cost,scaling,memory --small 20 --large 400
 	$(BIN)/python benchmarks/bench_lift.py --seed 1000 --scenes 20 --per-category
 	$(BIN)/python benchmarks/bench_lift.py --seed 1000,2000,3000,4000 --scenes 40 --no-baseline

@@ -3,7 +3,10 @@
 Inputs (recognised by their header; any order): the boxes CSV (``ImageID, Source, LabelName, Confidence,
 XMin, XMax, YMin, YMax, IsOccluded, IsTruncated, IsGroupOf, IsDepiction, IsInside``, coordinates normalised to
 [0, 1]), the class-descriptions CSV (``LabelName, DisplayName``, with or without a header) and optionally the
-human-verified image-labels CSV (``ImageID, Source, LabelName, Confidence``).  The CSVs are read row by row
+human-verified image-labels CSV (``ImageID, Source, LabelName, Confidence``) and the instance-segmentation CSV
+(``MaskPath, ImageID, LabelName, BoxID, BoxXMin, ...``; the mask PNGs next to it or in its ``masks/`` folder:
+a mask is attached to the box row with its label and box coordinates, resized to the image and stored as
+compressed RLE).  The CSVs are read row by row
 and spilled to on-disk partitions by image id (top bits of the 64-bit hex ``ImageID``), then joined one
 partition at a time, in image-id order: memory is one partition, whatever the file size.
 
@@ -35,6 +38,8 @@ from lift3d.pipeline.stage import add_reject, reject_record
 BOX_COLUMNS = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
                "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")
 LABEL_COLUMNS = ("ImageID", "Source", "LabelName", "Confidence")
+SEG_COLUMNS = ("MaskPath", "ImageID", "LabelName", "BoxID", "BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax")
+BOX_MATCH = 1e-3  # a mask row belongs to the box row with its label and these normalised coordinates
 MACHINE_SOURCES = {"machine"}
 
 
@@ -57,6 +62,8 @@ def _kind(path: Path) -> str:
         return "boxes"
     if cols[:4] == LABEL_COLUMNS:
         return "labels"
+    if set(SEG_COLUMNS) <= set(cols):
+        return "masks"
     if len(cols) == 2 and (cols == ("LabelName", "DisplayName") or cols[0].startswith("/m/") or cols[0].startswith("/g/")):
         return "classes"
     raise InputError(f"{path}: not an OpenImages boxes, class-descriptions or image-labels CSV (header {list(cols)[:6]})")
@@ -97,10 +104,30 @@ def _image_size(root: Path | None, file_name: str):
         return None
 
 
+def _mask_rle(folder: Path, mask_path: str, W: int, H: int):
+    """An instance-mask PNG (next to the segmentation CSV, or in its masks/ folder) -> compressed RLE at W x H."""
+    import numpy as np
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+
+    for p in (folder / mask_path, folder / "masks" / mask_path):
+        try:
+            with Image.open(p) as im:
+                m = im.convert("L")
+                if m.size != (W, H):
+                    m = m.resize((W, H), Image.NEAREST)
+                arr = np.asfortranarray((np.asarray(m) > 0).astype(np.uint8))
+        except Exception:  # noqa: BLE001  (missing or unreadable: try the next place)
+            continue
+        rle = mask_utils.encode(arr)
+        return {"size": [int(H), int(W)], "counts": rle["counts"].decode("ascii")}
+    return None
+
+
 def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 20000, tmp_dir=None,
                       partitions: int | None = None) -> dict:
     t0 = time.perf_counter()
-    kinds: dict[str, list[Path]] = {"boxes": [], "classes": [], "labels": []}
+    kinds: dict[str, list[Path]] = {"boxes": [], "classes": [], "labels": [], "masks": []}
     for p in paths:
         kinds[_kind(Path(p))].append(Path(p))
     if len(kinds["boxes"]) != 1 or len(kinds["classes"]) != 1:
@@ -157,9 +184,29 @@ def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 200
                     raise InputError(f"{lp}: malformed CSV at line {reader.line_num} ({type(exc).__name__}: {exc})") from None
         labels.close()
 
+        masks = Spill(work, n_parts, "masks")
+        for mp in kinds["masks"]:
+            with _open_csv(mp) as f:
+                reader = csv.DictReader(f)
+                try:
+                    for row in reader:
+                        iid = _image_int(row.get("ImageID") or "")
+                        coords = [_num(row.get(k)) for k in ("BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax")]
+                        if iid is None or None in coords or not row.get("MaskPath"):
+                            continue
+                        masks.add(part_of(iid), (row["ImageID"], row.get("LabelName"), coords,
+                                                 str(mp.parent), row["MaskPath"]))
+                except (csv.Error, UnicodeDecodeError) as exc:
+                    raise InputError(f"{mp}: malformed CSV at line {reader.line_num} ({type(exc).__name__}: {exc})") from None
+        masks.close()
+        mask_stats = {"masks_matched": 0, "masks_unreadable": 0}
+
         writer = ManifestWriter(out, rows_per_shard)
         n_img = 0
         for part in range(n_parts):
+            mask_rows: dict[str, list] = {}
+            for image_key, mid, coords, folder, mpath in masks.read(part):
+                mask_rows.setdefault(image_key, []).append((mid, coords, folder, mpath))
             verified: dict[str, set] = {}
             for image_key, mid in labels.read(part):
                 verified.setdefault(image_key, set()).add(mid)
@@ -209,6 +256,16 @@ def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 200
                         continue
                     a["flags"] = [name for name, col in (("occluded", "IsOccluded"), ("truncated", "IsTruncated"),
                                                          ("inside", "IsInside")) if _flag(row.get(col)) == 1]
+                    for mid, coords, folder, mpath in mask_rows.get(key, ()):
+                        if mid == row.get("LabelName") and all(abs(c - v) <= BOX_MATCH
+                                                               for c, v in zip(coords, (x0, x1, y0, y1))):
+                            rle = _mask_rle(Path(folder), mpath, W, H)
+                            if rle is None:
+                                mask_stats["masks_unreadable"] += 1
+                            else:
+                                a["segmentation"] = rle
+                                mask_stats["masks_matched"] += 1
+                            break
                     rec["annotations"].append(a)
                 unverified = present - verified.get(key, set())
                 if unverified:
@@ -226,7 +283,7 @@ def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 200
             "orphan_reject_count": len(bad_rows),
             "categories": {str(k): v for k, v in categories.items()},
             "priors_coverage": coverage(categories.values()),
-            "verified_labels": bool(kinds["labels"]),
+            "verified_labels": bool(kinds["labels"]), **mask_stats,
             "seconds": round(time.perf_counter() - t0, 3), "partitions": n_parts,
         }
         return writer.finish(meta)

@@ -31,6 +31,14 @@ def _fixture(tmp_path):
     ]
     (tmp_path / "boxes.csv").write_text(HEADER + "\n".join(rows) + "\n")
     (tmp_path / "classes.csv").write_text("/m/01mzpv,Chair\n/m/04bcr3,Table\n")
+    mdir = tmp_path / "masks"
+    mdir.mkdir()
+    m = Image.new("L", (100, 50))  # half resolution; the box's area set
+    m.paste(255, (10, 10, 50, 45))
+    m.save(mdir / "a_chair.png")
+    (tmp_path / "seg.csv").write_text("MaskPath,ImageID,LabelName,BoxID,BoxXMin,BoxXMax,BoxYMin,BoxYMax,PredictedIoU,Clicks\n"
+                                      f"a_chair.png,{A},/m/01mzpv,x,0.1,0.5,0.2,0.9,0.9,\n"
+                                      f"gone.png,{A},/m/01mzpv,y,0.6,0.9,0.2,0.9,0.9,\n")
     (tmp_path / "labels.csv").write_text(f"ImageID,Source,LabelName,Confidence\n{A},verification,/m/01mzpv,1\n"
                                          f"{A},machine,/m/04bcr3,1\n{B},crowdsource-verification,/m/04bcr3,1\n")
     return imgs
@@ -38,8 +46,9 @@ def _fixture(tmp_path):
 
 def test_openimages_ingest(tmp_path):
     imgs = _fixture(tmp_path)
-    meta = ingest("openimages", [tmp_path / "labels.csv", tmp_path / "boxes.csv", tmp_path / "classes.csv"],
-                  tmp_path / "m", images_root=imgs)
+    meta = ingest("openimages", [tmp_path / "labels.csv", tmp_path / "boxes.csv", tmp_path / "classes.csv",
+                                 tmp_path / "seg.csv"], tmp_path / "m", images_root=imgs)
+    assert meta["masks_matched"] == 1 and meta["masks_unreadable"] == 1
     man = open_manifest(tmp_path / "m")
     recs = {r["file_name"]: r for r in man.iter_records(imgs)}
     assert meta["input_images"] == 3 and meta["input_annotations"] == 9
@@ -49,6 +58,12 @@ def test_openimages_ingest(tmp_path):
     assert anns[1]["bbox2d"] == pytest.approx([20.0, 20.0, 100.0, 90.0]) and anns[1]["category"] == "Chair"
     assert anns[1]["flags"] == ["occluded"] and anns[2]["flags"] == ["truncated"]
     assert anns[3]["iscrowd"] == 1
+    from pycocotools import mask as mask_utils
+
+    seg = anns[1]["segmentation"]
+    assert seg["size"] == [100, 200] and anns[2]["segmentation"] is None
+    mask = mask_utils.decode({"size": seg["size"], "counts": seg["counts"].encode()})
+    assert mask.sum() == 80 * 70 and mask[20:90, 20:100].all()  # upsampled x2 from the 40 x 35 block
     reasons = {x["annotation_id"]: x["reason"] for x in a["rejects"]}
     assert reasons == {4: "depiction", 5: "unknown_category", 6: "bad_bbox"}
     assert a["not_exhaustive_categories"] == ["Table"]  # chair verified by a human, table only by a machine
