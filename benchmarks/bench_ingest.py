@@ -79,7 +79,7 @@ elif mode == "driver":
     out["payload_bytes"] = sum(len(p["payload"]) for p in payload)
 elif mode == "old":
     from lift3d.io.coco import read_coco3d
-    from lift3d.pipeline.executors import make_units
+    from lift3d.pipeline.run import make_units
     inp = read_coco3d(args["json"], args["tmp"])
     out["units"] = len(make_units(inp.records, 64))
 elif mode == "stream":

@@ -60,6 +60,8 @@ class LiftStage(Stage):
             a = by_id.get(o["annotation_id"], {})
             o["mask_source"] = a.get("mask_source", "dataset" if a.get("mask") is not None else "depth")
             o["flags"] = list(o.get("flags") or []) + list(a.get("mask_flags") or [])
+            # source flags (OpenImages occluded / truncated / inside): the QA guards treat them like the lifter's
+            o["flags"] += [f for f in a.get("flags") or () if f not in o["flags"]]
         record["objects"] = res.objects
         for aid, reason, detail in res.rejects:
             add_reject(record, self.name, reason, detail, annotation_id=aid)

@@ -131,7 +131,7 @@ def test_existing_manifest_needs_overwrite(tmp_path):
 def test_build_from_manifest_equals_build_from_json(tmp_path):
     from lift3d.build import build
     from lift3d.output import read_config_table
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.synth import generate
 
     d = tmp_path / "synth"
@@ -152,3 +152,24 @@ def test_build_from_manifest_equals_build_from_json(tmp_path):
     assert any(r["reason"] == "unknown_image" for r in ca["rejects"])
     assert a["counts"] == b["counts"] and b["input"]["manifest"] and not a["input"]["manifest"]
     assert not (tmp_path / "a" / ".staging").exists()
+
+
+def test_source_flags_reach_the_lifted_objects(tmp_path):
+    """OpenImages occluded/truncated (annotation flags) become object flags, which the QA guards read."""
+    from lift3d.pipeline.run import run_stages
+    from lift3d.build import BuildConfig, make_stages
+    from lift3d.synth import generate
+
+    d = tmp_path / "synth"
+    generate(d, 1, 3, width=200, height=150)
+    ingest("coco", [d / "annotations.json"], tmp_path / "m", images_root=d)
+    (rec,) = open_manifest(tmp_path / "m").iter_records(d)
+    first = rec["annotations"][0]["annotation_id"]
+    rec["annotations"][0]["flags"] = ["truncated", "inside"]
+    stages = make_stages(BuildConfig())[:-1]  # decode .. lift
+    for s in stages:
+        s.setup()
+    (out,) = run_stages(stages, [rec])
+    objs = {o["annotation_id"]: o for o in out["objects"]}
+    assert {"truncated", "inside"} <= set(objs[first]["flags"])
+    assert all("inside" not in o["flags"] for a, o in objs.items() if a != first)

@@ -36,7 +36,7 @@ def test_restricted_unpickler_refuses_globals(tmp_path):
 def test_refcoco_ingest_and_build(tmp_path):
     from lift3d.build import build
     from lift3d.output import read_config_table
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.synth import generate
     from lift3d.validate import validate
 

@@ -28,7 +28,7 @@ def test_unannotated_chairs_marked_not_exhaustive_get_no_questions(tmp_path):
     """The issue's measurement: one chair per image left unannotated, chairs not exhaustive (LVIS style)."""
     from lift3d.build import build
     from lift3d.io.ingest import ingest
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig
     from lift3d.synth import generate
 
     d = tmp_path / "synth"
