@@ -99,10 +99,22 @@ CONTRACT: tuple[Boundary, ...] = (
         adds={
             "qa": "list of question rows (the qa config's columns)",
             "qa_stats": "dict: generated / skipped counts per reason, objects, askable_objects, invalid_objects",
-            "rejected_categories": "sorted categories with an annotation that was not lifted",
+            "rejected_categories": "sorted categories with an annotation that was not lifted, or not exhaustively "
+                                   "annotated (not_exhaustive_categories)",
         },
     ),
 )
+
+# Fields the reader sets only for some sources (lift3d ingest, docs/ingest.md); later stages pass them through.
+OPTIONAL_READ: dict[str, str] = {
+    "not_exhaustive_categories": "sorted category names not exhaustively annotated in this image (LVIS "
+                                 "not_exhaustive_category_ids; OpenImages classes no human verified): QA treats "
+                                 "them as incomplete",
+    "referring": "list of {annotation_id, ref_id, split, sentences}: human referring expressions (RefCOCO family)",
+}
+OPTIONAL_ANNOTATION: dict[str, str] = {
+    "flags": "list of str, source flags (OpenImages occluded / truncated / inside), added to the object's flags",
+}
 
 BY_STAGE = {b.stage: b for b in CONTRACT}
 

@@ -33,7 +33,7 @@ import numpy as np
 from lift3d.errors import InputError
 from lift3d.io.coco import BBOX_TOLERANCE_PX, STAGE, _annotation, _image_record
 from lift3d.io.manifest import ManifestWriter, _dumps, ann_row
-from lift3d.pipeline.stage import add_reject, reject_record
+from lift3d.rejects import add_reject, reject_record
 
 FORMATS = ("coco", "lvis", "objects365", "openimages", "refcoco")
 PARTITION_BYTES = 16 * 2**20  # input bytes per partition (about 100k Objects365 annotations)

@@ -33,7 +33,7 @@ from lift3d.errors import InputError
 from lift3d.io.coco import STAGE, _annotation, _image_record
 from lift3d.io.ingest import PARTITION_BYTES, Spill, _finish
 from lift3d.io.manifest import ManifestWriter
-from lift3d.pipeline.stage import add_reject, reject_record
+from lift3d.rejects import add_reject, reject_record
 
 BOX_COLUMNS = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
                "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")
