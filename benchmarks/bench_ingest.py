@@ -66,7 +66,7 @@ t0 = time.perf_counter()
 out = {{}}
 if mode == "ingest":
     from lift3d.io.ingest import ingest
-    meta = ingest("objects365", [args["json"]], args["manifest"], tmp_dir=args["tmp"])
+    meta = ingest("objects365", [args["json"]], args["manifest"], tmp_dir=args["tmp"], overwrite=True)
     out["records"] = meta["records"]
     out["annotations"] = meta["input_annotations"]
     out["partitions"] = meta["partitions"]
