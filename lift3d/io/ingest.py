@@ -447,10 +447,12 @@ def write_manifest_card(out, meta: dict) -> None:
         f"- Records: {meta.get('records')} in {len(meta.get('shards') or [])} shard(s); "
         f"rejects without an image record: {meta.get('orphan_reject_count', 0)}",
         f"- Categories: {len(meta.get('categories') or {})}; size priors: {cov.get('direct', 0)} direct, "
-        f"{cov.get('synonym', 0)} by synonym, {cov.get('fallback', 0)} by fallback, {cov.get('none', 0)} none",
+        f"{cov.get('synonym', 0)} by synonym, {cov.get('fallback', 0)} by fallback, {cov.get('head_noun', 0)} by head "
+        f"noun, {cov.get('none', 0)} none",
         f"- Ingest time: {meta.get('seconds')} s",
         "",
-        "Build with `lift3d build --annotations THIS_FOLDER --images ROOT --out OUT`.",
+        "Build with `lift3d build --annotations THIS_FOLDER --out OUT` (`--images ROOT` when none is recorded above;"
+        " `--split S` for a source with splits).",
         "",
     ]
     (Path(out) / "README.md").write_text("\n".join(lines))
