@@ -162,10 +162,25 @@ def _input_manifest(annotations, writer: UnitWriter, resume: bool):
     return open_manifest(folder)
 
 
+def preflight(stages, executor: str, ray_address=None) -> None:
+    """Check on the driver what can be checked before workers start (model weights resolvable, options valid),
+    so a missing model is one line and exit 2 at once. Skipped for the weights when joining an existing Ray
+    cluster (``--ray-address`` / ``RAY_ADDRESS``): its workers may hold weights this machine does not; there
+    the workers' own check reaches the driver as the same one-line error (``lift3d.pipeline.ray_executor``)."""
+    import os
+
+    if executor == "ray" and (ray_address or os.environ.get("RAY_ADDRESS")):
+        return
+    for s in stages:
+        s.preflight()
+
+
 def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local", ray_address=None,
           resume: bool = False, overwrite: bool = False, progress=None) -> dict:
     """Run a build; returns the split's entry of build_info.json."""
     t_start = time.perf_counter()
+    stages = make_stages(cfg)
+    preflight(stages, executor, ray_address)
     fs, root = fs_and_root(out)
     writer = UnitWriter(out, cfg.split, row_group_size=cfg.row_group_size)
     has_final = any(existing_shards(fs, root, c, cfg.split) for c in CONFIG_NAMES)
@@ -179,7 +194,6 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
     units = manifest_units(man, cfg.images_per_unit, images)
     done = writer.done_units() if resume else set()
     todo = [u for u in units if u.unit_id not in done]
-    stages = make_stages(cfg)
     ex = make_executor(executor, ray_address=ray_address, progress=progress)
     report = ex.run(stages, todo, writer)
     orphan_unit = len(units)  # annotations/images that belong to no valid record

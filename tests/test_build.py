@@ -180,14 +180,44 @@ def test_fsspec_uri_and_size_capped_shards(synth_dir, tmp_path):
     assert ds.num_rows == info["counts"]["qa_rows"]
 
 
-def test_missing_depth_weights_stop_the_build_with_one_line(synth_dir, tmp_path):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
-    r = subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", str(synth_dir / "annotations.json"),
-                        "--images", str(synth_dir), "--out", str(tmp_path / "o"), "--executor", "local",
-                        "--depth", "da2-indoor-small"], capture_output=True, text=True, env=env)
+def _cli_build(synth_dir, out, executor, *extra, env=None):
+    env = dict(os.environ, **(env or {}), RAY_AUTH_MODE="disabled", LIFT3D_RAY_NUM_CPUS="2")
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", str(synth_dir / "annotations.json"),
+                           "--images", str(synth_dir), "--out", str(out), "--executor", executor, "--no-progress",
+                           *extra], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+@pytest.mark.parametrize("what", ["depth", "segmenter"])
+def test_missing_weights_stop_the_build_with_one_line(synth_dir, tmp_path, executor, what):
+    """Checked on the driver before any worker starts, whichever the executor: one line, exit 2."""
+    extra = ["--depth", "da2-indoor-small"] if what == "depth" else ["--masks", "sam"]
+    r = _cli_build(synth_dir, tmp_path / "o", executor, *extra,
+                   env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert r.returncode == 2, r.stderr[-800:]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Depth-Anything-V2-Metric-Indoor-Small-hf" in lines[0] and "hf download" in lines[0]
+    model = "Depth-Anything-V2-Metric-Indoor-Small-hf" if what == "depth" else "facebook/sam2.1-hiera-base-plus"
+    assert len(lines) == 1 and model in lines[0] and "hf download" in lines[0], r.stderr[-800:]
+    assert lines[0].startswith("lift3d build: error:")
+    assert not (tmp_path / "o").exists()  # nothing started
+
+
+def test_user_error_inside_a_ray_worker_is_one_line(synth_dir, tmp_path):
+    """A problem only a worker sees (here: the local model predicts relative depth, found when it loads) reaches
+    the user as the local executor's line and exit 2, not as an ActorDiedError traceback."""
+    sys.path.insert(0, str(REPO / "tests" / "depth"))
+    from tiny_depth_models import build_tiny_da
+
+    model_dir = build_tiny_da(tmp_path / "relative_da", metric=False)
+    local = _cli_build(synth_dir, tmp_path / "o_local", "local", "--depth", str(model_dir))
+    remote = _cli_build(synth_dir, tmp_path / "o_ray", "ray", "--depth", str(model_dir))
+    for r in (local, remote):
+        assert r.returncode == 2, r.stderr[-1500:]
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("lift3d build: error:") and "relative depth" in last, r.stderr[-1500:]
+        assert "Traceback" not in r.stderr and "ActorDiedError" not in r.stderr, r.stderr[-1500:]
+    assert local.stderr.strip().splitlines()[-1] == remote.stderr.strip().splitlines()[-1]
 
 
 def test_model_depth_build_with_a_local_tiny_model(synth_dir, tmp_path):

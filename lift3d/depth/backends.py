@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .errors import MissingWeightsError
+from .errors import MissingWeightsError, UnsupportedDepthModel
 
 DA2_IDS = {
     f"da2-{scene}-{size}": f"depth-anything/Depth-Anything-V2-Metric-{scene.capitalize()}-{size.capitalize()}-hf"
@@ -280,7 +280,7 @@ class DepthAnythingBackend(_TorchBackend):
         model = _from_pretrained(DepthAnythingForDepthEstimation, source, local_files_only, self.model_id,
                                  use_safetensors=True)
         if getattr(model.config, "depth_estimation_type", "relative") != "metric":
-            raise ValueError(
+            raise UnsupportedDepthModel(
                 f"'{self.model_id}' predicts relative depth (depth_estimation_type="
                 f"{model.config.depth_estimation_type!r}); lift3d needs a metric model, e.g. da2-indoor-small"
             )
@@ -509,6 +509,24 @@ def dpt_target_size(height: int, width: int, size: tuple[int, int], keep_aspect_
     return constrain(sh * height), constrain(sw * width)
 
 
+SUPPORTED_MODEL_TYPES = ("depth_anything", "depth_pro")
+
+
+def check_backend(name: str, offline: bool | None = None) -> None:
+    """What can be known without loading the model: the weights are resolvable and of a supported type.
+
+    Run on the driver before any worker starts (``lift3d build``); raises the same one-line errors as
+    :func:`make_backend` (:class:`MissingWeightsError`, :class:`UnsupportedDepthModel`).
+    """
+    if name == "dataset":
+        return
+    model_id = resolve_model_id(name)
+    source, local_only, model_type = locate_weights(model_id, offline=offline)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise UnsupportedDepthModel(f"unsupported depth model type {model_type!r} for '{model_id}' "
+                                    "(supported: depth_anything metric, depth_pro)")
+
+
 def make_backend(name: str = "dataset", device: str = "auto", dtype: str = "auto", num_workers: int = 0,
                  input_size: int | None = None, offline: bool | None = None,
                  preprocess: str = "auto") -> DepthBackend:
@@ -524,7 +542,7 @@ def make_backend(name: str = "dataset", device: str = "auto", dtype: str = "auto
     elif model_type == "depth_pro":
         backend = DepthProBackend(model_id, **kw)
     else:
-        raise ValueError(f"unsupported depth model type {model_type!r} for '{model_id}' "
-                         "(supported: depth_anything metric, depth_pro)")
+        raise UnsupportedDepthModel(f"unsupported depth model type {model_type!r} for '{model_id}' "
+                                    "(supported: depth_anything metric, depth_pro)")
     backend.load(source, local_only)
     return backend

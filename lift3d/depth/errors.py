@@ -27,3 +27,7 @@ class MissingWeightsError(UserError):
                 " the HF cache here (set HF_HOME to it), or save the model to a local directory and pass that"
             )
         super().__init__(msg.replace("\n", " "))
+
+
+class UnsupportedDepthModel(UserError, ValueError):
+    """The weights exist but are not a model lift3d can use (wrong model type, relative depth)."""

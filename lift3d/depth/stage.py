@@ -24,7 +24,7 @@ from lift3d.geometry.camera import IntrinsicsError
 from lift3d.pipeline.stage import Resources, Stage, cuda_available
 from lift3d.rejects import RecordRejected
 
-from .backends import DepthBackend, make_backend, resolve_model_id
+from .backends import DepthBackend, check_backend, make_backend, resolve_model_id
 from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics
 
 
@@ -60,6 +60,10 @@ class DepthStage(Stage):
             c = self.config
             self.backend = make_backend(c.backend, device=c.device, dtype=c.dtype, num_workers=c.num_workers,
                                         input_size=c.input_size, offline=c.offline, preprocess=c.preprocess)
+
+    def preflight(self) -> None:
+        """Driver-side check before any worker starts: the weights resolve and are a supported model."""
+        check_backend(self.config.backend, offline=self.config.offline)
 
     def provenance(self) -> dict:
         """What the dataset card should say about depth (does not load the model)."""

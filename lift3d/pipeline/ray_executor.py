@@ -14,6 +14,12 @@ Faults: actors are restarted when their process dies and the unit they held is r
 (``max_task_retries``).  Blocks that still fail are tolerated (``DataContext.max_errored_blocks``); their units
 are then re-run one record per task, so a record that keeps crashing its worker is isolated, rejected as
 ``worker_crashed`` after bounded retries, and the rest of its unit is written normally.
+
+User errors: a :class:`~lift3d.errors.UserError` raised while an actor sets its stages up (missing weights, an
+unknown model id, an unsupported option) does not kill the actor (Ray would restart it forever and bury the
+message in an ``ActorDiedError``): the actor answers every unit with a small failure marker, the driver stops at
+the first one and raises the same ``UserError``, so the CLI prints the same one line and exit code 2 as with the
+local executor.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from lift3d.errors import UserError
 from lift3d.pipeline.run import RunReport, WorkUnit, run_stages
 from lift3d.pipeline.stage import Stage
 from lift3d.rejects import reject_record
@@ -50,10 +57,34 @@ def segments(stages: list[Stage], gpus: bool = True) -> list[list[Stage]]:
     return out
 
 
+class _UserFailure:
+    """A user error raised on a worker, carried to the driver as data (message and exit code only: the
+    exception classes take other constructor arguments than their message, so they are not pickled)."""
+
+    def __init__(self, exc: UserError):
+        self.message = str(exc)
+        self.exit_code = int(getattr(exc, "exit_code", 2))
+
+    def error(self) -> UserError:
+        err = UserError(self.message)
+        err.exit_code = self.exit_code
+        return err
+
+
+def _failure_batch(batch: dict, failure: _UserFailure) -> dict:
+    blob = pickle.dumps(failure)
+    return {"unit_id": np.asarray(batch["unit_id"], dtype=np.int64),
+            "payload": np.array([blob] * len(batch["unit_id"]), dtype=object)}
+
+
 def _process(stages, sink, batch: dict) -> dict:
     unit_ids, payloads = [], []
     for unit_id, payload in zip(batch["unit_id"], batch["payload"]):
         records = pickle.loads(payload)
+        if isinstance(records, _UserFailure):  # an earlier segment failed to set up: pass the marker on
+            unit_ids.append(int(unit_id))
+            payloads.append(payload)
+            continue
         if not isinstance(records, list):  # a work unit's description (a manifest row range): read it here
             records = records.load()
         run_stages(stages, records)
@@ -73,19 +104,31 @@ class _SegmentActor:
     def __init__(self, stages_blob: bytes, sink_blob: bytes):
         self.stages = pickle.loads(stages_blob)
         self.sink = pickle.loads(sink_blob)
-        for s in self.stages:
-            s.setup()
+        self.failure: _UserFailure | None = None
+        try:
+            for s in self.stages:
+                s.setup()
+        except UserError as exc:  # keep the actor alive: its answer to every unit says why it cannot work
+            self.failure = _UserFailure(exc)
 
     def __call__(self, batch):
-        return _process(self.stages, self.sink, batch)
+        if self.failure is not None:
+            return _failure_batch(batch, self.failure)
+        try:
+            return _process(self.stages, self.sink, batch)
+        except UserError as exc:
+            return _failure_batch(batch, _UserFailure(exc))
 
 
 def _one_record(stages_blob: bytes, record_blob: bytes) -> bytes:
-    stages = pickle.loads(stages_blob)
-    for s in stages:
-        s.setup()
-    records = [pickle.loads(record_blob)]
-    run_stages(stages, records)
+    try:
+        stages = pickle.loads(stages_blob)
+        for s in stages:
+            s.setup()
+        records = [pickle.loads(record_blob)]
+        run_stages(stages, records)
+    except UserError as exc:
+        return pickle.dumps(_UserFailure(exc))
     return pickle.dumps(records[0])
 
 
@@ -112,6 +155,14 @@ class RayExecutor:
             else:  # a local instance; LIFT3D_RAY_NUM_CPUS caps its CPUs (benchmarks, shared machines)
                 n = os.environ.get("LIFT3D_RAY_NUM_CPUS")
                 ray.init(num_cpus=int(n) if n else None, **kwargs)
+        import ray.data  # configures Ray Data's logging on import
+
+        if not log.isEnabledFor(logging.INFO):
+            # Ray Data prints INFO lines (plan, start, finish) of every dataset on the console; keep them in its
+            # session log file only (-v keeps them on the console too).
+            for h in logging.getLogger("ray.data").handlers:
+                if not isinstance(h, logging.FileHandler) and "File" not in type(h).__name__:
+                    h.setLevel(logging.ERROR)
         ctx = ray.data.DataContext.get_current()
         ctx.max_errored_blocks = -1  # failed units are isolated record by record below
         ctx.enable_progress_bars = bool(self.progress)
@@ -161,12 +212,17 @@ class RayExecutor:
                     max_restarts=-1, max_task_retries=TASK_RETRIES, **need,
                 )
         done = set()
-        for row in ds.iter_rows():
-            info = pickle.loads(row["payload"])
-            done.add(int(row["unit_id"]))
-            report.units += 1
-            report.images += info["images"]
-            report.unit_done.append((time.perf_counter() - t0, info["images"]))
+        with warnings.catch_warnings():
+            # fewer units than pool slots (small builds) is expected here, not a misconfiguration
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+            for row in ds.iter_rows():
+                info = pickle.loads(row["payload"])
+                if isinstance(info, _UserFailure):  # stop the dataset here; the CLI prints one line, exit 2
+                    raise info.error()
+                done.add(int(row["unit_id"]))
+                report.units += 1
+                report.images += info["images"]
+                report.unit_done.append((time.perf_counter() - t0, info["images"]))
         missing = [u for u in units if u.unit_id not in done]
         if missing:
             log.warning("%d work unit(s) failed after retries; re-running them one record per task", len(missing))
@@ -187,12 +243,16 @@ class RayExecutor:
             out = []
             for rec, ref in zip(records, refs):
                 try:
-                    out.append(pickle.loads(ray.get(ref)))
+                    res = pickle.loads(ray.get(ref))
                 except Exception as exc:  # the worker died on this record every time
                     rec = dict(rec)
                     reject_record(rec, "executor", "worker_crashed",
                                   f"worker died on this record {TASK_RETRIES + 1} times: {type(exc).__name__}")
                     out.append(rec)
+                    continue
+                if isinstance(res, _UserFailure):
+                    raise res.error()
+                out.append(res)
             sink.write_unit(unit.unit_id, out)
             report.units += 1
             report.images += len(out)

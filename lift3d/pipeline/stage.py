@@ -44,6 +44,10 @@ class Stage:
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker before the first batch."""
 
+    def preflight(self) -> None:
+        """Cheap checks on the driver before any worker starts (weights resolvable, options valid); raise
+        ``UserError``. Workers may see what the driver does not (a remote cluster), so ``setup`` still checks."""
+
     def process_record(self, record: dict) -> dict:
         raise NotImplementedError
 

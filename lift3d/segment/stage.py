@@ -35,7 +35,7 @@ import numpy as np
 from lift3d.pipeline.stage import Resources, Stage, cuda_available
 
 from .consistency import ConsistencyConfig, choose_mask, rejection_flag
-from .segmenter import DEFAULT_MODEL, BoxSegmenter, MissingSegmenterError, resolve_model_id
+from .segmenter import DEFAULT_MODEL, BoxSegmenter, MissingSegmenterError, locate, resolve_model_id
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ class SegmentStage(Stage):
                 raise
             self.fallback_reason = str(exc)
             log.warning("segment: no segmenter, box-only objects use depth separation (%s)", exc)
+
+    def preflight(self) -> None:
+        """Driver-side check before any worker starts: with ``--masks sam`` the segmenter's weights resolve."""
+        if self.config.masks == "sam":
+            locate(resolve_model_id(self.config.model), self.config.offline)
 
     @property
     def uses_model(self) -> bool:
