@@ -9,7 +9,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lift3d-installed
 OUT    ?= out/sample
 SYNTH  ?= out/synth
+SYNTH_VAL ?= out/synth-val
 SCENES ?= 32
+VAL_SCENES ?= 8
 SEED   ?= 0
 EXECUTOR ?= ray
 BUILD_ARGS ?=
@@ -17,7 +19,7 @@ BUILD_ARGS ?=
 .PHONY: all venv test build-dataset bench bench-gpu schema clean help
 
 help:
-	@echo "make build-dataset [OUT=dir SCENES=n SEED=s EXECUTOR=local|ray]  build the sample corpus"
+	@echo "make build-dataset [OUT=dir SCENES=n VAL_SCENES=n SEED=s EXECUTOR=local|ray]  build the sample corpus"
 	@echo "make test                                              run the test suite"
 	@echo "make bench                                             run the benchmarks (figures -> docs/benchmarks.md)"
 
@@ -33,10 +35,14 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# train: scenes 0..SCENES-1; validation: the next VAL_SCENES scenes (scene = f(seed, index): disjoint scenes)
 build-dataset: $(STAMP)
 	$(BIN)/lift3d synth --scenes $(SCENES) --seed $(SEED) --out $(SYNTH)
+	$(BIN)/lift3d synth --scenes $(VAL_SCENES) --seed $(SEED) --start-id $(SCENES) --out $(SYNTH_VAL)
 	$(BIN)/lift3d build --config pipelines/sample.yaml --annotations $(SYNTH)/annotations.json \
-		--images $(SYNTH) --out $(OUT) --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
+		--images $(SYNTH) --out $(OUT) --split train --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
+	$(BIN)/lift3d build --config pipelines/sample.yaml --annotations $(SYNTH_VAL)/annotations.json \
+		--images $(SYNTH_VAL) --out $(OUT) --split validation --executor $(EXECUTOR) --overwrite $(BUILD_ARGS)
 	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(OUT)', 'qa'); print(ds)"
 
 # CPU benchmarks as recorded in docs/benchmarks.md (tens of minutes on 2 cores). On a GPU machine add

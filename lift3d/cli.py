@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
             "lift3d synth --scenes 32 --seed 0 --out out/synth")
     s.add_argument("--scenes", type=int, default=32, help="number of scenes (default 32)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--start-id", type=int, default=0, metavar="N",
+                   help="first scene index = image id (default 0); scenes depend on (seed, index) only, so "
+                        "ranges that do not overlap are disjoint sets of scenes (e.g. a validation split)")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--width", type=int, default=640)
     s.add_argument("--height", type=int, default=480)
@@ -103,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--max-shard-mb", type=float, default=None,
                    help="also cap shards by size: more shards when the staged data exceeds this many MB each")
     b.add_argument("--keep-depth", action="store_true", help="keep depth maps (uint16 PNG, mm) in the objects rows")
+    b.add_argument("--embed-images", action="store_true",
+                   help="put the images into the corpus: objects.image and qa.images (one per image placeholder "
+                        "in messages), for TRL's SFTTrainer and the Hub (docs/hub.md)")
+    b.add_argument("--embed-images-format", choices=["original", "jpeg", "png"], default="original",
+                   help="original: the source files' bytes (default); jpeg: re-encoded at --jpeg-quality; png")
+    b.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     b.add_argument("--source-name", default="", help="source dataset name for the dataset card")
     b.add_argument("--source-license", default="", help="source dataset licence for the dataset card")
     g = b.add_mutually_exclusive_group()
@@ -164,9 +173,11 @@ def _cmd_synth(a) -> int:
 
     if a.scenes < 1:
         raise UserError("--scenes must be at least 1")
+    if a.start_id < 0:
+        raise UserError("--start-id must be >= 0")
     corruption = _corruption_from_args(a, CorruptionConfig)
     path = generate(a.out, a.scenes, a.seed, width=a.width, height=a.height, masks=not a.box_only,
-                    corruption=corruption, mask_bleed_px=a.mask_bleed, scene_type=a.scene_type)
+                    corruption=corruption, mask_bleed_px=a.mask_bleed, scene_type=a.scene_type, start_id=a.start_id)
     print(f"wrote {a.scenes} scenes: {path}")
     return 0
 
@@ -244,7 +255,8 @@ def _cmd_build(a) -> int:
     cfg = BuildConfig(split=a.split, depth=a.depth, depth_origin=a.depth_origin, device=a.device, seed=a.seed,
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
                       masks=a.masks, segmenter=a.segmenter, depth_preprocess=a.depth_preprocess,
-                      keep_depth=a.keep_depth, source_name=a.source_name, source_license=a.source_license)
+                      keep_depth=a.keep_depth, embed_images=a.embed_images,
+                      embed_images_format=a.embed_images_format, jpeg_quality=a.jpeg_quality, source_name=a.source_name, source_license=a.source_license)
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)
     print(format_summary(a.out, info))

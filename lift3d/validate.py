@@ -573,12 +573,25 @@ def _read_dir(path: str) -> list[dict]:
     files = sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
     rows: list[dict] = []
     for f in files:
-        rows.extend(pq.read_table(f).to_pylist())
+        # embedded images (--embed-images) are not needed to re-derive answers: never load them
+        cols = [n for n in pq.read_schema(f).names if n not in PIXEL_COLUMNS]
+        rows.extend(pq.read_table(f, columns=cols).to_pylist())
     return rows
 
 
+PIXEL_COLUMNS = ("image", "images", "depth")
+
+
+def _input_counts(info: dict) -> dict:
+    """Input counts of every split in the folder (the rows read are every split's), else the top-level ones."""
+    splits = [s.get("counts") or {} for s in ((info or {}).get("splits") or {}).values()]
+    if splits and all(c.get("input_images") is not None and c.get("input_annotations") is not None for c in splits):
+        return {k: sum(int(c[k]) for c in splits) for k in ("input_images", "input_annotations")}
+    return (info or {}).get("counts") or {}
+
+
 def check_accounting(images: list[dict], rejects: list[dict], info: dict, report: ValidationReport) -> None:
-    counts = (info or {}).get("counts") or {}
+    counts = _input_counts(info)
     n_img, n_ann = counts.get("input_images"), counts.get("input_annotations")
     image_ids = {int(i["image_id"]) for i in images}
     img_rej = {int(r["image_id"]) for r in rejects if r.get("annotation_id") is None and r.get("image_id") is not None}
