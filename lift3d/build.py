@@ -37,6 +37,9 @@ class BuildConfig:
     max_shard_mb: float | None = None
     row_group_size: int = 256
     keep_depth: bool = False
+    embed_images: bool = False  # the image in objects.image and qa.images (lift3d/io/embed.py)
+    embed_images_format: str = "original"  # original | jpeg | png
+    jpeg_quality: int = 90
     masks: str = "auto"  # auto | dataset | sam | depth (lift3d/segment)
     segmenter: str = "sam2.1-hiera-base-plus"
     depth_preprocess: str = "auto"  # auto/torch: resize on the device | processor: HF processor on CPU workers
@@ -60,6 +63,10 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     from lift3d.qa.stage import QAStage
 
     stages: list[Stage] = [DecodeStage(need_dataset_depth=(cfg.depth == "dataset"))]
+    if cfg.embed_images:
+        from lift3d.io.embed import EmbedImageStage
+
+        stages.append(EmbedImageStage(cfg.embed_images_format, cfg.jpeg_quality))
     dcfg = DepthConfig(backend=cfg.depth, device=cfg.device, preprocess=cfg.depth_preprocess,
                        origin=cfg.depth_origin)
     if cfg.depth_preprocess == "processor":

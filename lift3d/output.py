@@ -7,12 +7,17 @@ exists and redoes the others.  ``finalize`` then streams the unit files, in unit
 ``OUT/{config}/{split}-NNNNN-of-NNNNN.parquet`` (zstd, small row groups, the ``huggingface`` features
 metadata embedded), writes ``build_info.json`` and the dataset card ``README.md``, and removes the staging.
 Paths may be local or any fsspec/pyarrow URI (``s3://...``, ``gs://...``).
+
+Shards are filled in order up to ``rows_per_shard`` rows and, with ``max_shard_mb``, up to that many bytes
+(each row's share estimated from its size in the staged file, the shard's written size measured); a single row
+larger than the cap gets a shard of its own. Everything streams a row group at a time, so embedded images
+(``--embed-images``: each ``qa`` row carries its question's image) are never all in memory, neither on a
+worker (a unit is written a row group at a time) nor on the driver.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 from collections import Counter
 
@@ -38,15 +43,30 @@ def shard_name(split: str, i: int, n: int) -> str:
     return f"{split}-{i:05d}-of-{n:05d}.parquet"
 
 
+IMAGE_ROW_GROUP = 100  # rows per row group when rows carry images (as datasets' push_to_hub does)
+
+
+def image_placeholders(messages) -> int:
+    """Number of image entries (``{"type": "image"}``) in a row's chat turns."""
+    return sum(1 for m in messages or [] for c in (m.get("content") or []) if c.get("type") == "image")
+
+
 def records_to_rows(records: list[dict]) -> dict[str, list[dict]]:
-    """Split enriched records into the rows of each config. Failed records only contribute rejects."""
+    """Split enriched records into the rows of each config. Failed records only contribute rejects.
+
+    With an embedded image (``record["image"]``, the embed stage) each QA row gets ``images``: that image once
+    per image placeholder of its ``messages`` (the same bytes object, copied only when written)."""
     rows = {"objects": [], "qa": [], "rejects": []}
     for r in records:
         rows["rejects"].extend(r.get("rejects") or [])
         if r.get("failed"):
             continue
         rows["objects"].append(r)
-        rows["qa"].extend(r.get("qa") or [])
+        img = r.get("image")
+        for q in r.get("qa") or []:
+            if img is not None:
+                q = {**q, "images": [img] * image_placeholders(q.get("messages"))}
+            rows["qa"].append(q)
     return rows
 
 
@@ -147,14 +167,21 @@ class UnitWriter:
             write_fn(f)
         self.fs.mv(tmp, path)
 
+    def _write_rows(self, f, config: str, rows: list[dict]) -> None:
+        """One row group at a time: a unit's QA rows with embedded images are never one big table."""
+        rg = self.row_group_size
+        if any(r.get("image") is not None or r.get("images") for r in rows[:1]):
+            rg = min(rg, IMAGE_ROW_GROUP)
+        w = pq.ParquetWriter(f, schema.arrow_schema(config), compression="zstd")
+        for s in range(0, len(rows), max(1, rg)):
+            w.write_table(schema.to_table(config, rows[s : s + rg]), row_group_size=rg)
+        w.close()
+
     def write_unit(self, unit_id: int, records: list[dict]) -> dict:
         rows = records_to_rows(records)
         for config in schema.CONFIG_NAMES:
-            table = schema.to_table(config, rows[config])
-            self._atomic_write(
-                self._path(config, unit_id, ".parquet"),
-                lambda f, t=table: pq.write_table(t, f, compression="zstd", row_group_size=self.row_group_size),
-            )
+            self._atomic_write(self._path(config, unit_id, ".parquet"),
+                               lambda f, c=config: self._write_rows(f, c, rows[c]))
         stats = unit_stats(records, rows)
         data = json.dumps(stats, sort_keys=True).encode()
         self._atomic_write(self._path("stats", unit_id, ".json"), lambda f: f.write(data))
@@ -197,53 +224,130 @@ def existing_shards(fs, root: str, config: str, split: str) -> list[str]:
                   if posixpath.basename(p).startswith(f"{split}-") and p.endswith(".parquet"))
 
 
+PIXEL_COLUMNS = ("image", "images", "depth")  # encoded images: counted at full size when sizing shards
+
+
+def _split_columns(names) -> tuple[list[str], list[str]]:
+    pix = [n for n in names if n in PIXEL_COLUMNS]
+    return pix, [n for n in names if n not in PIXEL_COLUMNS]
+
+
+def _other_ratio(meta, batches_nbytes_other: int) -> float:
+    """Compressed / in-memory size of a unit file's non-image columns (from its column chunk metadata)."""
+    comp = 0
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        for j in range(rg.num_columns):
+            col = rg.column(j)
+            if col.path_in_schema.split(".")[0] not in PIXEL_COLUMNS:
+                comp += col.total_compressed_size
+    return comp / batches_nbytes_other if batches_nbytes_other else 1.0
+
+
+def _row_bytes(batch: pa.RecordBatch, ratio_other: float) -> list[float]:
+    """Each row's estimated share of a shard: its encoded images at their full size (an upper bound: Parquet's
+    dictionary may store an image repeated over a question's rows once) plus its other columns at their
+    compression ratio in the unit file."""
+    pix, other = _split_columns(batch.schema.names)
+    bp, bo = batch.select(pix), batch.select(other)
+    return [bp.slice(i, 1).nbytes + bo.slice(i, 1).nbytes * ratio_other for i in range(batch.num_rows)]
+
+
+class _Shard:
+    def __init__(self, fs, path: str, target: pa.Schema):
+        self.path, self.fs = path, fs
+        self.fh = fs.open(path, "wb")
+        self.pw = pq.ParquetWriter(self.fh, target, compression="zstd")
+        self.rows, self.bytes, self.row_groups = 0, 0.0, 0
+
+    def write(self, table: pa.Table, row_group_size: int) -> None:
+        self.pw.write_table(table, row_group_size=row_group_size)
+        self.rows += table.num_rows
+        self.row_groups += -(-table.num_rows // max(1, row_group_size))
+        try:
+            self.bytes = float(self.fh.tell())  # what is on disk so far (row groups are flushed as written)
+        except (AttributeError, OSError, ValueError):
+            self.bytes += table.nbytes
+
+    def close(self) -> None:
+        self.pw.close()
+        self.fh.close()
+
+
 def finalize(writer: UnitWriter, rows_per_shard: int, bytes_per_shard: int | None = None) -> dict[str, dict]:
-    """Stream the staged units into final shards. Returns {config: {"num_examples", "num_bytes", "shards"}}."""
+    """Stream the staged units into final shards. Returns {config: {"num_examples", "num_bytes", "shards"}}.
+
+    Shards fill in order up to ``rows_per_shard`` rows and ``bytes_per_shard`` bytes; they are written under
+    temporary names and renamed ``{split}-NNNNN-of-NNNNN.parquet`` once their number is known."""
     fs, root = writer.fs, writer.root
+    rows_cap = max(1, int(rows_per_shard))
+    # Room for the footer and the estimate's error: aim a little under the cap.
+    bytes_cap = 0.95 * bytes_per_shard if bytes_per_shard else None
     result = {}
     for config in schema.CONFIG_NAMES:
         files = writer.unit_files(config)
-        total = sum(pq.ParquetFile(fs.open(p, "rb")).metadata.num_rows for p in files)
-        n_shards = max(1, math.ceil(total / max(1, rows_per_shard)))
-        if bytes_per_shard:
-            raw = sum(fs.size(p) for p in files)
-            n_shards = max(n_shards, math.ceil(raw / bytes_per_shard))
-        per_shard = max(1, math.ceil(total / n_shards)) if total else 1
         for old in existing_shards(fs, root, config, writer.split):
             fs.rm(old)
         fs.makedirs(posixpath.join(root, config), exist_ok=True)
         target = schema.arrow_schema(config)
-        shard_i, in_shard, pw, f, tmp = 0, 0, None, None, None
-        names = []
+        # The footer (schema, features metadata, per row group statistics) is written at close: count it in.
+        buf = pa.BufferOutputStream()
+        pq.ParquetWriter(buf, target, compression="zstd").close()
+        footer, per_rg = float(buf.getvalue().size), 0.0
+        tmp_names: list[str] = []
+        cur: _Shard | None = None
+        total, num_bytes = 0, 0
 
-        def open_shard(i):
-            name = posixpath.join(root, config, shard_name(writer.split, i, n_shards))
-            fh = fs.open(name + ".tmp", "wb")
-            return name, fh, pq.ParquetWriter(fh, target, compression="zstd")
+        def new_shard() -> _Shard:
+            name = posixpath.join(root, config, f".{writer.split}-{len(tmp_names):05d}.parquet.tmp")
+            tmp_names.append(name)
+            return _Shard(fs, name, target)
 
-        name, f, pw = open_shard(0)
-        num_bytes = 0
         for p in files:
             with fs.open(p, "rb") as src:
-                table = pq.read_table(src).cast(target)
-            num_bytes += table.nbytes
-            start = 0
-            while start < table.num_rows:
-                if in_shard >= per_shard and shard_i < n_shards - 1:
-                    pw.close(); f.close(); fs.mv(name + ".tmp", name); names.append(name)
-                    shard_i += 1
-                    in_shard = 0
-                    name, f, pw = open_shard(shard_i)
-                take = min(per_shard - in_shard, table.num_rows - start) if shard_i < n_shards - 1 else table.num_rows - start
-                pw.write_table(table.slice(start, take), row_group_size=writer.row_group_size)
-                in_shard += take
-                start += take
-        pw.close(); f.close(); fs.mv(name + ".tmp", name); names.append(name)
-        # Empty trailing shards (possible when rows ran out early) keep the -of-N naming complete.
-        for i in range(shard_i + 1, n_shards):
-            name, f, pw = open_shard(i)
-            pw.close(); f.close(); fs.mv(name + ".tmp", name); names.append(name)
-        result[config] = {"num_examples": total, "num_bytes": num_bytes, "shards": [posixpath.basename(n) for n in names]}
+                pf = pq.ParquetFile(src)
+                meta = pf.metadata
+                rg = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=1)
+                rg = max(1, min(rg, writer.row_group_size))
+                ratio = 1.0
+                if meta.num_row_groups:
+                    per_rg = max(per_rg, (meta.serialized_size - footer) / meta.num_row_groups)
+                if bytes_cap:
+                    other = _split_columns(pf.schema_arrow.names)[1]
+                    ratio = _other_ratio(meta, sum(b.nbytes for b in pf.iter_batches(batch_size=rg, columns=other)))
+                for batch in pf.iter_batches(batch_size=rg):
+                    table = pa.Table.from_batches([batch]).cast(target)
+                    num_bytes += table.nbytes
+                    sizes = _row_bytes(batch, ratio) if bytes_cap else None
+                    start = 0
+                    while start < table.num_rows:
+                        if cur is None:
+                            cur = new_shard()
+                        take = min(table.num_rows - start, rows_cap - cur.rows)
+                        if bytes_cap:
+                            room, k = bytes_cap - cur.bytes - footer - per_rg * (cur.row_groups + 1), 0
+                            while k < take and room >= sizes[start + k]:
+                                room -= sizes[start + k]
+                                k += 1
+                            take = k if (k or cur.rows) else 1  # one row over the cap: a shard of its own
+                        if take == 0:
+                            cur.close()
+                            cur = None
+                            continue
+                        cur.write(table.slice(start, take), rg)
+                        start += take
+                        total += take
+        if cur is None and not tmp_names:
+            cur = new_shard()  # no rows: one empty shard, so the split exists
+        if cur is not None:
+            cur.close()
+        n = len(tmp_names)
+        names = []
+        for i, tmp in enumerate(tmp_names):
+            name = posixpath.join(root, config, shard_name(writer.split, i, n))
+            fs.mv(tmp, name)
+            names.append(posixpath.basename(name))
+        result[config] = {"num_examples": total, "num_bytes": num_bytes, "shards": names}
     return result
 
 

@@ -23,6 +23,7 @@ class Boundary:
     drops: dict[str, str] = field(default_factory=dict)
     annotation_adds: dict[str, str] = field(default_factory=dict)  # on each entry of ``annotations``
     annotation_drops: dict[str, str] = field(default_factory=dict)
+    option: str | None = None  # a stage present only with this BuildConfig option (e.g. embed_images)
 
 
 CONTRACT: tuple[Boundary, ...] = (
@@ -52,6 +53,12 @@ CONTRACT: tuple[Boundary, ...] = (
         },
         annotation_adds={"mask": "HxW bool or None, the decoded segmentation"},
         annotation_drops={"segmentation": "replaced by mask"},
+    ),
+    Boundary(
+        "embed",  # lift3d/io/embed.py, only with --embed-images
+        adds={"image": "{bytes, path: None}: the encoded image (source file's bytes, or re-encoded JPEG / PNG); "
+                       "written as objects.image and, once per image placeholder, qa.images"},
+        option="embed_images",
     ),
     Boundary(
         "depth",  # lift3d/depth/stage.py
@@ -119,11 +126,16 @@ OPTIONAL_ANNOTATION: dict[str, str] = {
 BY_STAGE = {b.stage: b for b in CONTRACT}
 
 
-def record_fields(upto: str | None = None) -> set[str]:
+def boundaries(options=()) -> list[Boundary]:
+    """The stages of a build with these options on (``BuildConfig`` field names such as ``embed_images``)."""
+    return [b for b in CONTRACT if b.option is None or b.option in set(options)]
+
+
+def record_fields(upto: str | None = None, options=()) -> set[str]:
     """The fields a live record has after stage ``upto`` (None: after the last stage), with the defaults
     (a field a stage both changes and drops, such as ``depth`` with ``--keep-depth``, counts as dropped)."""
     keys: set[str] = set()
-    for b in CONTRACT:
+    for b in boundaries(options):
         keys |= set(b.adds)
         keys -= set(b.drops)
         if b.stage == upto:

@@ -32,7 +32,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "image_size_unknown": ("read", "image", "OpenImages: the image file's header could not be read at ingest (size unknown)"),
     # decode (lift3d/io/decode.py)
     "image_missing": ("decode", "image", "the RGB file does not exist"),
-    "image_unreadable": ("decode", "image", "the RGB file cannot be decoded (e.g. truncated)"),
+    "image_unreadable": ("decode, embed", "image", "the RGB file cannot be decoded (e.g. truncated) or read again"),
     "image_size_mismatch": ("decode", "image", "the decoded size differs from width x height"),
     "depth_missing": ("decode, depth, lift", "image", "no depth_file / depth map for this image, or it does not exist"),
     "depth_unreadable": ("decode", "image", "the depth file is not a readable single-channel image"),
@@ -41,7 +41,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     # depth (lift3d/depth/stage.py)
     "missing_intrinsics": ("depth, lift", "image", "sensor depth without a dataset K (no K is invented for sensor depth)"),
     "invalid_intrinsics": ("depth", "image", "the intrinsics from the model / EXIF / prior are not a valid K"),
-    "rgb_missing": ("depth", "image", "no decoded image (or a wrong-shaped one) reached the depth model"),
+    "rgb_missing": ("depth, embed", "image", "no decoded image (or a wrong-shaped one) reached the depth model / embed stage"),
     "rgb_unsupported_shape": ("depth", "image", "the image's channels cannot be fed to the depth model"),
     "depth_shape_mismatch": ("depth", "image", "the model's depth has another aspect ratio than the image"),
     # lift (lift3d/lift)

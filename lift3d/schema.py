@@ -81,6 +81,11 @@ OBJECTS_ROW: dict[str, tuple] = {
         "Categories with an annotation in this image that was not lifted, or not exhaustively annotated in the "
         "source (LVIS not_exhaustive): questions never count them, name one of them or treat them as absent.",
     ),
+    "image": (
+        Image(),
+        "The RGB image (the source file's bytes, or re-encoded: --embed-images-format); only with --embed-images, "
+        "else null.",
+    ),
 }
 
 MESSAGE_CONTENT = {"type": Value("string"), "text": Value("string")}
@@ -100,6 +105,11 @@ QA_ROW: dict[str, tuple] = {
     "messages": (
         List({"role": Value("string"), "content": List(MESSAGE_CONTENT)}),
         "Chat turns in the format TRL's SFT trainer reads (image placeholder + question; <think> reasoning + answer).",
+    ),
+    "images": (
+        List(Image()),
+        "One image per image placeholder in messages (the question's image), for TRL's SFTTrainer and the Hub; "
+        "only with --embed-images, else null.",
     ),
 }
 
@@ -201,7 +211,7 @@ def json_schema(config: str) -> dict:
 
 def _type_str(feat) -> str:
     if isinstance(feat, Image):
-        return "image (PNG bytes)"
+        return "image (encoded bytes)"
     if isinstance(feat, Value):
         return feat.dtype
     if isinstance(feat, List):

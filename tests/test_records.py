@@ -6,7 +6,7 @@ import pytest
 
 from lift3d.build import BuildConfig, make_stages
 from lift3d.io.coco import read_coco3d
-from lift3d.records import CONTRACT, check_boundary, record_fields
+from lift3d.records import boundaries, check_boundary, record_fields
 from lift3d.synth import generate
 
 
@@ -22,14 +22,15 @@ def _ann_keys(rec):
     return set(anns[0]) if anns else None
 
 
-@pytest.mark.parametrize("kw", [{}, {"masks": "depth", "keep_depth": True}])
+@pytest.mark.parametrize("kw", [{}, {"masks": "depth", "keep_depth": True}, {"embed_images": True}])
 def test_every_stage_boundary_matches_the_contract(synth, kw):
     records = read_coco3d(synth / "annotations.json", synth).records
     assert records and all(not r.get("failed") for r in records)
     for rec in records:
         assert set(rec) == record_fields("read")
+    options = [k for k in ("embed_images",) if kw.get(k)]
     stages = make_stages(BuildConfig(**kw))
-    assert [s.name for s in stages] == [b.stage for b in CONTRACT[1:]]
+    assert [s.name for s in stages] == [b.stage for b in boundaries(options)[1:]]
     for stage in stages:
         stage.setup()
         before = [(set(r), _ann_keys(r)) for r in records]
@@ -38,7 +39,7 @@ def test_every_stage_boundary_matches_the_contract(synth, kw):
             assert not rec.get("failed"), rec["rejects"]
             problems = check_boundary(stage.name, keys, set(rec), ann, _ann_keys(rec))
             assert not problems, problems
-    expected = record_fields() | ({"depth"} if kw.get("keep_depth") else set())
+    expected = record_fields(options=options) | ({"depth"} if kw.get("keep_depth") else set())
     for rec in records:
         assert set(rec) == expected
         assert rec["annotations"] == [] and rec["objects"] and rec["qa"]

@@ -20,6 +20,7 @@ EXAMPLE = {
         "intrinsics_source": "dataset", "depth_assumed_focal": False, "gravity": [0.0, 1.0, 0.0],
         "gravity_source": "dataset", "gravity_confidence": 1.0, "depth_scale_factor": 1.0,
         "depth_scale_log_sigma": 0.0, "rejected_categories": ["lamp"], "depth": None,
+        "image": None,
         "objects": [{
             "annotation_id": 3, "category": "chair", "category_id": 2, "bbox2d": [1.0, 2.0, 30.0, 40.0],
             "center_cam": [0.1, 0.2, 3.0], "dimensions": [0.5, 0.9, 0.5],
@@ -33,6 +34,7 @@ EXAMPLE = {
         "reasoning": "z = 3.0", "object_ids": [3],
         "messages": [{"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": "How far?"}]},
                      {"role": "assistant", "content": [{"type": "text", "text": "<think>z</think>3.0 m"}]}],
+        "images": None,
     },
     "rejects": {"image_id": 7, "annotation_id": None, "stage": "read", "reason": "bad_bbox", "detail": "x"},
 }

@@ -47,21 +47,45 @@ class Corpus:
         inp = (self.info.get("splits", {}).get(split, {}) or {}).get("input", {})
         self.image_root = images or inp.get("images")
         self.annotations = inp.get("annotations")
-        if not self.image_root:
-            raise UserError(f"{data}: build_info.json does not say where the {split} images are; pass --images")
-        self.images = {int(r["image_id"]): {k: r[k] for k in ("image_id", "file_name", "width", "height", "K",
-                                                               "gravity", "objects")}
-                       for r in self.objects}
+        # A corpus built with --embed-images carries its images (objects.image): no image folder needed, e.g.
+        # for a copy loaded from the Hub. --images still wins when given.
+        self._embedded: dict[int, int] = {}
+        if "image" in self.objects.column_names and not images:
+            stored = self.objects.select_columns(["image_id", "image"]).cast_column(
+                "image", datasets.Image(decode=False))
+            self._embedded = {int(r["image_id"]): i for i, r in enumerate(stored)
+                              if r["image"] is not None and r["image"].get("bytes")}
+            self._stored = stored
+        if not self.image_root and not self._embedded:
+            raise UserError(f"{data}: build_info.json does not say where the {split} images are and the corpus has "
+                            "no embedded images (lift3d build --embed-images); pass --images")
+        keys = ("image_id", "file_name", "width", "height", "K", "gravity", "objects")
+        self.images = {int(r["image_id"]): {k: r[k] for k in keys}
+                       for r in self.objects.select_columns(list(keys))}
         self._depth_files = None
 
     def image_path(self, file_name: str) -> str:
         return os.path.join(self.image_root, file_name)
 
+    def open_image(self, image_id: int, file_name: str):
+        """The RGB image as a PIL image: the embedded bytes when the corpus has them, else the file."""
+        import io
+
+        from PIL import Image
+
+        i = self._embedded.get(int(image_id))
+        if i is not None:
+            src = io.BytesIO(self._stored[i]["image"]["bytes"])
+        else:
+            src = self.image_path(file_name)
+        with Image.open(src) as im:
+            return im.convert("RGB")
+
     def depth_file(self, image_id: int) -> tuple[str, float] | None:
         """(path, depth_scale) of the source depth map of an image, from the source annotations JSON."""
         if self._depth_files is None:
             self._depth_files = {}
-            if self.annotations and os.path.exists(self.annotations):
+            if self.annotations and self.image_root and os.path.exists(self.annotations):
                 with open(self.annotations) as f:
                     src = json.load(f)
                 for im in src.get("images", []):

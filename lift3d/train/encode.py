@@ -38,9 +38,11 @@ class Encoder:
     def image(self, sample: dict) -> dict:
         key = sample["file_name"]
         if key not in self._image_cache:
-            path = self.corpus.image_path(sample["file_name"]) if self.corpus is not None else sample["file_name"]
-            with Image.open(path) as im:
-                im = im.convert("RGB")
+            if self.corpus is not None:
+                im = self.corpus.open_image(sample["image_id"], sample["file_name"])
+            else:
+                with Image.open(sample["file_name"]) as im:
+                    im = im.convert("RGB")
             out = self.ip(images=[im], return_tensors="pt")
             ent = {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
             if self.cfg.depth_pe:
