@@ -56,6 +56,13 @@ def _table(title: str, counts: dict, limit: int = 40) -> list[str]:
     return lines + [""]
 
 
+def _embed_format(cfg: dict) -> str:
+    fmt = cfg.get("embed_images_format") or "original"
+    if fmt == "jpeg":
+        return f"re-encoded as JPEG, quality {cfg.get('jpeg_quality')}"
+    return "re-encoded as PNG" if fmt == "png" else "the source files' bytes"
+
+
 def card_yaml(fs, root: str) -> tuple[str, dict]:
     infos = {}
     configs = []
@@ -134,6 +141,11 @@ def render_card(out: str, info: dict) -> str:
             + "; images whose depth scale assumes a focal length: "
             f"{st.get('depth_assumed_focal', 0)}.",
             f"- Seed {cfg.get('seed')}, masks `{cfg.get('masks')}`, executor `{s.get('executor')}`.",
+            (f"- Images: embedded (`objects.image`, `qa.images` one per image placeholder; "
+             f"{_embed_format(cfg)}): `load_dataset(..., 'qa')` feeds TRL's SFTTrainer as it is."
+             if cfg.get("embed_images") else
+             "- Images: not embedded (`file_name` is relative to the source image folder; rebuild with "
+             "`--embed-images` to carry them)."),
         ]
         cov = s.get("priors_coverage")
         if cov:  # how the source's categories reach a size prior (lift3d/lift/priors.py: resolve)

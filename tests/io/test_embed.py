@@ -33,6 +33,7 @@ def _check_rows(out, src, fmt):
     objects = datasets.load_dataset(str(out), "objects", split="train")
     qa = datasets.load_dataset(str(out), "qa", split="train")
     assert objects.features["image"] == datasets.Image()
+    assert "Images: embedded" in (out / "README.md").read_text()
     assert qa.features["images"] == datasets.List(datasets.Image())
     size = {}
     for r in objects:

@@ -43,8 +43,7 @@ def _processor(image_processor, tokenizer):
 
 @pytest.fixture(scope="module")
 def embedded_corpus(tmp_path_factory):
-    from lift3d.build import build
-    from lift3d.pipeline.stages import BuildConfig
+    from lift3d.build import BuildConfig, build
     from lift3d.synth import generate
 
     d = tmp_path_factory.mktemp("trl_corpus")
