@@ -256,7 +256,8 @@ def _cmd_build(a) -> int:
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,
                       masks=a.masks, segmenter=a.segmenter, depth_preprocess=a.depth_preprocess,
                       keep_depth=a.keep_depth, embed_images=a.embed_images,
-                      embed_images_format=a.embed_images_format, jpeg_quality=a.jpeg_quality, source_name=a.source_name, source_license=a.source_license)
+                      embed_images_format=a.embed_images_format, jpeg_quality=a.jpeg_quality,
+                      source_name=a.source_name, source_license=a.source_license)
     info = build(a.annotations, a.images, a.out, cfg, executor=a.executor, ray_address=a.ray_address,
                  resume=a.resume, overwrite=a.overwrite, progress=False if a.no_progress else None)
     print(format_summary(a.out, info))
