@@ -51,6 +51,16 @@ def _open_csv(path: Path):
     return f
 
 
+def _csv_rows(path: Path):
+    """The rows of a CSV as dicts, streamed; a malformed file is one InputError naming the line."""
+    with _open_csv(path) as f:
+        reader = csv.DictReader(f)
+        try:
+            yield from reader
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: malformed CSV at line {reader.line_num} ({type(exc).__name__}: {exc})") from None
+
+
 def _kind(path: Path) -> str:
     with _open_csv(path) as f:
         try:
@@ -154,50 +164,33 @@ def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 200
         boxes = Spill(work, n_parts, "boxes")
         n_ann = 0
         bad_rows: list[dict] = []
-        with _open_csv(kinds["boxes"][0]) as f:
-            reader = csv.DictReader(f)
-            try:
-                for row in reader:
-                    n_ann += 1
-                    iid = _image_int(row.get("ImageID") or "")
-                    if iid is None:
-                        bad_rows.append({"image_id": None, "annotation_id": n_ann, "stage": STAGE,
-                                         "reason": "unknown_image",
-                                         "detail": f"ImageID {row.get('ImageID')!r} is not a 16-digit hex id"})
-                        continue
-                    boxes.add(part_of(iid), (n_ann, row))
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise InputError(f"{kinds['boxes'][0]}: malformed CSV at line {reader.line_num} "
-                                 f"({type(exc).__name__}: {exc})") from None
+        for row in _csv_rows(kinds["boxes"][0]):
+            n_ann += 1
+            iid = _image_int(row.get("ImageID") or "")
+            if iid is None:
+                bad_rows.append({"image_id": None, "annotation_id": n_ann, "stage": STAGE,
+                                 "reason": "unknown_image",
+                                 "detail": f"ImageID {row.get('ImageID')!r} is not a 16-digit hex id"})
+                continue
+            boxes.add(part_of(iid), (n_ann, row))
         boxes.close()
         labels = Spill(work, n_parts, "labels")
         for lp in kinds["labels"]:
-            with _open_csv(lp) as f:
-                reader = csv.DictReader(f)
-                try:
-                    for row in reader:
-                        iid = _image_int(row.get("ImageID") or "")
-                        if iid is None or row.get("Source") in MACHINE_SOURCES or _num(row.get("Confidence")) != 1.0:
-                            continue
-                        labels.add(part_of(iid), (row["ImageID"], row.get("LabelName")))
-                except (csv.Error, UnicodeDecodeError) as exc:
-                    raise InputError(f"{lp}: malformed CSV at line {reader.line_num} ({type(exc).__name__}: {exc})") from None
+            for row in _csv_rows(lp):
+                iid = _image_int(row.get("ImageID") or "")
+                if iid is None or row.get("Source") in MACHINE_SOURCES or _num(row.get("Confidence")) != 1.0:
+                    continue
+                labels.add(part_of(iid), (row["ImageID"], row.get("LabelName")))
         labels.close()
 
         masks = Spill(work, n_parts, "masks")
         for mp in kinds["masks"]:
-            with _open_csv(mp) as f:
-                reader = csv.DictReader(f)
-                try:
-                    for row in reader:
-                        iid = _image_int(row.get("ImageID") or "")
-                        coords = [_num(row.get(k)) for k in ("BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax")]
-                        if iid is None or None in coords or not row.get("MaskPath"):
-                            continue
-                        masks.add(part_of(iid), (row["ImageID"], row.get("LabelName"), coords,
-                                                 str(mp.parent), row["MaskPath"]))
-                except (csv.Error, UnicodeDecodeError) as exc:
-                    raise InputError(f"{mp}: malformed CSV at line {reader.line_num} ({type(exc).__name__}: {exc})") from None
+            for row in _csv_rows(mp):
+                iid = _image_int(row.get("ImageID") or "")
+                coords = [_num(row.get(k)) for k in ("BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax")]
+                if iid is None or None in coords or not row.get("MaskPath"):
+                    continue
+                masks.add(part_of(iid), (row["ImageID"], row.get("LabelName"), coords, str(mp.parent), row["MaskPath"]))
         masks.close()
         mask_stats = {"masks_matched": 0, "masks_unreadable": 0}
 

@@ -33,6 +33,10 @@ from lift3d.synth.categories import (
 )
 
 
+ROOM_MARGIN = 0.005  # m; a floor object's footprint stays this far inside the room's walls
+GROUND_MARGIN = 0.3  # m; outdoors, this far inside the street's bounds (facades, the far edge)
+
+
 @dataclass(frozen=True)
 class SceneParams:
     """Ranges the scene sampler draws from (metres, degrees)."""
@@ -239,7 +243,7 @@ class _Builder:
         return SceneObject(name, center, dims, R, yaw_from_rotation(R, self.down), on_floor, parts, color, support,
                            (float(cx), float(cf)))
 
-    def _in_room(self, fp: np.ndarray, margin: float = 0.005) -> bool:
+    def _in_room(self, fp: np.ndarray, margin: float = ROOM_MARGIN) -> bool:
         r1, r2 = fp @ self.a1, fp @ self.a2
         x0, x1, y0, y1 = self.bounds
         return bool(r1.min() >= x0 + margin and r1.max() <= x1 - margin and r2.min() >= y0 + margin
@@ -290,24 +294,33 @@ class _Builder:
                 half = np.radians(0.5 * self.hfov) * 1.05
                 x = f * np.tan(rng.uniform(-half, half))
                 c2 = np.array([x, f])
-            fp = _footprint(c2[0], c2[1], w, l, yaw)
-            if not self._in_room(fp):
-                continue
-            if any(not _rects_separated(fp, q, p.gap) for q in self.floor_prints):
-                continue
-            # camera clearance: the camera's ground point is outside the footprint grown by the clearance
-            ax_w = np.array([np.cos(yaw), -np.sin(yaw)])
-            ax_l = np.array([np.sin(yaw), np.cos(yaw)])
-            lx, lz = -c2 @ ax_w, -c2 @ ax_l
-            if abs(lx) < w / 2 + p.camera_clearance and abs(lz) < l / 2 + p.camera_clearance:
-                continue
-            obj = self._make(cat.name, dims, yaw, c2[0], c2[1], self.cam_h, True)
-            if obj is None:
-                continue
-            self.floor_prints.append(fp)
-            self.floor_objects.append(obj)
-            return obj
+            obj = self._put_on_floor(cat.name, dims, yaw, c2, ROOM_MARGIN)
+            if obj is not None:
+                return obj
         return None
+
+    def _put_on_floor(self, name: str, dims, yaw: float, c2: np.ndarray, wall_margin: float) -> SceneObject | None:
+        """The object on the floor at ground point c2 when its footprint is in the room (``wall_margin`` from the
+        walls), clear of the other footprints and of the camera (the camera's ground point is outside the footprint
+        grown by the clearance), and it can be made; else None."""
+        p = self.p
+        w, _, l = dims
+        fp = _footprint(c2[0], c2[1], w, l, yaw)
+        if not self._in_room(fp, wall_margin):
+            return None
+        if any(not _rects_separated(fp, q, p.gap) for q in self.floor_prints):
+            return None
+        ax_w = np.array([np.cos(yaw), -np.sin(yaw)])
+        ax_l = np.array([np.sin(yaw), np.cos(yaw)])
+        lx, lz = -c2 @ ax_w, -c2 @ ax_l
+        if abs(lx) < w / 2 + p.camera_clearance and abs(lz) < l / 2 + p.camera_clearance:
+            return None
+        obj = self._make(name, dims, yaw, c2[0], c2[1], self.cam_h, True)
+        if obj is None:
+            return None
+        self.floor_prints.append(fp)
+        self.floor_objects.append(obj)
+        return obj
 
     def _place_on_top(self, sup: SceneObject, si: int, prints: list[np.ndarray]) -> SceneObject | None:
         rng = self.rng
@@ -437,22 +450,9 @@ class _OutdoorBuilder(_Builder):
             f = self.u(p.object_distance)
             half = np.radians(0.5 * self.hfov) * 1.05
             c2 = np.array([f * np.tan(rng.uniform(-half, half)), f])
-            fp = _footprint(c2[0], c2[1], w, l, yaw)
-            if not self._in_room(fp, 0.3):
-                continue
-            if any(not _rects_separated(fp, q, p.gap) for q in self.floor_prints):
-                continue
-            ax_w = np.array([np.cos(yaw), -np.sin(yaw)])
-            ax_l = np.array([np.sin(yaw), np.cos(yaw)])
-            lx, lz = -c2 @ ax_w, -c2 @ ax_l
-            if abs(lx) < w / 2 + p.camera_clearance and abs(lz) < l / 2 + p.camera_clearance:
-                continue
-            obj = self._make(cat.name, dims, yaw, c2[0], c2[1], self.cam_h, True)
-            if obj is None:
-                continue
-            self.floor_prints.append(fp)
-            self.floor_objects.append(obj)
-            return obj
+            obj = self._put_on_floor(cat.name, dims, yaw, c2, GROUND_MARGIN)
+            if obj is not None:
+                return obj
         return None
 
 
