@@ -145,17 +145,23 @@ class _Builder:
     def u(self, lo_hi) -> float:
         return float(self.rng.uniform(lo_hi[0], lo_hi[1]))
 
-    def build(self) -> Scene:
-        rng, p = self.rng, self.p
+    def camera(self) -> tuple:
+        """Draw the camera (height, pitch, roll, field of view; in this order from the scene's generator) and set
+        K, down, G, cam_h, hfov. Returns (K, down, G, cam_h, pitch, roll, hfov)."""
+        p = self.p
         cam_h = self.u(p.cam_height)
         pitch = self.u(p.pitch_deg)
         roll = self.u(p.roll_deg)
         hfov = self.u(p.hfov_deg)
         K = K_from_fov(self.W, self.H, hfov)
-        down = down_from_angles(pitch, roll)
-        G = gravity_frame(down)
+        G = gravity_frame(down_from_angles(pitch, roll))
         down = G[:, 1].copy()  # exactly the vector rotation_from_yaw puts in column 1
         self.K, self.down, self.G, self.cam_h, self.hfov = K, down, G, cam_h, hfov
+        return K, down, G, cam_h, pitch, roll, hfov
+
+    def build(self) -> Scene:
+        rng, p = self.rng, self.p
+        K, down, G, cam_h, pitch, roll, hfov = self.camera()
 
         # room rectangle in the ground plane (x, f): axes a1 (room right), a2 (room forward)
         psi = np.radians(self.u(p.room_yaw_deg))
@@ -390,14 +396,7 @@ class OutdoorParams:
 class _OutdoorBuilder(_Builder):
     def build(self) -> Scene:
         rng, p = self.rng, self.p
-        cam_h = self.u(p.cam_height)
-        pitch = self.u(p.pitch_deg)
-        roll = self.u(p.roll_deg)
-        hfov = self.u(p.hfov_deg)
-        K = K_from_fov(self.W, self.H, hfov)
-        G = gravity_frame(down_from_angles(pitch, roll))
-        down = G[:, 1].copy()
-        self.K, self.down, self.G, self.cam_h, self.hfov = K, down, G, cam_h, hfov
+        K, down, G, cam_h, pitch, roll, hfov = self.camera()
         psi = np.radians(self.u(p.street_yaw_deg))
         a1 = np.array([np.cos(psi), -np.sin(psi)])
         a2 = np.array([np.sin(psi), np.cos(psi)])
