@@ -20,7 +20,7 @@ import numpy as np
 
 from lift3d.errors import InputError
 from lift3d.geometry.camera import IntrinsicsError, as_K
-from lift3d.rejects import add_reject, reject_record
+from lift3d.rejects import add_reject, reject_record, reject_row
 
 STAGE = "read"
 BBOX_TOLERANCE_PX = 1.0  # boxes may overhang the image by this much (rounding) and are clipped
@@ -162,6 +162,31 @@ def _annotation(ann: dict, rec: dict, categories: dict[int, str]) -> tuple[dict 
     }, None
 
 
+def _int_or_none(x):
+    return x if isinstance(x, int) else None
+
+
+# The reader's own reject rows (an entry that is no record of an image or annotation), shared with the streaming
+# ingest (lift3d/io/ingest.py) so both give the same rows.
+def bad_image_entry(img) -> dict:
+    return reject_row(None, STAGE, "bad_image_entry", f"image entry without an integer id: {str(img)[:200]}")
+
+
+def bad_annotation_entry(ann) -> dict:
+    return reject_row(ann.get("image_id") if isinstance(ann, dict) else None, STAGE, "bad_annotation_entry",
+                      f"annotation without an integer id: {str(ann)[:200]}")
+
+
+def duplicate_annotation(iid, aid) -> dict:
+    return reject_row(_int_or_none(iid), STAGE, "duplicate_annotation_id",
+                      f"annotation id {aid} appears more than once; the first occurrence is kept", annotation_id=aid)
+
+
+def unknown_image(iid, aid) -> dict:
+    return reject_row(_int_or_none(iid), STAGE, "unknown_image", f"image_id {iid!r} is not in images",
+                      annotation_id=aid)
+
+
 def read_coco3d(path, images_root) -> CocoInput:
     path = Path(path)
     root = Path(images_root)
@@ -190,10 +215,7 @@ def read_coco3d(path, images_root) -> CocoInput:
     for img in data["images"]:
         if not isinstance(img, dict) or not isinstance(img.get("id"), int) or isinstance(img.get("id"), bool):
             bad_id_images += 1
-            orphan_rejects.append(
-                {"image_id": None, "annotation_id": None, "stage": STAGE, "reason": "bad_image_entry",
-                 "detail": f"image entry without an integer id: {str(img)[:200]}"}
-            )
+            orphan_rejects.append(bad_image_entry(img))
             continue
         rec = _image_record(img, root)
         if rec["image_id"] in by_id:
@@ -208,27 +230,17 @@ def read_coco3d(path, images_root) -> CocoInput:
     for ann in data["annotations"]:
         n_ann += 1
         if not isinstance(ann, dict) or not isinstance(ann.get("id"), int) or isinstance(ann.get("id"), bool):
-            orphan_rejects.append(
-                {"image_id": ann.get("image_id") if isinstance(ann, dict) else None, "annotation_id": None,
-                 "stage": STAGE, "reason": "bad_annotation_entry",
-                 "detail": f"annotation without an integer id: {str(ann)[:200]}"}
-            )
+            orphan_rejects.append(bad_annotation_entry(ann))
             continue
         aid, iid = ann["id"], ann.get("image_id")
         rec = by_id.get(iid)
         if aid in seen_ann:
             target = rec if rec is not None else None
-            r = {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
-                 "reason": "duplicate_annotation_id",
-                 "detail": f"annotation id {aid} appears more than once; the first occurrence is kept"}
-            (target["rejects"] if target is not None else orphan_rejects).append(r)
+            (target["rejects"] if target is not None else orphan_rejects).append(duplicate_annotation(iid, aid))
             continue
         seen_ann.add(aid)
         if rec is None:
-            orphan_rejects.append(
-                {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
-                 "reason": "unknown_image", "detail": f"image_id {iid!r} is not in images"}
-            )
+            orphan_rejects.append(unknown_image(iid, aid))
             continue
         if rec.get("_pending_reject"):
             rec["annotations"].append({"annotation_id": aid})  # rejected with its image below

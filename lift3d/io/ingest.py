@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from lift3d.errors import InputError
-from lift3d.io.coco import BBOX_TOLERANCE_PX, STAGE, _annotation, _image_record
+from lift3d.io.coco import (BBOX_TOLERANCE_PX, STAGE, _annotation, _image_record, bad_annotation_entry,
+                            bad_image_entry, duplicate_annotation, unknown_image)
 from lift3d.io.manifest import ManifestWriter, _dumps, ann_row
 from lift3d.rejects import add_reject, reject_record
 
@@ -231,9 +232,7 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
             seq = n_img
             n_img += 1
             if not isinstance(img, dict) or not _valid_id(img.get("id")):
-                orphans.append(((0, seq), {"image_id": None, "annotation_id": None, "stage": STAGE,
-                                           "reason": "bad_image_entry",
-                                           "detail": f"image entry without an integer id: {str(img)[:200]}"}))
+                orphans.append(((0, seq), bad_image_entry(img)))
                 continue
             ids.append(img["id"])
             img_spill.add(0, (seq, img))
@@ -266,10 +265,7 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
             seq = n_ann
             n_ann += 1
             if not isinstance(ann, dict) or not _valid_id(ann.get("id")):
-                iid = ann.get("image_id") if isinstance(ann, dict) else None
-                orphans.append(((1, seq), {"image_id": iid, "annotation_id": None, "stage": STAGE,
-                                           "reason": "bad_annotation_entry",
-                                           "detail": f"annotation without an integer id: {str(ann)[:200]}"}))
+                orphans.append(((1, seq), bad_annotation_entry(ann)))
                 continue
             iid = ann.get("image_id")
             # only the fields the join reads (a compact tuple pickles and loads several times faster than the dict)
@@ -320,18 +316,14 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
                     hit = None
                 rec = hit[0] if hit else None
                 if aid in first_of and first_of[aid] != vi:
-                    r = {"image_id": iid if isinstance(iid, int) else None, "annotation_id": aid, "stage": STAGE,
-                         "reason": "duplicate_annotation_id",
-                         "detail": f"annotation id {aid} appears more than once; the first occurrence is kept"}
+                    r = duplicate_annotation(iid, aid)
                     if rec is not None:
                         rec["rejects"].append(r)
                     else:
                         orphans.append(((1, seq), r))
                     continue
                 if rec is None:
-                    orphans.append(((1, seq), {"image_id": iid if isinstance(iid, int) else None,
-                                               "annotation_id": aid, "stage": STAGE, "reason": "unknown_image",
-                                               "detail": f"image_id {iid!r} is not in images"}))
+                    orphans.append(((1, seq), unknown_image(iid, aid)))
                     continue
                 if rec.get("_pending_reject"):
                     rec["annotations"].append({"annotation_id": aid})

@@ -33,7 +33,7 @@ from lift3d.errors import InputError
 from lift3d.io.coco import STAGE, _annotation, _image_record
 from lift3d.io.ingest import PARTITION_BYTES, Spill, _finish
 from lift3d.io.manifest import ManifestWriter
-from lift3d.rejects import add_reject, reject_record
+from lift3d.rejects import add_reject, reject_record, reject_row
 
 BOX_COLUMNS = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
                "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")
@@ -168,9 +168,9 @@ def ingest_openimages(paths, out, *, images_root=None, rows_per_shard: int = 200
             n_ann += 1
             iid = _image_int(row.get("ImageID") or "")
             if iid is None:
-                bad_rows.append({"image_id": None, "annotation_id": n_ann, "stage": STAGE,
-                                 "reason": "unknown_image",
-                                 "detail": f"ImageID {row.get('ImageID')!r} is not a 16-digit hex id"})
+                bad_rows.append(reject_row(None, STAGE, "unknown_image",
+                                           f"ImageID {row.get('ImageID')!r} is not a 16-digit hex id",
+                                           annotation_id=n_ann))
                 continue
             boxes.add(part_of(iid), (n_ann, row))
         boxes.close()
