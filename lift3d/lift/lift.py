@@ -56,7 +56,7 @@ import numpy as np
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
-from lift3d.lift.config import SECTIONS, LiftConfig
+from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import NUMERICAL, GravityEstimate, image_gravity, point_and_normal_grid
@@ -116,10 +116,8 @@ def soft_edge_erosion(depth: np.ndarray, cfg: LiftConfig, res: LiftResult) -> Li
         return cfg
     res.edge_ramp_px = ramp = edge_ramp_px(depth)
     erode = max(cfg.crop.mask_erode_px, int(np.ceil(0.5 * ramp - 1e-9)))
-    if erode == cfg.crop.mask_erode_px and cfg.crop.box_erode_px == 0 and erode <= 1:
-        return cfg
-    return LiftConfig(**{**{name: getattr(cfg, name) for name in SECTIONS},
-                         "crop": replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)})
+    crop = replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)
+    return cfg if crop == cfg.crop else LiftConfig(**{**vars(cfg), "crop": crop})
 
 
 def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:
