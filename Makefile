@@ -61,9 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py --steps 100
 
 bench-gpu: $(STAMP)
-	$(BIN)/python benchmarks/bench_depth.py --device cuda
-	$(BIN)/python benchmarks/bench_segment.py --model sam2.1-hiera-base-plus --device cuda --images 64
-	$(BIN)/python benchmarks/bench_train.py --model random-3b --steps 300 --scenes 64 --width 640 --height 480
+	PY=$(BIN)/python benchmarks/bench_gpu.sh
 
 schema: $(STAMP)
 	$(BIN)/lift3d schema --export schemas

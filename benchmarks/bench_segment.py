@@ -3,7 +3,10 @@
 1. Throughput: the SegmentStage (preprocess, one encoding per image, batched box decoding, upsampling, depth
    agreement check) in images/s and boxes/s, against a bare model loop (get_image_embeddings + mask decoder
    on the same boxes, no upsampling, no check). ``--model`` picks the segmenter (default: the stage default;
-   ``--tiny`` builds a tiny random SAM in a temp dir, for machines without weights).
+   ``--tiny`` builds a tiny random SAM in a temp dir, for machines without weights; ``--weights random``, the
+   default, builds the named SAM 2.1 size's full architecture with random weights, saves it and loads it through
+   the stage's from_pretrained path: speed depends on the architecture only; ``--weights hub`` loads the real
+   checkpoint from the HF cache).
 2. Mask quality: on synthetic box-only scenes, lift every object with the synthetic ground-truth masks (a
    perfect segmenter) and with no mask (depth separation), and compare the 3D boxes with the GT.
 
@@ -39,6 +42,35 @@ def synth_records(n: int, seed: int, width: int, height: int, masks: bool, workd
     return [r for r in recs if not r.get("failed")], workdir / "gt_boxes.json"
 
 
+# SAM 2.1 Hiera image encoders as in the released configs (sam2.1_hiera_{t,s,b+,l}.yaml): width and heads of the
+# first stage (doubled at each of the 4 stages), blocks per stage, global-attention blocks, window sizes per stage,
+# background size of the windowed position embedding. Prompt encoder and mask decoder are the same for all sizes.
+SAM21_ARCH = {
+    "tiny": dict(dim=96, heads=1, blocks=[1, 2, 7, 2], glob=[5, 7, 9], win=[8, 4, 14, 7], bg=[7, 7]),
+    "small": dict(dim=96, heads=1, blocks=[1, 2, 11, 2], glob=[7, 10, 13], win=[8, 4, 14, 7], bg=[7, 7]),
+    "base-plus": dict(dim=112, heads=2, blocks=[2, 3, 16, 3], glob=[12, 16, 20], win=[8, 4, 14, 7], bg=[14, 14]),
+    "large": dict(dim=144, heads=2, blocks=[2, 6, 36, 4], glob=[23, 33, 43], win=[8, 4, 16, 8], bg=[7, 7]),
+}
+
+
+def build_random_sam21(size: str, root: Path) -> Path:
+    """The full-size SAM 2.1 ``size`` architecture with random weights, saved where from_pretrained can load it."""
+    import torch
+    import transformers as t
+
+    a = SAM21_ARCH[size]
+    dims = [a["dim"] * 2**i for i in range(4)]
+    bb = t.Sam2HieraDetConfig(hidden_size=a["dim"], num_attention_heads=a["heads"], blocks_per_stage=a["blocks"],
+                              embed_dim_per_stage=dims, num_attention_heads_per_stage=[a["heads"] * 2**i for i in range(4)],
+                              window_size_per_stage=a["win"], global_attention_blocks=a["glob"],
+                              window_positional_embedding_background_size=a["bg"])
+    torch.manual_seed(0)
+    model = t.Sam2Model(t.Sam2Config(vision_config=dict(backbone_config=bb, backbone_channel_list=dims[::-1])))
+    path = root / f"sam2.1-hiera-{size}-random"
+    model.save_pretrained(path)
+    return path
+
+
 def throughput(args, recs) -> dict:
     import torch
 
@@ -52,6 +84,11 @@ def throughput(args, recs) -> dict:
         d = Path(tempfile.mkdtemp(prefix="tiny_sam_"))
         tiny_model("sam").save_pretrained(d)
         model = str(d)
+    elif args.weights == "random":
+        size = model.removeprefix("sam2.1-hiera-")
+        if size not in SAM21_ARCH:
+            raise SystemExit(f"--weights random builds sam2.1-hiera-{{{','.join(SAM21_ARCH)}}}, not {model!r}")
+        model = str(build_random_sam21(size, Path(tempfile.mkdtemp(prefix="sam21_"))))
     st = SegmentStage(SegmentConfig(masks="sam", model=model, device=args.device))
     st.setup()
     seg = st.segmenter
@@ -88,7 +125,8 @@ def throughput(args, recs) -> dict:
     sync()
     t_bare = time.perf_counter() - t0
     return {
-        "model": seg.model_id if not args.tiny else "tiny random SAM (tests/segment/conftest.py)",
+        "model": ("tiny random SAM (tests/segment/conftest.py)" if args.tiny else
+                  f"{args.model} ({args.weights} weights, {sum(p.numel() for p in seg.model.parameters()) / 1e6:.1f}M params)"),
         "device": str(seg.device), "images": len(recs), "boxes": n_boxes,
         "stage_images_per_s": round(len(recs) / t_stage, 2), "stage_boxes_per_s": round(n_boxes / t_stage, 1),
         "bare_images_per_s": round(len(recs) / t_bare, 2), "bare_boxes_per_s": round(n_boxes / t_bare, 1),
@@ -117,7 +155,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="sam2.1-hiera-base-plus")
     ap.add_argument("--tiny", action="store_true", help="a tiny random SAM instead of real weights")
+    ap.add_argument("--weights", choices=["random", "hub"], default="random",
+                    help="random: the named SAM 2.1 size's architecture with random weights; hub: real weights")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", default=None, help="also write the result here")
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--quality-scenes", type=int, default=20)
     ap.add_argument("--width", type=int, default=640)
@@ -134,6 +175,8 @@ def main(argv=None) -> int:
             recs, gt = synth_records(args.quality_scenes, args.seed + 1, args.width, args.height, True, Path(tmp) / "q")
             result["quality"] = quality(args, recs, gt)
     print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
     return 0
 
 

@@ -107,6 +107,35 @@ def init_model(cfg: ModelConfig, corpus: Corpus, run: Path, init_from: str | Non
     return model, tok, base
 
 
+def _step_clock(cuda: bool):
+    """A Trainer callback timing each optimizer step (forward, backward, update; not checkpoint saves or logging),
+    and printing the running s/step at each logging step, so that a run stopped early still tells its speed."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self):
+            self.steps: list[float] = []
+            self._t = 0.0
+            self._printed = -1
+
+        def on_step_begin(self, args, state, control, **kw):
+            self._t = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if cuda:
+                torch.cuda.synchronize()
+            self.steps.append(time.perf_counter() - self._t)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if self.steps and state.global_step != self._printed:
+                self._printed = state.global_step
+                recent = sorted(self.steps[-args.logging_steps:])
+                print(f"step {state.global_step}: {recent[len(recent) // 2]:.3f} s/step (median of the last "
+                      f"{len(recent)})", flush=True)
+
+    return StepClock()
+
+
 def train(data: str, cfg: ModelConfig, out: str, *, split: str = "train", stage: str = "localization",
           loc_share: float = 0.25, max_steps: int = 100, epochs: float | None = None, batch_size: int = 4,
           grad_accum: int = 1, learning_rate: float | None = None, warmup_steps: int = 0,
@@ -151,8 +180,9 @@ def train(data: str, cfg: ModelConfig, out: str, *, split: str = "train", stage:
         counter["samples"] += len(items)
         return b
 
+    clock = _step_clock(cuda)
     trainer = _make_trainer_cls()(model=model, args=args, train_dataset=SampleDataset(samples, enc),
-                                  data_collator=collator)
+                                  data_collator=collator, callbacks=[clock])
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
@@ -176,6 +206,10 @@ def train(data: str, cfg: ModelConfig, out: str, *, split: str = "train", stage:
         "steps": int(trainer.state.global_step), "loss_history": losses,
         "final_train_loss": float(result.training_loss), "wall_s": wall,
         "samples_per_s": counter["samples"] / wall, "tokens_per_s": counter["tokens"] / wall,
+        # the optimizer steps alone (no checkpoint saves, logging or setup): the figure to compare machines by
+        "step_s_median": float(sorted(clock.steps)[len(clock.steps) // 2]) if clock.steps else None,
+        "loop_samples_per_s": counter["samples"] / sum(clock.steps) if clock.steps else None,
+        "loop_tokens_per_s": counter["tokens"] / sum(clock.steps) if clock.steps else None,
         "device": "cuda" if cuda else "cpu", "dtype": "bfloat16" if bf16 else "float32",
         "depth_source": depth_source if cfg.depth_pe else None, **_peak_memory_mb(),
     }
