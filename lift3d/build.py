@@ -197,6 +197,8 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
         writer.clear()
     images = _images_root(annotations, images)
     man = _input_manifest(annotations, writer, resume).for_split(cfg.split)
+    for st in stages:
+        st.bind_input(man.meta)
 
     units = manifest_units(man, cfg.images_per_unit, images)
     done = writer.done_units() if resume else set()

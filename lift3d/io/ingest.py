@@ -379,6 +379,7 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
             "orphan_reject_count": len(orphan_rows),
             "categories": {str(k): v for k, v in sorted(categories.items())},
             "priors_coverage": coverage(categories.values(), synonyms),
+            "category_synonyms": {k: v for k, v in sorted(synonyms.items()) if v},
             "seconds": round(time.perf_counter() - t0, 3), "partitions": n_parts,
             **(extra_meta or {}),
         }

@@ -61,16 +61,18 @@ from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import NUMERICAL, GravityEstimate, image_gravity, point_and_normal_grid
 from lift3d.lift.observe import observe
+from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
 from lift3d.lift.soft_edges import edge_ramp_px
 
 
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
-               image_id=None, estimate: GravityEstimate | None = None) -> LiftResult:
+               image_id=None, estimate: GravityEstimate | None = None, priors=lookup) -> LiftResult:
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject.  ``estimate``:
     the image's gravity/floor estimate when an earlier step made it with this config's gravity settings (the
-    segment stage, :func:`lift3d.lift.gravity.image_gravity`); else it is made here."""
+    segment stage, :func:`lift3d.lift.gravity.image_gravity`); else it is made here.  ``priors``: category -> size
+    prior (default :func:`lift3d.lift.priors.lookup`; a dataset's synonyms: ``priors.synonym_lookup``)."""
     cfg = config or LiftConfig()
     anns = list(annotations or [])
     res = LiftResult()
@@ -92,7 +94,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
             continue
         others = other_boxes(ann, anns, cfg)
         _per_annotation(ann, res, lambda: obs.append(observe(ann, depth, Km, G, ge.floor_h, ge.down, cfg, fld,
-                                                                 others)))
+                                                                 others, priors)))
     scale = 1.0
     if cfg.scale.from_priors and cfg.scale.cues:
         est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg)

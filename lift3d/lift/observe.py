@@ -21,13 +21,14 @@ NEAR_PCT = 5.0  # the object's near depth: this percentile of its points' depths
 
 
 def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h, down, cfg: LiftConfig,
-            field=None, others=()) -> Observation:
+            field=None, others=(), priors=lookup) -> Observation:
     """Crop work for one annotation: the cleaned, segmented point set in the gravity frame.  ``others``: the other
-    annotations' 2D boxes (box-only); ``field``: the model depth's distortion to divide out."""
+    annotations' 2D boxes (box-only); ``field``: the model depth's distortion to divide out; ``priors``: category ->
+    size prior (:func:`lift3d.lift.priors.lookup`, or :func:`~lift3d.lift.priors.synonym_lookup`'s)."""
     H, W = depth.shape
     bbox = annotation_box(ann)
     box_only = ann.get("mask") is None
-    prior = lookup(ann.get("category"))
+    prior = priors(ann.get("category"))
     cr = read_box_crop(depth, K, bbox, cfg.crop.max_crop_px, field)
     if box_only:
         region_valid, n_region = cr.valid, int(cr.valid.size)

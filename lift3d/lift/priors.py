@@ -92,6 +92,19 @@ def lookup(category: str | None) -> SizePrior | None:
     return resolve(category)[0]
 
 
+def synonym_lookup(synonyms: dict | None):
+    """:func:`lookup` that also tries a dataset's synonyms of each category (``{name: [synonym, ...]}``, LVIS)."""
+    if not synonyms:
+        return lookup
+    syn = {normalise_name(k): tuple(v or ()) for k, v in synonyms.items()}
+
+    @lru_cache(maxsize=4096)
+    def find(category: str | None) -> SizePrior | None:
+        return resolve(category, syn.get(normalise_name(category or ""), ()))[0]
+
+    return find
+
+
 def prior_array(category: str | None) -> np.ndarray | None:
     p = lookup(category)
     return None if p is None else np.array([p.w, p.h, p.l])
@@ -127,7 +140,8 @@ def resolve(category: str | None, synonyms=()) -> tuple[SizePrior | None, str]:
     """The prior of a category and how it was found: ``direct`` | ``synonym`` | ``fallback`` | ``head_noun`` | ``none``.
 
     ``direct``: the name (or an alias/plural of it) is a row of the table; ``synonym``: one of the dataset's
-    synonyms for it is (LVIS ``synonyms``); ``fallback``: the vocabulary's parent class
+    synonyms for it is (LVIS ``synonyms``), unless the vocabulary's parent of the name is another row (the synonym
+    read as a bare word is then ambiguous: ``bat`` of ``bat_(animal)``); ``fallback``: the vocabulary's parent class
     (``lift3d/priors/vocab_*.txt``: LVIS, Objects365, OpenImages names -> a row, often a coarse class) with a
     wider spread (see :func:`fallback_prior`); ``head_noun``: the row of the name's last word.
     """
@@ -138,13 +152,15 @@ def resolve(category: str | None, synonyms=()) -> tuple[SizePrior | None, str]:
     p = _direct(n, table)
     if p is not None:
         return p, "direct"
+    fb = fallback_prior(n)
     for syn in synonyms or ():
         p = _direct(normalise_name(syn), table)
-        if p is not None:
+        # a synonym is a bare word ('bat' of bat_(animal), 'cap' of bottle_cap): where the vocabulary's curated
+        # parent names another row, the parent is the disambiguated reading and wins (with its wider spread)
+        if p is not None and (fb is None or _direct(load_parents().get(n, ""), table) in (None, p)):
             return p, "synonym"
-    p = fallback_prior(n)
-    if p is not None:
-        return p, "fallback"
+    if fb is not None:
+        return fb, "fallback"
     p = _head_noun(n, table)
     if p is not None:
         return p, "head_noun"
@@ -165,6 +181,8 @@ def coverage(names, synonyms: dict | None = None) -> dict:
 
 
 VOCABULARIES = ("lvis", "objects365", "openimages")
+# routes to a parent that are not a dataset's released names (Objects365 v1 names, corrected spellings)
+VARIANTS = "variants"
 
 
 @lru_cache(maxsize=None)
@@ -182,9 +200,10 @@ def vocabulary(name: str) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def load_parents() -> dict[str, str]:
-    """normalised category -> parent row of the fallback hierarchy (all vocabularies; the first one wins)."""
+    """normalised category -> parent row of the fallback hierarchy (all vocabularies, then the variants; the first
+    one wins)."""
     out: dict[str, str] = {}
-    for v in VOCABULARIES:
+    for v in (*VOCABULARIES, VARIANTS):
         for cat, parent in vocabulary(v).items():
             if parent:
                 out.setdefault(normalise_name(cat), normalise_name(parent))

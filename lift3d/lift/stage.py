@@ -33,16 +33,25 @@ class LiftStage(Stage):
     def __init__(self, config=None, keep_pixels: bool = False):
         self.config = config
         self.keep_pixels = keep_pixels
+        self.category_synonyms: dict = {}  # the input's synonyms (LVIS), for the size priors
+        self._priors = None
+
+    def bind_input(self, meta: dict) -> None:
+        self.category_synonyms = dict(meta.get("category_synonyms") or {})
 
     def setup(self) -> None:
         from lift3d.lift import LiftConfig
 
+        from lift3d.lift.priors import synonym_lookup
+
         if self.config is None:
             self.config = LiftConfig()
+        self._priors = synonym_lookup(self.category_synonyms)
 
     def process_record(self, record: dict) -> dict:
         from lift3d.lift import lift_image
         from lift3d.lift.gravity import RECORD_FIELD, GravityEstimate
+        from lift3d.lift.priors import lookup
 
         stored = record.pop(RECORD_FIELD, None)  # the segment stage's gravity/floor estimate, used below
         if record.get("depth") is None:
@@ -54,7 +63,7 @@ class LiftStage(Stage):
         # the segment stage's estimate of this image's gravity and floor, when made with the same settings
         est = GravityEstimate.from_record(stored, g.estimate, g.min_confidence)
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
-                         image_id=record["image_id"], estimate=est)
+                         image_id=record["image_id"], estimate=est, priors=self._priors or lookup)
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
         for o in res.objects:
             a = by_id.get(o["annotation_id"], {})

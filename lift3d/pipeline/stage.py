@@ -44,6 +44,10 @@ class Stage:
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker before the first batch."""
 
+    def bind_input(self, meta: dict) -> None:
+        """The input's metadata (``manifest.json``: format, categories, synonyms), given on the driver before any
+        worker starts; a stage keeps what it needs of it (small: it travels with the stage)."""
+
     def preflight(self) -> None:
         """Cheap checks on the driver before any worker starts (weights resolvable, options valid); raise
         ``UserError``. Workers may see what the driver does not (a remote cluster), so ``setup`` still checks."""

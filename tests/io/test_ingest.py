@@ -106,7 +106,7 @@ def test_objects365_fake_and_reflected_boxes_are_rejected(tmp_path):
 
 def test_lvis_semantics_and_file_names(tmp_path):
     cats = [{"id": 1, "name": "chair", "synonyms": ["chair"], "frequency": "f"},
-            {"id": 2, "name": "armchair", "synonyms": ["armchair"], "frequency": "c"},
+            {"id": 2, "name": "armchair", "synonyms": ["armchair", "easy_chair"], "frequency": "c"},
             {"id": 3, "name": "cat", "synonyms": ["cat"], "frequency": "f"}]
     images = [{"id": 5, "coco_url": "http://images.cocodataset.org/val2017/000000000005.jpg", "width": 40,
                "height": 30, "not_exhaustive_category_ids": [1], "neg_category_ids": [3, 77]}]
@@ -117,6 +117,8 @@ def test_lvis_semantics_and_file_names(tmp_path):
     assert rec["not_exhaustive_categories"] == ["chair"]
     assert len(rec["annotations"]) == 2
     assert meta["priors_coverage"]["categories"] == 3
+    # the synonyms travel in manifest.json to the build (the lift stage's size priors: LiftStage.bind_input)
+    assert open_manifest(tmp_path / "m").meta["category_synonyms"]["armchair"] == ["armchair", "easy_chair"]
     assert (tmp_path / "m" / "README.md").read_text().startswith("# lift3d manifest: lvis")
 
 
