@@ -28,11 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def synth(out: Path, n: int, seed: int = 2026) -> Path:
+def synth(out: Path, n: int, seed: int = 2026, monocular: bool = False) -> Path:
     from lift3d.synth import generate
+    from lift3d.synth.corrupt import CorruptionConfig
 
     if not (out / "annotations.json").exists():
-        generate(out, n, seed)
+        generate(out, n, seed, **({"corruption": CorruptionConfig.monocular()} if monocular else {}))
     return out
 
 
@@ -65,7 +66,7 @@ def coco_like(root: Path, n: int) -> Path:
     return ann_path
 
 
-def part_cost(root: Path, n: int) -> dict:
+def part_cost(root: Path, n: int, depth_origin: str = "sensor") -> dict:
     from lift3d.io.coco import read_coco3d
     from lift3d.io.decode import DecodeStage
     from lift3d.output import UnitWriter
@@ -79,7 +80,8 @@ def part_cost(root: Path, n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         writer = UnitWriter(tmp, "train")
         t0 = time.process_time()
-        rep = LocalExecutor(progress=False).run(make_stages(BuildConfig()), make_units(inp.records, 16), writer)
+        cfg = BuildConfig(depth_origin=depth_origin)
+        rep = LocalExecutor(progress=False).run(make_stages(cfg), make_units(inp.records, 16), writer)
         cpu = time.process_time() - t0
     per = {k: 1000 * v / n for k, v in rep.stage_seconds.items()}
     # Split decode into what a COCO build pays (JPEG RGB + masks) and the sensor-depth PNG read, which a COCO
@@ -172,6 +174,10 @@ def main(argv=None):
     ap.add_argument("--small", type=int, default=20)
     ap.add_argument("--large", type=int, default=400)
     ap.add_argument("--cost-images", type=int, default=40)
+    ap.add_argument("--cost-depth", choices=["sensor", "model", "both"], default="both",
+                    help="cost part: the sensor path (sensor-like synth depth, --depth-origin sensor) and/or the "
+                         "model path (monocular synth depth errors, --depth-origin model: scale cues, soft edges, "
+                         "depth field)")
     ap.add_argument("--scaling-images", type=int, default=800)
     ap.add_argument("--cache", default=str(REPO / ".bench" / "pipeline_synth"))
     a = ap.parse_args(argv)
@@ -183,9 +189,14 @@ def main(argv=None):
     synth(root, need)
     print(f"# machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{need} synthetic 640x480 scenes ready in {time.perf_counter() - t0:.1f} s")
-    if "cost" in parts:
-        r = part_cost(root, a.cost_images)
-        print(f"\n## CPU cost per image ({r['images']} images, {r['objects_per_image']:.1f} objects/image, local executor)")
+    origins = ["sensor", "model"] if a.cost_depth == "both" else [a.cost_depth]
+    for origin in origins if "cost" in parts else []:
+        src = root
+        if origin == "model":  # the same scene generator and seed, with the monocular depth errors
+            src = synth(Path(a.cache + f"_mono_{a.cost_images}"), a.cost_images, monocular=True)
+        r = part_cost(src, a.cost_images, origin)
+        print(f"\n## CPU cost per image, {origin} depth path ({r['images']} images, "
+              f"{r['objects_per_image']:.1f} objects/image, local executor)")
         print("| stage | CPU ms / image |\n|---|---|")
         for k, v in r["ms_per_image"].items():
             print(f"| {k} | {v:.1f} |")
