@@ -188,15 +188,32 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
     tol = np.maximum(0.03, 0.02 * pts[:, 2])
     dist = pts @ nrm.T - d[None, :]  # (N, hyp)
     inl = (np.abs(dist) < tol[:, None]).sum(axis=0)
-    # points clearly below the plane (beyond the floor) make a hypothesis implausible
-    below = ((allp @ nrm.T - d[None, :]) > np.maximum(0.08, 0.04 * allp[:, 2:3])).mean(axis=0)
-    plausible = (d > 0.2) & (d < 20.0) & (below < 0.03)
-    if not np.any(plausible):
+    # points clearly below the plane (beyond the floor) make a hypothesis implausible; the share is computed only
+    # for the hypotheses the choice below reads (the best-supported plausible one, then those with at least half
+    # its support), which gives the same choice as computing it for all
+    below = np.full(len(nrm), np.nan)
+    beyond = np.maximum(0.08, 0.04 * allp[:, 2:3])
+
+    def plausible(idx: np.ndarray) -> np.ndarray:
+        todo = idx[np.isnan(below[idx])]
+        if len(todo):
+            below[todo] = ((allp @ nrm[todo].T - d[None, todo]) > beyond).mean(axis=0)
+        return below[idx] < 0.03
+
+    in_range = np.nonzero((d > 0.2) & (d < 20.0))[0]
+    by_support = in_range[np.argsort(-inl[in_range], kind="stable")]
+    best_inl = None
+    for s in range(0, len(by_support), 8):
+        chunk = by_support[s : s + 8]
+        ok_chunk = plausible(chunk)
+        if ok_chunk.any():
+            best_inl = inl[chunk[np.argmax(ok_chunk)]]
+            break
+    if best_inl is None:
         return None, 0.0, None
-    score = np.where(plausible, inl, -1)
-    best_inl = score.max()
     # among well-supported planes prefer the lowest one (floor below tables/seats)
-    good = np.nonzero(score >= 0.5 * best_inl)[0]
+    good = in_range[inl[in_range] >= 0.5 * best_inl]
+    good = good[plausible(good)]
     j = good[np.argmax(d[good])]
     inliers = pts[np.abs(dist[:, j]) < tol]
     if len(inliers) < 20:

@@ -34,13 +34,13 @@ def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> f
     d = np.asarray(depth, dtype=np.float64)
     st = max(1, int(np.ceil(max(d.shape) / cfg.max_side)))
     d = d[::st, ::st]
-    valid = np.isfinite(d) & (d > 0)
-    L = np.where(valid, np.log(np.where(valid, d, 1.0)), np.nan)
     R = max(1, int(round(cfg.span_px / st)))
     widths = []
     for axis in (0, 1):
-        # scan along ``axis`` at full resolution, every line_step-th line across it
-        a = np.moveaxis(L[:, :: cfg.line_step] if axis == 0 else L[:: cfg.line_step, :], axis, -1)
+        # scan along ``axis`` at full resolution, every line_step-th line across it (log depth of those lines only)
+        lines = d[:, :: cfg.line_step] if axis == 0 else d[:: cfg.line_step, :]
+        valid = np.isfinite(lines) & (lines > 0)
+        a = np.moveaxis(np.where(valid, np.log(np.where(valid, lines, 1.0)), np.nan), axis, -1)
         if a.shape[-1] <= 2 * R + 1:
             continue
         jump = np.abs(a[..., 2 * R:] - a[..., : -2 * R])  # over the window [i - R, i + R]
