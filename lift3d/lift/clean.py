@@ -7,7 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 from lift3d.lift.config import LiftConfig
-from lift3d.lift.crop import Crop, ray_parts
+from lift3d.lift.crop import Crop, crop_dot, ray_parts
 from lift3d.lift.result import LiftReject
 
 
@@ -105,6 +105,17 @@ def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: floa
     on_floor_px = cr.valid & (hdown > floor_h - tol)
     ok2 = ok & ~on_floor_px
     return ok2 if ok2.sum() >= cfg.clean.min_points else ok
+
+
+def surround_pixels(win: Crop, G: np.ndarray, floor_h, cfg: LiftConfig) -> np.ndarray:
+    """The pixels of a surround crop (:func:`lift3d.lift.crop.read_surround`) cleaned like the box's own: valid, not
+    at a depth discontinuity (:func:`flying_pixels`) and, with a floor level, not on the floor (the floor joins every
+    object standing on it to everything else: it must not connect them)."""
+    ok = win.valid & ~flying_pixels(win.d, win.valid, cfg.clean.flying_rel)
+    if floor_h is not None:
+        hdown = crop_dot(win.dz, win.ax, win.bx, win.by, G[:, 1])
+        ok &= ~(win.valid & (hdown > floor_h - (cfg.clean.floor_tol + cfg.clean.floor_tol_rel * win.d)))
+    return ok
 
 
 def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: LiftConfig):

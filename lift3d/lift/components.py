@@ -48,20 +48,70 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
     return theirs if theirs.any() else None
 
 
+# a component with less than this share of its surface inside the box (:func:`inside_share`) lies mostly outside it:
+# the box does not claim it (a crossing occluder, a wall), so it is not merged into a best component the box does claim
+BOUNDED_SHARE = 0.5
+
+
+def inside_share(lab: np.ndarray, nlab: int, surround) -> np.ndarray:
+    """Box-only: per component of the crop's labels ``lab``, the share of its connected surface that lies inside
+    the box, seen in a surround of the box: ``surround`` = (the surround's clean pixels, the (row, column) offset
+    of the crop in it; :func:`lift3d.lift.crop.read_surround`, :func:`lift3d.lift.clean.surround_pixels`).
+
+    A 2D box is drawn tight around its object, so the object's visible surface ends at the box's edges: its
+    share is about 1 (less where it touches a neighbour at the same depth, or where the box is drawn a few pixels
+    inside its outline).  A nearer object crossing the box (a footboard in front of a dresser) or the wall behind
+    it is depth-continuous beyond the edges: most of it lies outside.  The crop's components replace the
+    surround's pixels inside the box (what the box-only separation removed there stays removed), and the surround
+    is labelled with the same connectivity, so two of the crop's components joined outside the box share one
+    value."""
+    win, (oy, ox) = surround
+    h, w = lab.shape
+    fg = np.array(win, dtype=bool)
+    fg[oy:oy + h, ox:ox + w] = lab > 0
+    wl, nw = ndimage.label(fg)
+    n_all = np.bincount(wl.ravel(), minlength=nw + 1)
+    n_in = np.bincount(wl[oy:oy + h, ox:ox + w].ravel(), minlength=nw + 1)
+    # a crop component is connected, so all its pixels carry one surround label
+    of = np.zeros(nlab + 1, dtype=np.int64)
+    of[lab.ravel()] = wl[oy:oy + h, ox:ox + w].ravel()
+    j = of[1:]
+    return n_in[j] / np.maximum(n_all[j], 1)
+
+
+def hides_another(mean_z: np.ndarray, counts: np.ndarray, cfg: LiftConfig) -> np.ndarray:
+    """Per component: whether another one of the box lies clearly behind it (mean depth beyond the merge distance,
+    ``merge_depth_rel``) with at least ``merge_min_frac`` of its pixels - a surface it may be hiding.  Only such a
+    component can be an occluder crossing the box; the farthest surface of a box (the object, or the wall it
+    stands against, which joins it outside the box) is not judged by how far it goes on outside."""
+    far = (1.0 + cfg.components.merge_depth_rel) * mean_z
+    out = np.zeros(len(mean_z), dtype=bool)
+    order = np.argsort(-mean_z)  # farthest first: the running maximum of the counts seen so far
+    run_max = np.maximum.accumulate(counts[order])
+    # for component i: the largest count among the components with mean depth > far[i]
+    idx = np.searchsorted(-mean_z[order], -far, side="left")  # components strictly farther than far[i]
+    has = idx > 0
+    out[has] = run_max[idx[has] - 1] >= cfg.components.merge_min_frac * counts[has]
+    return out
+
+
 def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bounds, st: int, bbox,
-                      cfg: LiftConfig) -> np.ndarray:
+                      cfg: LiftConfig, surround=None) -> np.ndarray:
     """The object's pixels among the clean crop pixels ``ok``: connected components (depth discontinuities are
     already cut: flying pixels removed); the one with the largest score is kept - pixel count for masks; for
     boxes a centre-weighted count times its 2D extent relative to the box, with the components of other
-    annotations (:func:`other_objects`) down-weighted - plus the components at a similar depth (an object
-    split by an occluder).  ``bounds`` = (r0, r1, c0, c1) of the crop read at stride ``st``."""
+    annotations (:func:`other_objects`) down-weighted and those in front of another component
+    (:func:`hides_another`) weighted by the share of their surface inside the box (:func:`inside_share`;
+    ``surround``: a callable returning what that needs, or None) - plus the components at a similar depth (an
+    object split by an occluder; when the best one lies mostly inside the box, only those that do too).  ``bounds`` = (r0, r1, c0, c1) of the crop read at stride ``st``."""
     lab, nlab = ndimage.label(ok)
     if nlab <= 1:
         return ok
     r0, _, c0, _ = bounds
     lf = lab.ravel()
     counts = np.bincount(lf, minlength=nlab + 1)[1:].astype(np.float64)
-    theirs = None
+    mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
+    theirs = share = None
     if box_only:
         hh, ww = ok.shape
         yy = (np.arange(hh) + 0.5) / hh - 0.5
@@ -75,18 +125,24 @@ def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bo
             span = np.array([((t[0].stop - t[0].start) / hh) * ((t[1].stop - t[1].start) / ww)
                              if t is not None else 0.0 for t in sl])
             score = score * span ** cfg.components.span_power
+        if surround is not None:
+            # a nearer surface that goes on beyond the box's edges is likely another object crossing the box:
+            # only the share of it inside the box counts for it
+            share = inside_share(lab, nlab, surround())
+            score = score * np.where(hides_another(mean_z, counts, cfg), share, 1.0)
         if others and cfg.components.other_box_weight < 1.0:
             theirs = other_objects(lab, nlab, others, r0, c0, st, bbox, cfg)
         if theirs is not None:
             score = np.where(theirs, score * cfg.components.other_box_weight, score)
     else:
         score = counts
-    mean_z = np.bincount(lf, weights=dz.ravel(), minlength=nlab + 1)[1:] / np.maximum(counts, 1.0)
     best = int(np.argmax(score))
     zb = mean_z[best]
     keep = ((np.abs(mean_z - zb) <= cfg.components.merge_depth_rel * zb)
             & (counts >= cfg.components.merge_min_frac * counts[best]))
     if theirs is not None:
         keep &= ~theirs
+    if share is not None and share[best] >= BOUNDED_SHARE:
+        keep &= share >= BOUNDED_SHARE
     keep[best] = True
     return np.concatenate([[False], keep])[lab]

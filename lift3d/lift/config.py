@@ -62,6 +62,10 @@ class ComponentsConfig:
     other_box_weight: float = 0.2
     other_box_area: float = 0.5  # ... the other box covers at most this share of our box's area
     other_box_contain: float = 0.8  # ... and this share of the component's 2D extent lies inside it
+    # box-only: a 2D box is drawn tight around its object, so its surface ends at the box's edges; a nearer surface
+    # that goes on beyond them (a footboard crossing the box) is likely another object
+    # (:func:`~lift3d.lift.components.inside_share`): its score x the share of it inside the box
+    surround_reach: float = 0.5  # ... seen this share of the box's width / height beyond each edge (0 = off)
 
 
 @dataclass

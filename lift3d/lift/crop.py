@@ -113,6 +113,24 @@ def read_box_crop(depth: np.ndarray, K: np.ndarray, bbox, max_crop_px: int, fiel
     return Crop(bbox, (r0, r1, c0, c1), st, d, valid, np.where(valid, d, 0.0), ax, bx, by)
 
 
+def read_surround(depth: np.ndarray, K: np.ndarray, cr: Crop, reach: float, field: DepthField | None = None):
+    """(the crop of the box ``cr`` grown by ``reach`` x its rows / columns beyond each edge, clipped to the image,
+    read on ``cr``'s pixel grid (same stride and phase); the (row, column) offset of ``cr`` in it): what the
+    surfaces seen in the box do just outside it."""
+    H, W = depth.shape
+    r0, _, c0, _ = cr.bounds
+    st = cr.st
+    nr, nc = cr.d.shape
+    kr, kc = int(np.ceil(reach * nr)), int(np.ceil(reach * nc))  # strided cells beyond each edge
+    oy, ox = min(kr, r0 // st), min(kc, c0 // st)
+    R0, C0 = r0 - st * oy, c0 - st * ox
+    R1, C1 = min(H, r0 + st * (nr + kr)), min(W, c0 + st * (nc + kc))
+    d, rows, cols = read_crop(depth, R0, R1, C0, C1, st, field)
+    valid = np.isfinite(d) & (d > 0)
+    ax, bx, by = ray_parts(K, rows, cols)
+    return Crop(cr.bbox, (R0, R1, C0, C1), st, d, valid, np.where(valid, d, 0.0), ax, bx, by), (oy, ox)
+
+
 def mask_region(mask, shape, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
     """The instance mask on the crop's (strided) pixels, eroded by ``erode_px`` pixels against 1-2 px of mask
     bleed onto the background (not when that leaves fewer than ``min_points`` or 30 % of its pixels)."""

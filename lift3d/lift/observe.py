@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points
+from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import contact_and_reach, floor_mode
-from lift3d.lift.crop import Crop, annotation_box, crop_dot, erode_region, mask_region, read_box_crop
+from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_region, mask_region, read_box_crop,
+                             read_surround)
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, top_without_on_top
@@ -49,7 +50,13 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     if ok.sum() < cfg.clean.min_points:
         raise LiftReject("too_few_points", f"{int(ok.sum())} clean points (< {cfg.clean.min_points})")
 
-    sel = select_components(ok, cr.dz, box_only, others, cr.bounds, cr.st, bbox, cfg)
+    surround = None
+    if box_only and cfg.components.surround_reach > 0:
+        def surround():
+            win, offset = read_surround(depth, K, cr, cfg.components.surround_reach, field)
+            return surround_pixels(win, G, floor_h, cfg), offset
+
+    sel = select_components(ok, cr.dz, box_only, others, cr.bounds, cr.st, bbox, cfg, surround)
     q, z_sel = object_points(sel, cr, K, G, cfg)
     if box_only and prior is not None and cfg.separation.footprint_radius > 0:
         q, z_sel = footprint_trim(q, z_sel, prior, cfg)

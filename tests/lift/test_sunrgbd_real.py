@@ -49,3 +49,15 @@ def test_sunrgbd_lifts_without_rejects_and_projects_onto_boxes():
             mx, my = 0.25 * (x2 - x1), 0.25 * (y2 - y1)
             assert x1 - mx <= c[0] <= x2 + mx and y1 - my <= c[1] <= y2 + my, (o["category"], c, a["bbox2d"])
     assert n == 17
+
+
+def test_sunrgbd_dresser_behind_the_bed_is_not_lifted_onto_the_footboard():
+    """Image 3: the dresser stands beside the bed's headboard, behind the bed; the footboard and mattress cross
+    the lower right of its 2D box (box-only, sensor depth).  Its box must land behind the bed's centre, at the
+    depth of its own front face (3.8-4.4 m in the depth map), not on the footboard (2.3-2.5 m)."""
+    im, depth, anns = next((im, d, a) for im, d, a in _images() if im["id"] == 3)
+    res = lift_image(depth, im["K"], anns, im["gravity"], image_id=im["id"])
+    obj = {o["category"]: Box3D.from_row(o) for o in res.objects}
+    bed, dresser = obj["bed"], obj["dresser"]
+    assert dresser.center[2] > bed.center[2] + 0.3, (dresser.center, bed.center)
+    assert 3.6 < dresser.center[2] < 4.8
