@@ -14,7 +14,7 @@ from pathlib import Path
 from lift3d import __version__
 from lift3d.errors import UserError
 from lift3d.errors import InputError
-from lift3d.io.manifest import is_manifest, manifest_units, open_manifest
+from lift3d.io.manifest import ManifestPlan, is_manifest, open_manifest
 from lift3d.output import UnitWriter, existing_shards, finalize, fs_and_root, merge_stats
 from lift3d.pipeline.executors import make_executor
 from lift3d.pipeline.stage import Stage
@@ -200,12 +200,14 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
     for st in stages:
         st.bind_input(man.meta)
 
-    units = manifest_units(man, cfg.images_per_unit, images)
+    # Work units: fixed-size row ranges of each manifest shard, made on demand (the driver holds no list of them);
+    # the Ray executor reads the shards with ray.data.read_parquet, the local one each unit's rows with pyarrow.
+    plan = ManifestPlan(man, cfg.images_per_unit, images)
     done = writer.done_units() if resume else set()
-    todo = [u for u in units if u.unit_id not in done]
+    todo = plan.skip(done)
     ex = make_executor(executor, ray_address=ray_address, progress=progress)
     report = ex.run(stages, todo, writer)
-    orphan_unit = len(units)  # annotations/images that belong to no valid record
+    orphan_unit = plan.num_units  # annotations/images that belong to no valid record
     if man.meta.get("orphan_reject_count") and orphan_unit not in done:
         writer.write_extra_rejects(orphan_unit, man.orphan_rejects())
 
@@ -223,8 +225,8 @@ def build(annotations, images, out, cfg: BuildConfig, *, executor: str = "local"
         "stats": stats,
         "shards": shards,
         "executor": executor,
-        "units": {"total": len(units), "skipped_on_resume": len(done & {u.unit_id for u in units}),
-                  "run": report.units},
+        "units": {"total": plan.num_units, "skipped_on_resume": len(todo.done), "run": report.units,
+                  "rows_read": dict(report.rows_read)},
         "timing": {"seconds": round(time.perf_counter() - t_start, 3),
                    "executor_seconds": round(report.seconds, 3),
                    "steady_images_per_s": (round(report.steady_images_per_s(), 3)

@@ -12,8 +12,9 @@ A row carries the COCO-3D record fields of :func:`lift3d.io.coco.read_coco3d` (`
 ``rejects``, ``failed``) plus the source, the licence and the per-image annotation semantics
 (``not_exhaustive_categories``, ``neg_categories``).  :func:`row_to_record` turns a row back into exactly the
 record dict the pipeline consumes, so a build from a manifest and one from the JSON see the same record stream.
-Work units of a build are row ranges of the shards (:func:`manifest_units`): a worker reads its own rows and the
-driver never holds the records.
+Work units of a build are fixed-size row ranges of one shard each (:class:`ManifestPlan`): the Ray executor reads
+the shards with Ray Data's Parquet reader and the read tasks make the units (:meth:`ManifestPlan.units_in_block`);
+the local executor reads each unit's rows with pyarrow.  Either way the driver never holds the records.
 """
 
 from __future__ import annotations
@@ -318,10 +319,13 @@ def open_manifest(path) -> Manifest:
 
 
 class ManifestUnit:
-    """A work unit that is a row range of the manifest: its records are read where the unit runs.
+    """A work unit that is a row range of one manifest shard: its records are read where the unit runs.
 
     ``records`` reads them on every access (nothing is cached on the driver); ``size`` is the number of images.
     Pickles as its description only (a few hundred bytes), so the Ray executor ships descriptions, not records.
+    ``have`` (set by :meth:`ManifestPlan.units_in_block` on a Ray Data read task) holds rows already read by Ray
+    Data's Parquet reader, as an Arrow table with their shard offsets in ``have_offsets``; ``load`` then reads only
+    the rows it lacks with pyarrow, and ``read_counts`` says how many rows came from each reader.
     """
 
     def __init__(self, unit_id: int, manifest_path: str, spans: list, images_root: str):
@@ -329,6 +333,9 @@ class ManifestUnit:
         self.manifest_path = manifest_path
         self.spans = spans  # [(shard, start, stop)]
         self.images_root = images_root
+        self.have: pa.Table | None = None
+        self.have_offsets: list[int] = []
+        self.read_counts = {"ray_data": 0, "pyarrow": 0}
 
     @property
     def size(self) -> int:
@@ -337,28 +344,159 @@ class ManifestUnit:
     @property
     def records(self) -> list[dict]:
         m = Manifest(Path(self.manifest_path), {})
-        return [row_to_record(r, self.images_root) for shard, a, b in self.spans for r in m.read_rows(shard, a, b)]
+        if self.have is None:
+            rows = [r for shard, a, b in self.spans for r in m.read_rows(shard, a, b)]
+            self.read_counts = {"ray_data": 0, "pyarrow": len(rows)}
+            return [row_to_record(r, self.images_root) for r in rows]
+        (shard, a, b), = self.spans  # a unit of a Ray Data read lies in one shard
+        got = dict(zip(self.have_offsets, self.have.drop_columns(
+            [c for c in self.have.column_names if c not in ROW_SCHEMA.names]).to_pylist()))
+        missing, run = [], None  # the offsets not in this block, as row ranges
+        for i in range(a, b):
+            if i in got:
+                run = None
+            elif run is not None and run[1] == i:
+                run[1] = i + 1
+            else:
+                run = [i, i + 1]
+                missing.append(run)
+        for lo, hi in missing:
+            got.update(zip(range(lo, hi), m.read_rows(shard, lo, hi)))
+        self.read_counts = {"ray_data": len(self.have_offsets), "pyarrow": sum(hi - lo for lo, hi in missing)}
+        return [row_to_record(got[i], self.images_root) for i in range(a, b)]
 
     def load(self) -> list[dict]:
         return self.records
 
 
+def row_offsets(path: str, row_hash, rows: int):
+    """Each row's offset in its shard, from the ``row_hash`` column of ``ray.data.read_parquet(...,
+    include_row_hash=True)``: Ray hashes (file path, row position) with a bijective function
+    (``_compute_row_hashes``), so the position is found by hashing 0..rows-1 the same way and looking each hash up.
+    Every hash must be found: a Ray whose hash is no longer that function stops the build here."""
+    import numpy as np
+    from ray.data._internal.datasource_v2.common.synthesized_columns import _compute_row_hashes
+
+    want = _compute_row_hashes(path, 0, rows)
+    order = np.argsort(want)
+    got = np.asarray(row_hash, dtype=np.uint64)
+    pos = np.searchsorted(want, got, sorter=order).clip(0, max(rows - 1, 0))
+    idx = order[pos] if rows else pos
+    if rows == 0 or not np.array_equal(want[idx], got):
+        raise RuntimeError(f"{path}: Ray's row_hash does not place rows in the file (Ray's hash changed?)")
+    return idx
+
+
+class ManifestPlan:
+    """The work units of a build over a manifest: fixed-size row ranges of each shard, never across shards.
+
+    Unit ``k`` of shard ``s`` holds rows ``[k*n, min((k+1)*n, rows_s))``; its id is the number of units in the
+    shards before ``s`` plus ``k``, so ids follow manifest order, depend only on ``manifest.json`` (shard list and
+    row counts) and ``n``, and are the same for every executor and every run (``--resume`` skips them by id).
+    The driver keeps only the shard list: units are made on demand (``units`` for the local executor) or, on Ray,
+    by the read tasks (``units_in_block`` over the blocks of ``ray.data.read_parquet(parquet_paths())``).
+    """
+
+    def __init__(self, man: Manifest, images_per_unit: int, images_root, done=frozenset()):
+        self.manifest_path = str(man.path)
+        self.images_root = str(images_root)
+        self.n = max(1, int(images_per_unit))
+        self.shards = [(s["path"], int(s["rows"])) for s in man.shards]
+        self.first: list[int] = []  # first unit id of each shard
+        k = 0
+        for _, rows in self.shards:
+            self.first.append(k)
+            k += -(-rows // self.n)
+        self.num_units = k
+        self.done = frozenset(int(u) for u in done if 0 <= int(u) < k)
+        self._shard_index = {name: i for i, (name, _) in enumerate(self.shards)}
+
+    def skip(self, done) -> "ManifestPlan":
+        """The same plan without the units in ``done`` (finished before a resume)."""
+        other = object.__new__(ManifestPlan)
+        other.__dict__.update(self.__dict__)
+        other.done = frozenset(int(u) for u in done if 0 <= int(u) < self.num_units)
+        return other
+
+    def _unit(self, shard: int, k: int) -> ManifestUnit:
+        name, rows = self.shards[shard]
+        a = k * self.n
+        return ManifestUnit(self.first[shard] + k, self.manifest_path, [(name, a, min(a + self.n, rows))],
+                            self.images_root)
+
+    def unit(self, unit_id: int) -> ManifestUnit:
+        import bisect
+
+        s = bisect.bisect_right(self.first, unit_id) - 1
+        while self.shards[s][1] == 0:  # an empty shard shares its first id with the next one
+            s += 1
+        return self._unit(s, unit_id - self.first[s])
+
+    def todo_ids(self):
+        return (u for u in range(self.num_units) if u not in self.done)
+
+    @property
+    def todo_images(self) -> int:
+        return sum(rows for _, rows in self.shards) - sum(self.unit(u).size for u in self.done)
+
+    def units(self):
+        """The units still to do, in id order (made as they are consumed)."""
+        for s, (_, rows) in enumerate(self.shards):
+            for k in range(-(-rows // self.n)):
+                if self.first[s] + k not in self.done:
+                    yield self._unit(s, k)
+
+    def __len__(self) -> int:
+        return self.num_units - len(self.done)
+
+    def parquet_paths(self) -> list[str]:
+        """The shards that hold a unit still to do (a resumed build does not read finished shards)."""
+        out = []
+        for s, (name, rows) in enumerate(self.shards):
+            ids = range(self.first[s], self.first[s] + -(-rows // self.n))
+            if any(u not in self.done for u in ids):
+                out.append(str(Path(self.manifest_path).resolve() / name))
+        return out
+
+    def units_in_block(self, table: pa.Table) -> list[ManifestUnit]:
+        """A block of ``ray.data.read_parquet(parquet_paths(), include_paths=True, include_row_hash=True)`` ->
+        the units whose first row is in it, each carrying the block's rows of that unit (``ManifestUnit.have``).
+
+        Ray Data gives no row order or block boundaries (a block may hold several shards' rows, in any order, and
+        a unit may straddle two blocks), so each row is placed by its shard (``path``) and its offset (from
+        ``row_hash``); the block holding a unit's first row emits the unit, the other blocks drop their rows of
+        it, and the unit reads the rows it lacks with pyarrow where it runs.
+        """
+        import numpy as np
+
+        if table.num_rows == 0:
+            return []
+        paths = table.column("path").to_numpy(zero_copy_only=False)
+        hashes = table.column("row_hash").to_numpy()
+        data = table.drop_columns(["path", "row_hash"])
+        out = []
+        for path in sorted(set(paths.tolist())):
+            name = Path(path).name
+            s = self._shard_index.get(name)
+            if s is None:
+                raise RuntimeError(f"{path}: not a shard of {self.manifest_path}")
+            sel = np.flatnonzero(paths == path)
+            offs = row_offsets(path, hashes[sel], self.shards[s][1])
+            order = np.argsort(offs, kind="stable")
+            sel, offs = sel[order], offs[order]
+            ks = offs // self.n
+            for k in np.unique(ks[offs % self.n == 0]):  # units that start in this block
+                uid = self.first[s] + int(k)
+                if uid in self.done:
+                    continue
+                mine = ks == k
+                u = self._unit(s, int(k))
+                u.have = data.take(pa.array(sel[mine]))
+                u.have_offsets = [int(x) for x in offs[mine]]
+                out.append(u)
+        return out
+
+
 def manifest_units(man: Manifest, images_per_unit: int, images_root) -> list[ManifestUnit]:
-    """Consecutive ``images_per_unit`` rows in manifest order (the same slices as ``make_units`` of the records)."""
-    n = max(1, int(images_per_unit))
-    units: list[ManifestUnit] = []
-    spans: list = []
-    have = 0
-    for s in man.shards:
-        pos = 0
-        while pos < s["rows"]:
-            take = min(n - have, s["rows"] - pos)
-            spans.append((s["path"], pos, pos + take))
-            pos += take
-            have += take
-            if have == n:
-                units.append(ManifestUnit(len(units), str(man.path), spans, str(images_root)))
-                spans, have = [], 0
-    if spans:
-        units.append(ManifestUnit(len(units), str(man.path), spans, str(images_root)))
-    return units
+    """Every work unit of ``man`` as a list: ``images_per_unit`` consecutive rows of one shard (``ManifestPlan``)."""
+    return list(ManifestPlan(man, images_per_unit, images_root).units())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from lift3d.pipeline.run import RunReport, WorkUnit, run_stages
+from lift3d.pipeline.run import RunReport, WorkUnit, iter_units, run_stages, total_images
 from lift3d.pipeline.stage import Stage
 
 
@@ -29,9 +29,9 @@ class LocalExecutor:
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=sum(u.size for u in units), unit="img", desc="build")
-        for unit in units:
-            records = unit.load()  # a manifest unit reads its rows here; nothing stays behind after the write
+            bar = tqdm(total=total_images(units), unit="img", desc="build")
+        for unit in iter_units(units):  # a manifest's units are made one at a time (the driver holds no list)
+            records = unit.load()  # a manifest unit reads its rows here (pyarrow); nothing stays behind after the write
             run_stages(stages, records, report.stage_seconds)
             t_write = time.process_time()
             sink.write_unit(unit.unit_id, records)
@@ -39,6 +39,8 @@ class LocalExecutor:
             report.units += 1
             report.images += len(records)
             report.unit_done.append((time.perf_counter() - t0, len(records)))
+            for k, v in (getattr(unit, "read_counts", None) or {}).items():
+                report.rows_read[k] += v
             if bar is not None:
                 bar.update(len(records))
             del records

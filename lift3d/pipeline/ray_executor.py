@@ -85,12 +85,15 @@ def _process(stages, sink, batch: dict) -> dict:
             unit_ids.append(int(unit_id))
             payloads.append(payload)
             continue
+        read = None
         if not isinstance(records, list):  # a work unit's description (a manifest row range): read it here
-            records = records.load()
+            unit = records
+            records = unit.load()
+            read = getattr(unit, "read_counts", None)
         run_stages(stages, records)
         if sink is not None:
             stats = sink.write_unit(int(unit_id), records)
-            payload = pickle.dumps({"images": len(records), "stats": stats})
+            payload = pickle.dumps({"images": len(records), "stats": stats, "read": read})
         else:
             payload = pickle.dumps(records)
         unit_ids.append(int(unit_id))
@@ -118,6 +121,29 @@ class _SegmentActor:
             return _process(self.stages, self.sink, batch)
         except UserError as exc:
             return _failure_batch(batch, _UserFailure(exc))
+
+
+def _units_of_block(table, plan) -> dict:
+    """A Ray Data read task's block of shard rows -> one row per work unit that starts in it (the plan decides:
+    ``units_in_block``), each carrying its rows; runs fused with the read, on the read task."""
+    units = plan.units_in_block(table)
+    return {"unit_id": np.array([u.unit_id for u in units], dtype=np.int64),
+            "payload": np.array([pickle.dumps(u) for u in units] or [], dtype=object)}
+
+
+def read_units(ray, plan):
+    """The Ray Data dataset of a Parquet-backed plan's work units (one row each: ``unit_id``, ``payload``).
+
+    The shards are read by ``ray.data.read_parquet`` in Ray tasks (the driver lists no rows); each row comes
+    with its file (``include_paths``) and Ray's hash of its position in that file (``include_row_hash``), from
+    which ``plan.units_in_block`` places it in its unit: Ray Data keeps neither the rows' order nor unit
+    boundaries in its blocks."""
+    # The read tasks ask for no CPU: they are light next to the stages, and the actor pools take every CPU (a read
+    # task that needs one would wait for ever behind them).
+    ds = ray.data.read_parquet(plan.parquet_paths(), include_paths=True, include_row_hash=True,
+                               partitioning=None, file_extensions=None, num_cpus=0)
+    return ds.map_batches(_units_of_block, fn_args=(plan,), batch_size=None, batch_format="pyarrow",
+                          zero_copy_batch=True)
 
 
 def _one_record(stages_blob: bytes, record_blob: bytes) -> bytes:
@@ -181,16 +207,21 @@ class RayExecutor:
         resources = ray.cluster_resources()
         n_gpus, n_cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         segs = segments(stages, gpus=n_gpus > 0)
-        ds = ray.data.from_items(
-            [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records if isinstance(u, WorkUnit) else u)}
-             for u in units],
-            override_num_blocks=len(units),
-        )
+        plan = units if hasattr(units, "units_in_block") else None
+        if plan is not None:  # a manifest: Ray Data reads the shards, its read tasks make the units
+            ds = read_units(ray, plan)
+        else:  # units given as a list (records in memory, or descriptions the workers read)
+            ds = ray.data.from_items(
+                [{"unit_id": u.unit_id, "payload": pickle.dumps(u.records if isinstance(u, WorkUnit) else u)}
+                 for u in units],
+                override_num_blocks=len(units),
+            )
         from ray import cloudpickle  # stages may be defined in __main__ or a test module
 
         sink_blob = cloudpickle.dumps(sink)
         for i, seg in enumerate(segs):
             last = i == len(segs) - 1
+            first_after_read = plan is not None and i == 0
             if _on_gpu(seg, n_gpus):
                 need = {"num_gpus": self.gpus_per_actor}
                 pool = ray.data.ActorPoolStrategy(size=max(1, int(n_gpus // self.gpus_per_actor)))
@@ -200,8 +231,11 @@ class RayExecutor:
                 slots = max(1, int(n_cpus // cpus)) if cpus > 0 else max(1, n_cpus)
                 # With no GPU the single segment gets every CPU; CPU segments around a GPU pool share the CPUs
                 # (the GPU actors' nodes included), so Ray Data sizes those pools between 1 and all.
-                pool = (ray.data.ActorPoolStrategy(size=slots) if n_gpus == 0
-                        else ray.data.ActorPoolStrategy(min_size=1, max_size=slots))
+                # A manifest read starts with Ray Data's file listing, a task that takes one CPU: the pool after it
+                # starts with one actor fewer than it may grow to, or the listing would never run.
+                pool = (ray.data.ActorPoolStrategy(size=slots) if n_gpus == 0 and not first_after_read
+                        else ray.data.ActorPoolStrategy(min_size=max(1, slots - 1) if n_gpus == 0 else 1,
+                                                        max_size=slots))
             with warnings.catch_warnings():
                 # Ray 2.60 has no named parameter for max_task_retries (its default for actor pools is -1: a unit
                 # that kills its worker would be retried forever), so it goes through the deprecated **kwargs.
@@ -223,7 +257,12 @@ class RayExecutor:
                 report.units += 1
                 report.images += info["images"]
                 report.unit_done.append((time.perf_counter() - t0, info["images"]))
-        missing = [u for u in units if u.unit_id not in done]
+                for k, v in (info.get("read") or {}).items():
+                    report.rows_read[k] += v
+        if plan is not None:
+            missing = [plan.unit(u) for u in plan.todo_ids() if u not in done]
+        else:
+            missing = [u for u in units if u.unit_id not in done]
         if missing:
             log.warning("%d work unit(s) failed after retries; re-running them one record per task", len(missing))
             self._isolate(ray, stages, missing, sink, report)

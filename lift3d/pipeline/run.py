@@ -25,6 +25,15 @@ class WorkUnit:
         return self.records
 
 
+def iter_units(units):
+    """The units of ``units``: a list, or a plan that makes them on demand (``units()``, e.g. a manifest's)."""
+    return units.units() if hasattr(units, "units_in_block") else iter(units)
+
+
+def total_images(units) -> int:
+    return units.todo_images if hasattr(units, "units_in_block") else sum(u.size for u in units)
+
+
 def make_units(records: list[dict], images_per_unit: int) -> list[WorkUnit]:
     n = max(1, int(images_per_unit))
     return [WorkUnit(i, records[s : s + n]) for i, s in enumerate(range(0, len(records), n))]
@@ -37,6 +46,7 @@ class RunReport:
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
     unit_done: list = field(default_factory=list)  # (seconds since start, images) per finished unit, in order
+    rows_read: dict = field(default_factory=lambda: defaultdict(int))  # manifest rows by reader (ray_data, pyarrow)
 
     def steady_images_per_s(self) -> float | None:
         """Throughput after the first unit finished (worker start-up excluded); None with < 3 units."""

@@ -62,10 +62,11 @@ def test_records_identical_to_the_json_reader(tmp_path, partitions):
         else:
             assert a == b
     assert man.orphan_rejects() == ref.orphan_rejects
-    # units are row ranges of the shards, the same slices as make_units over the records
+    # units are row ranges of one shard each (2 rows here, units of 3: one unit per shard), in record order
     units = manifest_units(man, 3, tmp_path)
     assert [r["image_id"] for u in units for r in u.records] == [r["image_id"] for r in ref.records]
-    assert all(u.size == 3 for u in units[:-1])
+    assert [u.unit_id for u in units] == list(range(len(units)))
+    assert all(len(u.spans) == 1 and u.size == min(2, s["rows"]) for u, s in zip(units, man.shards))
 
 
 def test_malformed_inputs_are_one_line(tmp_path):
