@@ -11,7 +11,10 @@ For each size N (images; 15 boxes each, Objects365-shaped: ``isfake``/``isreflec
    build the unit descriptions the Ray executor ships (``pickle`` of each unit) — and its peak RSS,
 4. ``json-reader`` (``--old``): for comparison, the former path's driver cost, ``read_coco3d`` of the whole JSON
    plus ``make_units`` (peak RSS of a fresh child),
-5. ``stream`` (``--stream N``): the local executor's loop over the first N units of the manifest with a no-op
+5. ``raybuild`` (``--ray-build``): ``lift3d build --executor ray`` from the manifest in a fresh child (the
+   driver; Ray's workers are other processes): Ray Data reads the shards, the images do not exist so every
+   record is rejected at decode (the driver's work per unit is the same as in a real build) — peak RSS,
+6. ``stream`` (``--stream N``): the local executor's loop over the first N units of the manifest with a no-op
    stage and a discarding sink (each unit reads its rows where it runs) — peak RSS.
 
     .venv/bin/python benchmarks/bench_ingest.py --sizes 100000,400000 --old 100000 --stream 200
@@ -102,6 +105,16 @@ elif mode == "stream":
     units = manifest_units(open_manifest(args["manifest"]), 64, args["tmp"])[: args["units"]]
     LocalExecutor(progress=False).run([Noop()], units, Null())
     out["images"] = Null.n
+elif mode == "raybuild":
+    import os
+    os.environ.update(RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0", LIFT3D_RAY_NUM_CPUS="2")
+    os.environ.pop("RAY_ADDRESS", None)
+    from lift3d.build import BuildConfig, build
+    info = build(args["manifest"], args["tmp"], args["out"], BuildConfig(), executor="ray", overwrite=True,
+                 progress=False)
+    out["units"] = info["units"]["run"]
+    out["rows_read"] = info["units"]["rows_read"]
+    out["rejects"] = info["counts"]["rejects_rows"]
 out["seconds"] = round(time.perf_counter() - t0, 2)
 ru = resource.getrusage(resource.RUSAGE_SELF)
 out["cpu_seconds"] = round(ru.ru_utime + ru.ru_stime, 2)
@@ -124,6 +137,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,400000", help="image counts (15 boxes each)")
     ap.add_argument("--old", default="", help="sizes at which to also measure the former whole-JSON reader")
     ap.add_argument("--stream", type=int, default=0, help="units to stream through the local executor (0: skip)")
+    ap.add_argument("--ray-build", action="store_true",
+                    help="also run lift3d build --executor ray from the manifest (2 CPUs; the images do not exist, "
+                         "so every record is rejected at decode) and report the driver's peak RSS")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -153,6 +169,10 @@ def main() -> None:
             s = child("stream", manifest=str(man), tmp=str(work), units=a.stream)
             print(f"local executor over {s['images']} images ({a.stream} units, no-op stage): {s['seconds']} s, "
                   f"peak RSS {s['peak_rss_mb']} MB")
+        if a.ray_build:
+            b = child("raybuild", manifest=str(man), tmp=str(work), out=str(work / f"out-{n}"))
+            print(f"Ray build from the manifest ({b['units']} units, rows read {b['rows_read']}, "
+                  f"{b['rejects']} reject rows): {b['seconds']} s, driver peak RSS {b['peak_rss_mb']} MB")
         js.unlink()
         import shutil
 

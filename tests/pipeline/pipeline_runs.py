@@ -34,3 +34,18 @@ def run_build(executor, src: Path, out: Path, stages: list, images_per_unit: int
     executor.run(stages, make_units(inp.records, images_per_unit), writer)
     finalize(writer, 1000)
     return contents(out)
+
+
+def run_manifest_build(executor, src: Path, out: Path, stages: list, images_per_unit: int,
+                       rows_per_shard: int = 3) -> tuple[dict, object]:
+    """``run_build`` over a manifest of the same set (ingested with ``rows_per_shard``): units are a ManifestPlan,
+    which the Ray executor reads with ray.data.read_parquet. Returns the contents and the run report."""
+    from lift3d.io.ingest import ingest_coco_json
+    from lift3d.io.manifest import ManifestPlan, open_manifest
+
+    ingest_coco_json(src / "annotations.json", out.parent / (out.name + "-manifest"), rows_per_shard=rows_per_shard)
+    plan = ManifestPlan(open_manifest(out.parent / (out.name + "-manifest")), images_per_unit, src)
+    writer = UnitWriter(str(out), "train")
+    report = executor.run(stages, plan, writer)
+    finalize(writer, 1000)
+    return contents(out), report
