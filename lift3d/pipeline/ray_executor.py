@@ -138,11 +138,13 @@ def read_units(ray, plan):
     with its file (``include_paths``) and Ray's hash of its position in that file (``include_row_hash``), from
     which ``plan.units_in_block`` places it in its unit: Ray Data keeps neither the rows' order nor unit
     boundaries in its blocks."""
-    http = sys.modules.get("fsspec.implementations.http")
-    if http is not None and not hasattr(http, "HTTPFileSystem"):
-        # A half-imported fsspec HTTP module (aiohttp is not installed; some import left it behind) makes Ray 2.60's
-        # path resolution raise ImportError (it catches only ModuleNotFoundError): drop it so Ray's import retries.
-        del sys.modules["fsspec.implementations.http"]
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None and sys.modules.get("fsspec.implementations.http") is None:
+        # Without aiohttp, fsspec's HTTP module cannot import. Ray 2.60 resolves read paths on several threads, each
+        # importing it: one thread can see another's half-imported module and get an ImportError that Ray does not
+        # catch (it catches ModuleNotFoundError). None in sys.modules makes every such import a ModuleNotFoundError.
+        sys.modules["fsspec.implementations.http"] = None
     # The read tasks ask for no CPU: they are light next to the stages, and the actor pools take every CPU (a read
     # task that needs one would wait for ever behind them).
     ds = ray.data.read_parquet(plan.parquet_paths(), include_paths=True, include_row_hash=True,
