@@ -228,7 +228,7 @@ def _axis_margin_ok(S: Scene, axis: Axis, i: int, j: int) -> bool:
     q = axis.qty
     if q in "xyzd":
         vals = S.qty[q]
-        return abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
+        return abs(vals[i] - vals[j]) > _pos_margin_q(S, q, i, j)
     cfg = S.cfg
     if q in "whl":
         vals = S.qty[q]
@@ -241,6 +241,15 @@ def _axis_margin_ok(S: Scene, axis: Axis, i: int, j: int) -> bool:
         return False
     m = max(cfg.min_log_volume_margin, cfg.margin_k * math.hypot(S.log_vol_sig(i), S.log_vol_sig(j)))
     return abs(math.log(vol[i] / vol[j])) > m
+
+
+def _pos_margin_q(S: Scene, q: str, i: int, j: int) -> float:
+    """The margin of a comparison of coordinate q of objects i and j: pos_margin2, and under model depth the
+    range exponent's bend of x and y (Scene.bend_var)."""
+    if S.scale_sigma <= 0 or q not in "xy":
+        return S.pos_margin2(i, j)
+    m = S.cfg.margin_k * math.sqrt(S.ps2[i] + S.ps2[j] + S.bend_var(q, i, j))
+    return m if m > S.cfg.min_pos_margin else S.cfg.min_pos_margin
 
 
 def _is_pos(S: Scene, axis: Axis, a: int, b: int) -> bool:
@@ -376,7 +385,7 @@ def _pair_with_margin(ctx: _Ctx, t: str, axis: Axis):
     qk = axis.qty
     vals = S.qty[qk]
     if qk in "xyzd":
-        ok = abs(vals[i] - vals[j]) > S.pos_margin2(i, j)
+        ok = abs(vals[i] - vals[j]) > _pos_margin_q(S, qk, i, j)
     else:
         ok = _axis_margin_ok(S, axis, i, j)
     if not ok:
@@ -530,7 +539,7 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     if not cand:
         ctx.skipped["too_few_objects"] += 1
         return None
-    if not S.metric_ok:
+    if S.scale_sigma <= 0 and not S.metric_ok:
         ctx.skipped["scale_uncertain"] += 1
         return None
     i = rng.choice(cand)
@@ -538,6 +547,10 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
     if v < (cfg.numeric_min_snr if q == "d" else cfg.size_min_snr) * sig:
         ctx.skipped["low_snr"] += 1
+        ctx.used.add((t, i))
+        return None
+    if S.scale_sigma > 0 and S.numeric_true_p(S.metric1_var(i, q, v)) < cfg.numeric_min_p:
+        ctx.skipped["scale_uncertain"] += 1
         ctx.used.add((t, i))
         return None
     ctx.used.add((t, i))
@@ -559,7 +572,7 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
 
 def b_metric2(ctx: _Ctx, t: str, kind: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
-    if not S.metric_ok:
+    if S.scale_sigma <= 0 and not S.metric_ok:
         ctx.skipped["scale_uncertain"] += 1
         return None
     got = ctx.pick2(ctx.E["vertical" if kind == "vertical" else "pos"], t)
@@ -583,6 +596,9 @@ def b_metric2(ctx: _Ctx, t: str, kind: str):
         sig = math.sqrt(S.pos_sig[a] ** 2 + S.pos_sig[b] ** 2)
     if v < cfg.numeric_min_snr * sig:
         ctx.skipped["low_snr"] += 1
+        return None
+    if S.scale_sigma > 0 and S.numeric_true_p(S.metric2_var(a, b, v)) < cfg.numeric_min_p:
+        ctx.skipped["scale_uncertain"] += 1
         return None
     text, val = fmt_length(v, cfg.cm_below)
     word = _M2_WORD[kind]
@@ -780,7 +796,7 @@ def b_ground(ctx: _Ctx, t: str):
         if not cand:
             ctx.skipped["no_referable_object"] += 1
             return None
-        bp, mp = S.box_p_answer, cfg.box_min_p
+        bp, mp = S.box_p_answer, S.box_min_p
         cand = _confident(ctx, t, cand, lambda i: bp[i] >= mp)  # S.box_ok(i)
         if not cand:
             return None

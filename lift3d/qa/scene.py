@@ -143,6 +143,10 @@ class Scene:
         # metric answers need the image's scale known well enough (QAConfig.numeric_tolerance / truth_z)
         self.metric_ok = self.scale_sigma * cfg.truth_z <= math.log1p(cfg.numeric_tolerance)
         self._box_p_answer = None
+        # model depth: the image's share of a numeric answer's log variance (QAConfig.numeric_min_p)
+        self.img_var = self.scale_sigma ** 2 + cfg.focal_log_sigma ** 2 if self.scale_sigma > 0 else 0.0
+        ramp = image.get("edge_ramp_px")
+        self.edge_ramp = float(ramp) if ramp is not None and math.isfinite(float(ramp)) else cfg.edge_ramp_px
         if n == 0:
             self.names = []
             self.askable = []
@@ -181,6 +185,13 @@ class Scene:
         self.x, self.y, self.z, self.w, self.h, self.l = xs, ys, zs, ws, hs, ls
         self.dist, self.vol, self.yaw = dist, vol, yaws
         self.qty = {"x": xs, "y": ys, "z": zs, "d": dist, "w": ws, "h": hs, "l": ls, "V": vol}
+        if self.scale_sigma > 0:  # the range term: log distance from the objects' geometric mean depth
+            lz = [math.log(max(v, 1e-3)) for v in dist]
+            anchor = sum(lz) / n
+            rs = cfg.range_log_sigma
+            self.range_var = [(rs * (v - anchor)) ** 2 for v in lz]
+        else:
+            self.range_var = [0.0] * n
         self.pair_cache: dict = {}
         self.geo = geo
 
@@ -310,8 +321,23 @@ class Scene:
 
     # ------------------------------------------------------------------ guards
     def pos_margin(self, *idx: int) -> float:
-        s = math.sqrt(sum(self.pos_sig[i] ** 2 for i in idx))
-        return max(self.cfg.min_pos_margin, self.cfg.margin_k * s)
+        v = sum(self.pos_sig[i] ** 2 for i in idx)
+        if self.scale_sigma > 0:  # model depth: each position bent by the range exponent about the group's mean
+            rs, lz = self.cfg.range_log_sigma, [math.log(max(self.dist[i], 1e-3)) for i in idx]
+            mean = sum(lz) / len(lz)
+            v += sum((rs * (a - mean) * self.dist[i]) ** 2 for a, i in zip(lz, idx))
+        return max(self.cfg.min_pos_margin, self.cfg.margin_k * math.sqrt(v))
+
+    def bend_var(self, q: str, i: int, j: int) -> float:
+        """Model depth: variance that the range exponent adds to the comparison of coordinate ``q`` (x or y) of
+        objects i and j. Depths bent as ``z (z / m)^(gamma - 1)`` scale each position vector by its own factor:
+        distances to the camera keep their order, but x and y of objects at different depths do not; the flip
+        needs ``min(|q_i|, |q_j|) * |gamma - 1| * |ln(d_i / d_j)|`` to exceed the difference."""
+        if self.scale_sigma <= 0 or q not in "xy":
+            return 0.0
+        vals, d = self.qty[q], self.dist
+        b = self.cfg.range_log_sigma * abs(math.log(max(d[i], 1e-3) / max(d[j], 1e-3))) * min(abs(vals[i]), abs(vals[j]))
+        return b * b
 
     def pos_margin2(self, i: int, j: int) -> float:
         """pos_margin(i, j) (the same floating-point operations), from the cached squared sigmas."""
@@ -403,18 +429,56 @@ class Scene:
 
     @property
     def box_p_answer(self) -> list[float]:
-        """box_p times the probability that the image's scale error keeps the box within box_scale_iou of
-        itself (scale_box_p); equal to box_p for sensor depth."""
+        """Per object: modelled probability that its box answer is within the scoring tolerance (3D IoU >= box_min_iou
+        with the true box): box_p for sensor depth; under model depth box_true_p of box_p and the log sd of the
+        scale at the object (image and range terms, as for numeric answers)."""
         if self._box_p_answer is None:
             if self.scale_sigma <= 0:
                 self._box_p_answer = self.box_p
             else:
-                self._box_p_answer = [p * scale_box_p(c, d, R, self.scale_sigma, self.cfg.box_scale_iou)
-                                      for p, (c, d, R) in zip(self.box_p, self.geo)]
+                iv, rv, cfg = self.img_var, self.range_var, self.cfg
+                sp, mi, sqrt = cfg.box_iou_log_spread, cfg.box_min_iou, math.sqrt
+                self._box_p_answer = [box_true_p(c, d, R, p, sqrt(iv + rv[i]), mi, sp)
+                                      for i, (p, (c, d, R)) in enumerate(zip(self.box_p, self.geo))]
         return self._box_p_answer
 
+    def metric1_var(self, i: int, q: str, v: float) -> float:
+        """Model depth: variance of ln(answer / truth) of the numeric answer ``v`` (> 0) of quantity ``q``
+        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p)."""
+        var = self.img_var + self.range_var[i]
+        if q == "d":
+            return var + (self.pos_sig[i] / v) ** 2
+        var += (self.size_sig(i, v) / v) ** 2
+        if q != "h":  # a horizontal extent: the soft edge's ramp, in metres at the object's depth, against it
+            e = self.cfg.edge_gain * self.edge_ramp * self.geo[i][0][2] / (self.K[0] * v)
+            var += e * e
+        return var
+
+    def metric2_var(self, a: int, b: int, v: float) -> float:
+        """Model depth: variance of ln(answer / truth) of a distance ``v`` (> 0) between objects a and b."""
+        rv = self.range_var
+        return self.img_var + max(rv[a], rv[b]) + (self.ps2[a] + self.ps2[b]) / (v * v)
+
+    def numeric_true_p(self, var: float) -> float:
+        """numeric_p at the log variance ``var`` and the configured tolerance."""
+        return numeric_p(math.sqrt(var), self.cfg.numeric_tolerance)
+
+    @property
+    def box_min_p(self) -> float:
+        """The threshold of box_p_answer for a single box (model depth: box_min_p_model)."""
+        return self.cfg.box_min_p_model if self.scale_sigma > 0 else self.cfg.box_min_p
+
     def box_ok(self, i: int, all_of_several: bool = False) -> bool:
-        return self.box_p_answer[i] >= (self.cfg.box_min_p_all if all_of_several else self.cfg.box_min_p)
+        return self.box_p_answer[i] >= (self.cfg.box_min_p_all if all_of_several else self.box_min_p)
+
+
+def numeric_p(sd: float, tol: float) -> float:
+    """P(|answer - truth| <= tol * truth) when ln(answer / truth) ~ N(0, sd^2): the log error within
+    [ln(1 - tol), ln(1 + tol)]."""
+    if sd <= 0:
+        return 1.0
+    k = 1.0 / (sd * math.sqrt(2.0))
+    return 0.5 * (math.erf(math.log1p(tol) * k) - math.erf(math.log1p(-tol) * k))
 
 
 def _f3(v: float) -> str:
@@ -435,6 +499,64 @@ def homothety_iou(center, dims, R, s: float) -> float:
     vol = lo[0] * lo[1] * lo[2]
     union = vol * (1.0 + s ** 3) - inter
     return inter / union if union > 0 else 0.0
+
+
+# E[f(X)], X ~ N(0, 1), for the box model: 13 equally spaced nodes over +/-3.5 sd with normalised normal weights
+# (the integrand has kinks where the scaled box stops overlapping, which Gauss-Hermite handles worse)
+_GH_X = tuple(-3.5 + 7.0 * k / 12 for k in range(13))
+_GH_W = tuple(w / sum(math.exp(-0.5 * t * t) for t in _GH_X) for w in (math.exp(-0.5 * t * t) for t in _GH_X))
+
+
+def _ndtr(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _ndtri(p: float) -> float:
+    """Inverse of the standard normal CDF (Acklam's rational approximation refined by one Newton step)."""
+    p = min(max(p, 1e-12), 1.0 - 1e-12)
+    a = (-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+         2.506628277459239)
+    b = (-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572)
+    c = (-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+         2.938163982698783)
+    d = (0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416)
+    if p < 0.02425:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    elif p > 1.0 - 0.02425:
+        q = math.sqrt(-2.0 * math.log(1.0 - p))
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    else:
+        q = p - 0.5
+        r = q * q
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+    e = _ndtr(x) - p
+    return x - e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * x * x)
+
+
+def box_true_p(center, dims, R, p_lift: float, sigma: float, min_iou: float = 0.25, spread: float = 0.4) -> float:
+    """P(3D IoU of the answered box with the true box >= ``min_iou``) under model depth.
+
+    The IoU is the product of two factors: the lifter's own error on exact-scale depth, J, with ``ln J ~ N(mu,
+    spread^2)`` and ``mu`` set so that ``P(J >= min_iou) = p_lift`` (the box_p model, fitted on sensor-like depth), and
+    the IoU of the box with itself scaled by ``exp(delta)`` about the camera (:func:`homothety_iou`, closed form),
+    ``delta ~ N(0, sigma^2)`` the log error of the image's scale at the object. The expectation over delta is a
+    13-node sum over +/-3.5 sd of delta: ``E_delta[Phi((mu - ln min_iou + ln H(delta)) / spread)]``."""
+    if p_lift <= 0.0:
+        return 0.0
+    m = spread * _ndtri(p_lift)  # mu - ln(min_iou)
+    if sigma <= 0:
+        return p_lift
+    out = 0.0
+    log, exp = math.log, math.exp
+    for x, w in zip(_GH_X, _GH_W):
+        h = homothety_iou(center, dims, R, exp(sigma * x))
+        if h > 0.0:
+            out += w * _ndtr((m + log(h)) / spread)
+    return out
 
 
 def scale_box_p(center, dims, R, sigma: float, min_iou: float) -> float:

@@ -1,19 +1,22 @@
-"""Guards that know the image's metric-scale uncertainty (model depth): metric and box answers only where the
-scale keeps them true; orderings are asked as before (a global scale leaves them unchanged)."""
+"""Guards that know the image's metric-scale uncertainty (model depth): numeric and box answers only where their
+modelled probability of being true (numeric within +/-25 %, boxes at 3D IoU >= 0.25) is high enough; orderings are
+asked as before (a global scale leaves them unchanged). Known-answer tests for the probability models."""
 
 import math
+from statistics import NormalDist
 
 import pytest
 from qa_helpers import make_image, make_obj
 
 from lift3d.qa import QAConfig, generate_qa
-from lift3d.qa.scene import homothety_iou, scale_box_p
+from lift3d.qa.scene import Scene, _ndtri, box_true_p, homothety_iou, numeric_p, scale_box_p
 
 METRIC = ("1p_width", "1p_height", "2p_distance", "2p_vertical_distance", "2p_horizontal_distance",
           "1p_distance_camera")
 ORDER = ("2p_left_yn", "2p_closer_camera_yn", "2p_front_choice")
 BOXES = ("ground_single", "det_all")
 R0 = [1, 0, 0, 0, 1, 0, 0, 0, 1]
+N = NormalDist()
 
 
 def _scene(sigma=None):
@@ -25,9 +28,9 @@ def _scene(sigma=None):
     return img, objs
 
 
-def _types(sigma, types):
+def _types(sigma, types, **kw):
     img, objs = _scene(sigma)
-    cfg = QAConfig(include_types=types, max_per_image=50, max_per_type_per_image=50)
+    cfg = QAConfig(include_types=types, max_per_image=50, max_per_type_per_image=50, **kw)
     rows, stats = generate_qa(img, objs, cfg, 0)
     return {r["question_type"] for r in rows}, stats
 
@@ -43,11 +46,74 @@ def test_homothety_iou():
 def test_scale_box_p_falls_with_sigma_and_distance():
     near = [scale_box_p([0, 0, 2], [0.5, 0.8, 0.5], R0, s, 0.5) for s in (0.0, 0.02, 0.05, 0.1, 0.3)]
     assert near[0] == 1.0 and all(a > b for a, b in zip(near, near[1:]))
-    far = scale_box_p([0, 0, 8], [0.5, 0.8, 0.5], R0, 0.05, 0.5)
-    assert far < near[2]
-    # the allowed interval: IoU falls to 0.5 at |delta| = delta*, so P = P(|N(0, s)| <= delta*) for a symmetric case
-    p = scale_box_p([0, 0, 3], [1, 1, 1], R0, 0.1, 0.5)
-    assert 0.0 < p < 1.0
+    assert scale_box_p([0, 0, 8], [0.5, 0.8, 0.5], R0, 0.05, 0.5) < near[2]
+
+
+def test_numeric_p_known_answers():
+    # ln(answer / truth) ~ N(0, sd^2) is within +/-25 % of the truth when it lies in [ln 0.75, ln 1.25]
+    for sd in (0.02, 0.1, 0.2, 0.5):
+        want = N.cdf(math.log(1.25) / sd) - N.cdf(math.log(0.75) / sd)
+        assert numeric_p(sd, 0.25) == pytest.approx(want, abs=1e-12)
+    assert numeric_p(0.1, 0.25) == pytest.approx(0.98516, abs=1e-5)
+    assert numeric_p(0.0, 0.25) == 1.0
+    assert numeric_p(0.12, 0.25) > 0.95 > numeric_p(0.13, 0.25)  # the sd a 95 % answer allows: ~0.125
+
+
+def test_ndtri_inverts_the_normal_cdf():
+    for p in (1e-9, 0.001, 0.02, 0.3, 0.5, 0.8, 0.975, 0.999, 1 - 1e-9):
+        assert _ndtri(p) == pytest.approx(N.inv_cdf(p), abs=1e-7)
+
+
+def _box_true_p_brute(c, d, p_lift, sigma, spread, n=4001):
+    """The same expectation by a fine midpoint rule over delta in +/-8 sigma."""
+    m = spread * N.inv_cdf(p_lift)
+    tot = 0.0
+    h = 16.0 / n
+    for k in range(n):
+        x = -8.0 + (k + 0.5) * h
+        io = homothety_iou(c, d, R0, math.exp(sigma * x))
+        if io > 0:
+            tot += N.pdf(x) * h * N.cdf((m + math.log(io)) / spread)
+    return tot
+
+
+def test_box_true_p_known_answers():
+    c, d = [0.3, 0.2, 3.0], [1.0, 0.8, 1.2]
+    assert box_true_p(c, d, R0, 0.9, 0.0) == 0.9  # exact scale: the lifter's own probability
+    assert box_true_p(c, d, R0, 0.0, 0.1) == 0.0
+    for sigma in (0.02, 0.05, 0.1):
+        got = box_true_p(c, d, R0, 0.9, sigma, 0.25, 0.6)
+        assert got == pytest.approx(_box_true_p_brute(c, d, 0.9, sigma, 0.6), abs=6e-3)  # 13 nodes over a kinked IoU
+    ps = [box_true_p(c, d, R0, 0.9, s) for s in (0.0, 0.03, 0.06, 0.12, 0.25)]
+    assert all(a > b for a, b in zip(ps, ps[1:]))  # falls with the scale's sd
+    # the same box farther away: the scale moves it by more of its own depth
+    assert box_true_p([0.3, 0.2, 8.0], d, R0, 0.9, 0.06) < ps[2]
+
+
+def test_variance_terms():
+    img, objs = _scene(0.1)
+    cfg = QAConfig(focal_log_sigma=0.08, range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0)
+    import random
+
+    S = Scene(img, objs, cfg, random.Random(0))
+    assert S.img_var == pytest.approx(0.1 ** 2 + 0.08 ** 2)
+    # the range term: log distance from the geometric mean of the objects' distances
+    la, lb = math.log(S.dist[0]), math.log(S.dist[1])
+    assert S.range_var[0] == pytest.approx((0.1 * (la - lb) / 2) ** 2)
+    assert S.range_var[1] == pytest.approx(S.range_var[0])
+    v = S.dist[0]
+    assert S.metric1_var(0, "d", v) == pytest.approx(S.img_var + S.range_var[0] + (S.pos_sig[0] / v) ** 2)
+    # a horizontal extent adds the ramp in metres at the object's depth against the extent
+    w = S.w[0]
+    edge = 8.0 * 2.0 / (S.K[0] * w)
+    want = S.img_var + S.range_var[0] + (S.size_sig(0, w) / w) ** 2 + edge ** 2
+    assert S.metric1_var(0, "w", w) == pytest.approx(want)
+    assert S.metric1_var(0, "h", S.h[0]) == pytest.approx(S.img_var + S.range_var[0] + (S.size_sig(0, S.h[0]) / S.h[0]) ** 2)
+    d3 = 2.2
+    assert S.metric2_var(0, 1, d3) == pytest.approx(S.img_var + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / d3 ** 2)
+    # an image that states its ramp width uses it
+    S2 = Scene({**img, "edge_ramp_px": 2.0}, objs, cfg, random.Random(0))
+    assert S2.edge_ramp == 2.0
 
 
 def test_sensor_depth_is_unchanged():
@@ -55,7 +121,7 @@ def test_sensor_depth_is_unchanged():
 
 
 def test_uncertain_scale_drops_metric_and_box_answers_only():
-    sure, _ = _types(0.02, METRIC + ORDER + BOXES)
+    sure, _ = _types(0.01, METRIC + ORDER + BOXES, focal_log_sigma=0.01)
     assert set(METRIC) & sure and set(BOXES) & sure and set(ORDER) <= sure
     unsure, stats = _types(0.3, METRIC + ORDER + BOXES)
     assert not (set(METRIC) & unsure) and not (set(BOXES) & unsure)
@@ -63,8 +129,23 @@ def test_uncertain_scale_drops_metric_and_box_answers_only():
     assert stats["skipped"].get("scale_uncertain", 0) > 0
 
 
-def test_metric_gate_is_the_scoring_tolerance():
-    cfg = QAConfig()
-    limit = math.log1p(cfg.numeric_tolerance) / cfg.truth_z
-    assert METRIC[0] in _types(limit * 0.99, ("1p_width",))[0]
-    assert not _types(limit * 1.01, ("1p_width",))[0]
+def test_metric_gate_is_the_modelled_probability():
+    # distance to the camera: asked iff numeric_p(sqrt(img_var + range + own)) >= numeric_min_p
+    import random
+
+    img, objs = _scene(0.05)
+    kw = dict(focal_log_sigma=0.0, range_log_sigma=0.0)
+    S = Scene(img, objs, QAConfig(**kw), random.Random(0))
+    own = max((S.pos_sig[i] / S.dist[i]) ** 2 for i in range(2))
+    # the image sd at which the worse object's answer is exactly at numeric_min_p = 0.95
+    lo, hi = 0.0, 0.3
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if numeric_p(math.sqrt(mid ** 2 + own), 0.25) >= 0.95 else (lo, mid)
+    assert "1p_distance_camera" in _types(lo * 0.97, ("1p_distance_camera",), **kw)[0]
+    best = min((S.pos_sig[i] / S.dist[i]) ** 2 for i in range(2))
+    lo2, hi2 = 0.0, 0.3
+    for _ in range(60):
+        mid = 0.5 * (lo2 + hi2)
+        lo2, hi2 = (mid, hi2) if numeric_p(math.sqrt(mid ** 2 + best), 0.25) >= 0.95 else (lo2, mid)
+    assert not _types(lo2 * 1.03, ("1p_distance_camera",), **kw)[0]
