@@ -539,9 +539,6 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
     if not cand:
         ctx.skipped["too_few_objects"] += 1
         return None
-    if S.scale_sigma <= 0 and not S.metric_ok:
-        ctx.skipped["scale_uncertain"] += 1
-        return None
     i = rng.choice(cand)
     v = _qty(S, q)[i]
     sig = S.pos_sig[i] if q == "d" else S.size_sig(i, v)
@@ -572,9 +569,6 @@ def b_metric1(ctx: _Ctx, t: str, q: str):
 
 def b_metric2(ctx: _Ctx, t: str, kind: str):
     S, rng, cfg = ctx.S, ctx.rng, ctx.cfg
-    if S.scale_sigma <= 0 and not S.metric_ok:
-        ctx.skipped["scale_uncertain"] += 1
-        return None
     got = ctx.pick2(ctx.E["vertical" if kind == "vertical" else "pos"], t)
     if got is None:
         return None
@@ -597,7 +591,8 @@ def b_metric2(ctx: _Ctx, t: str, kind: str):
     if v < cfg.numeric_min_snr * sig:
         ctx.skipped["low_snr"] += 1
         return None
-    if S.scale_sigma > 0 and S.numeric_true_p(S.metric2_var(a, b, v)) < cfg.numeric_min_p:
+    if S.scale_sigma > 0 and S.numeric_true_p(S.metric2_var(a, b, (dx, dy, dz) if kind == "3d" else
+                                                           (dx, 0.0, dz) if kind == "horizontal" else (0.0, dy, 0.0))) < cfg.numeric_min_p:
         ctx.skipped["scale_uncertain"] += 1
         return None
     text, val = fmt_length(v, cfg.cm_below)

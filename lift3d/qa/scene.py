@@ -118,6 +118,7 @@ class Scene:
         self.has_gravity = down is not None
         self.down = down
         ex, ed, ef = gravity_axes(down)
+        self._ez = (ex[2], ed[2], ef[2])  # the camera's optical axis in the gravity frame
 
         objs, geo = [], []
         incomplete: Counter = Counter(str(c) for c in (image.get("rejected_categories") or ()))
@@ -140,8 +141,6 @@ class Scene:
         self.quality = [float(q) if (q := o.get("quality")) is not None else 1.0 for o in objs]
         sk = image.get("depth_scale_log_sigma")
         self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
-        # metric answers need the image's scale known well enough (QAConfig.numeric_tolerance / truth_z)
-        self.metric_ok = self.scale_sigma * cfg.truth_z <= math.log1p(cfg.numeric_tolerance)
         self._box_p_answer = None
         # model depth: the image's share of a numeric answer's log variance (QAConfig.numeric_min_p)
         self.img_var = self.scale_sigma ** 2 + cfg.focal_log_sigma ** 2 if self.scale_sigma > 0 else 0.0
@@ -444,20 +443,35 @@ class Scene:
 
     def metric1_var(self, i: int, q: str, v: float) -> float:
         """Model depth: variance of ln(answer / truth) of the numeric answer ``v`` (> 0) of quantity ``q``
-        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p)."""
-        var = self.img_var + self.range_var[i]
+        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p). The focal length's
+        share is the squared optical-axis component of the quantity's direction: a scale fitted to sizes in the
+        image plane leaves the focal error in depth alone."""
+        c, dims, R = self.geo[i]
+        cfg = self.cfg
+        var = self.scale_sigma ** 2 + self.range_var[i]
         if q == "d":
-            return var + (self.pos_sig[i] / v) ** 2
-        var += (self.size_sig(i, v) / v) ** 2
+            share = c[2] * c[2] / (c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
+            return var + share * cfg.focal_log_sigma ** 2 + (self.pos_sig[i] / v) ** 2
+        if q == "h":
+            k = 1
+        else:  # the box axis (0 or 2) whose extent is the width (the smaller) or the length (the larger)
+            k = 0 if (dims[0] <= dims[2]) == (q == "w") else 2
+        var += R[6 + k] ** 2 * cfg.focal_log_sigma ** 2 + (cfg.size_log_sigma * self.mult[i]) ** 2
         if q != "h":  # a horizontal extent: the soft edge's ramp, in metres at the object's depth, against it
-            e = self.cfg.edge_gain * self.edge_ramp * self.geo[i][0][2] / (self.K[0] * v)
+            e = cfg.edge_gain * self.edge_ramp * c[2] / (self.K[0] * v)
             var += e * e
         return var
 
-    def metric2_var(self, a: int, b: int, v: float) -> float:
-        """Model depth: variance of ln(answer / truth) of a distance ``v`` (> 0) between objects a and b."""
-        rv = self.range_var
-        return self.img_var + max(rv[a], rv[b]) + (self.ps2[a] + self.ps2[b]) / (v * v)
+    def metric2_var(self, a: int, b: int, delta) -> float:
+        """Model depth: variance of ln(answer / truth) of the length of ``delta`` (the gravity-frame vector the
+        answer measures between objects a and b, > 0): the image's scale, the focal length's share along the
+        optical axis, the range term of the farther-bent object and both objects' position sigmas."""
+        rv, ez = self.range_var, self._ez
+        dx, dy, dz = delta
+        n2 = dx * dx + dy * dy + dz * dz
+        share = (dx * ez[0] + dy * ez[1] + dz * ez[2]) ** 2 / n2
+        return (self.scale_sigma ** 2 + share * self.cfg.focal_log_sigma ** 2 + max(rv[a], rv[b])
+                + (self.ps2[a] + self.ps2[b]) / n2)
 
     def numeric_true_p(self, var: float) -> float:
         """numeric_p at the log variance ``var`` and the configured tolerance."""
@@ -557,25 +571,3 @@ def box_true_p(center, dims, R, p_lift: float, sigma: float, min_iou: float = 0.
         if h > 0.0:
             out += w * _ndtr((m + log(h)) / spread)
     return out
-
-
-def scale_box_p(center, dims, R, sigma: float, min_iou: float) -> float:
-    """P(homothety_iou(exp(delta)) >= min_iou) for delta ~ N(0, sigma^2): the IoU falls monotonically with
-    |delta| on each side, so the allowed interval is found by bisection."""
-    if sigma <= 0:
-        return 1.0
-    bounds = []
-    for sign in (1.0, -1.0):
-        lo, hi = 0.0, 2.0
-        if homothety_iou(center, dims, R, math.exp(sign * hi)) >= min_iou:
-            bounds.append(hi)
-            continue
-        for _ in range(30):
-            mid = 0.5 * (lo + hi)
-            if homothety_iou(center, dims, R, math.exp(sign * mid)) >= min_iou:
-                lo = mid
-            else:
-                hi = mid
-        bounds.append(lo)
-    cdf = lambda x: 0.5 * (1.0 + math.erf(x / (sigma * math.sqrt(2.0))))  # noqa: E731
-    return max(0.0, cdf(bounds[0]) - cdf(-bounds[1]))

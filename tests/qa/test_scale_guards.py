@@ -9,7 +9,7 @@ import pytest
 from qa_helpers import make_image, make_obj
 
 from lift3d.qa import QAConfig, generate_qa
-from lift3d.qa.scene import Scene, _ndtri, box_true_p, homothety_iou, numeric_p, scale_box_p
+from lift3d.qa.scene import Scene, _ndtri, box_true_p, homothety_iou, numeric_p
 
 METRIC = ("1p_width", "1p_height", "2p_distance", "2p_vertical_distance", "2p_horizontal_distance",
           "1p_distance_camera")
@@ -41,12 +41,6 @@ def test_homothety_iou():
     inter = 1.0 * 1.0 * (3.5 - 2.75)
     assert homothety_iou([0, 0, 3], [1, 1, 1], R0, 1.1) == pytest.approx(inter / (1 + 1.1 ** 3 - inter))
     assert homothety_iou([0, 0, 3], [1, 1, 1], R0, 2.0) == 0.0  # [5, 7] misses [2.5, 3.5]
-
-
-def test_scale_box_p_falls_with_sigma_and_distance():
-    near = [scale_box_p([0, 0, 2], [0.5, 0.8, 0.5], R0, s, 0.5) for s in (0.0, 0.02, 0.05, 0.1, 0.3)]
-    assert near[0] == 1.0 and all(a > b for a, b in zip(near, near[1:]))
-    assert scale_box_p([0, 0, 8], [0.5, 0.8, 0.5], R0, 0.05, 0.5) < near[2]
 
 
 def test_numeric_p_known_answers():
@@ -91,29 +85,51 @@ def test_box_true_p_known_answers():
 
 
 def test_variance_terms():
-    img, objs = _scene(0.1)
-    cfg = QAConfig(focal_log_sigma=0.08, range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0)
     import random
 
+    img, objs = _scene(0.1)
+    cfg = QAConfig(focal_log_sigma=0.08, range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
     S = Scene(img, objs, cfg, random.Random(0))
-    assert S.img_var == pytest.approx(0.1 ** 2 + 0.08 ** 2)
     # the range term: log distance from the geometric mean of the objects' distances
     la, lb = math.log(S.dist[0]), math.log(S.dist[1])
     assert S.range_var[0] == pytest.approx((0.1 * (la - lb) / 2) ** 2)
     assert S.range_var[1] == pytest.approx(S.range_var[0])
+    # distance to the camera: the focal error enters with the optical-axis share of the direction (z^2 / d^2)
+    c = objs[0]["center_cam"]
+    share = c[2] ** 2 / sum(t * t for t in c)
     v = S.dist[0]
-    assert S.metric1_var(0, "d", v) == pytest.approx(S.img_var + S.range_var[0] + (S.pos_sig[0] / v) ** 2)
-    # a horizontal extent adds the ramp in metres at the object's depth against the extent
-    w = S.w[0]
-    edge = 8.0 * 2.0 / (S.K[0] * w)
-    want = S.img_var + S.range_var[0] + (S.size_sig(0, w) / w) ** 2 + edge ** 2
-    assert S.metric1_var(0, "w", w) == pytest.approx(want)
-    assert S.metric1_var(0, "h", S.h[0]) == pytest.approx(S.img_var + S.range_var[0] + (S.size_sig(0, S.h[0]) / S.h[0]) ** 2)
-    d3 = 2.2
-    assert S.metric2_var(0, 1, d3) == pytest.approx(S.img_var + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / d3 ** 2)
+    want = 0.1 ** 2 + share * 0.08 ** 2 + S.range_var[0] + (S.pos_sig[0] / v) ** 2
+    assert S.metric1_var(0, "d", v) == pytest.approx(want)
+    # a height (level camera: the box's up axis has no optical-axis component) has no focal term
+    h = S.h[0]
+    assert S.metric1_var(0, "h", h) == pytest.approx(0.1 ** 2 + S.range_var[0] + (0.05 * S.mult[0]) ** 2)
+    # the chair's width (0.45 m, box axis 0, across the view) adds the ramp in metres at its depth against it; its
+    # length (0.5 m, axis 2, along the optical axis) carries the focal error instead
+    w, l = S.w[0], S.l[0]
+    edge_w, edge_l = 8.0 * 2.0 / (S.K[0] * w), 8.0 * 2.0 / (S.K[0] * l)
+    own = (0.05 * S.mult[0]) ** 2
+    assert S.metric1_var(0, "w", w) == pytest.approx(0.1 ** 2 + S.range_var[0] + own + edge_w ** 2)
+    assert S.metric1_var(0, "l", l) == pytest.approx(0.1 ** 2 + 0.08 ** 2 + S.range_var[0] + own + edge_l ** 2)
+    # between two objects: the share of the optical axis in the measured vector, the larger range term
+    dx, dy, dz = 2.0, 0.0, 0.6
+    want2 = 0.1 ** 2 + 0.08 ** 2 * dz ** 2 / (dx * dx + dz * dz) + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / (dx * dx + dz * dz)
+    assert S.metric2_var(0, 1, (dx, dy, dz)) == pytest.approx(want2)
+    assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(0.1 ** 2 + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / 0.64)
     # an image that states its ramp width uses it
-    S2 = Scene({**img, "edge_ramp_px": 2.0}, objs, cfg, random.Random(0))
-    assert S2.edge_ramp == 2.0
+    assert Scene({**img, "edge_ramp_px": 2.0}, objs, cfg, random.Random(0)).edge_ramp == 2.0
+
+
+def test_range_bend_of_lateral_comparisons():
+    import random
+
+    img, objs = _scene(0.1)
+    cfg = QAConfig(range_log_sigma=0.1)
+    S = Scene(img, objs, cfg, random.Random(0))
+    want = (0.1 * abs(math.log(S.dist[0] / S.dist[1])) * min(abs(S.x[0]), abs(S.x[1]))) ** 2
+    assert S.bend_var("x", 0, 1) == pytest.approx(want)
+    assert S.bend_var("z", 0, 1) == 0.0 and S.bend_var("d", 0, 1) == 0.0  # depth order survives the bend
+    img0, _ = _scene(None)
+    assert Scene(img0, objs, cfg, random.Random(0)).bend_var("x", 0, 1) == 0.0  # sensor depth: no bend
 
 
 def test_sensor_depth_is_unchanged():
