@@ -517,8 +517,8 @@ def homothety_iou(center, dims, R, s: float) -> float:
 
 # E[f(X)], X ~ N(0, 1), for the box model: 13 equally spaced nodes over +/-3.5 sd with normalised normal weights
 # (the integrand has kinks where the scaled box stops overlapping, which Gauss-Hermite handles worse)
-_GH_X = tuple(-3.5 + 7.0 * k / 12 for k in range(13))
-_GH_W = tuple(w / sum(math.exp(-0.5 * t * t) for t in _GH_X) for w in (math.exp(-0.5 * t * t) for t in _GH_X))
+_NODES_X = tuple(-3.5 + 7.0 * k / 12 for k in range(13))
+_NODES_W = tuple(w / sum(math.exp(-0.5 * t * t) for t in _NODES_X) for w in (math.exp(-0.5 * t * t) for t in _NODES_X))
 
 
 def _ndtr(x: float) -> float:
@@ -551,7 +551,7 @@ def _ndtri(p: float) -> float:
     return x - e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * x * x)
 
 
-def box_true_p(center, dims, R, p_lift: float, sigma: float, min_iou: float = 0.25, spread: float = 0.4) -> float:
+def box_true_p(center, dims, R, p_lift: float, sigma: float, min_iou: float = 0.25, spread: float = 0.6) -> float:
     """P(3D IoU of the answered box with the true box >= ``min_iou``) under model depth.
 
     The IoU is the product of two factors: the lifter's own error on exact-scale depth, J, with ``ln J ~ N(mu,
@@ -566,7 +566,7 @@ def box_true_p(center, dims, R, p_lift: float, sigma: float, min_iou: float = 0.
         return p_lift
     out = 0.0
     log, exp = math.log, math.exp
-    for x, w in zip(_GH_X, _GH_W):
+    for x, w in zip(_NODES_X, _NODES_W):
         h = homothety_iou(center, dims, R, exp(sigma * x))
         if h > 0.0:
             out += w * _ndtr((m + log(h)) / spread)
