@@ -91,6 +91,8 @@ CONTRACT: tuple[Boundary, ...] = (
             "gravity_confidence": "float in [0, 1]",
             "depth_scale_factor": "float, the model depth was divided by this (1.0: not rescaled)",
             "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth)",
+            "edge_ramp_px": "float or None, width of the depth map's edge ramps in pixels (model depth: measured for "
+                            "the soft-edge erosion; the QA guards' size uncertainty); not an output column",
         },
         changes={
             "gravity": "the down direction used (estimated when the dataset has none)",
