@@ -18,6 +18,8 @@ Format semantics (per record / per annotation, see docs/ingest.md):
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import json
 import math
 import os
@@ -39,6 +41,23 @@ from lift3d.rejects import add_reject, reject_record
 FORMATS = ("coco", "lvis", "objects365", "openimages", "refcoco")
 PARTITION_BYTES = 16 * 2**20  # input bytes per partition (about 100k Objects365 annotations)
 FLUSH_ITEMS = 50_000  # spilled items buffered in memory before a flush
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """The cyclic garbage collector off for the duration (restored after).
+
+    Ingest allocates millions of short-lived acyclic objects (parsed dicts, spill tuples) while holding large
+    live buffers, so the collector's full passes re-traverse those buffers again and again (a third of the CPU
+    time at 20k images x 15 boxes) and free nothing: reference counting frees all of it.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _ijson():
@@ -207,7 +226,14 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
 
     ``record_hook(rec)`` may add fields to a finished record and returns its split name or None (RefCOCO).
     """
-    path = Path(path)
+    with gc_paused():
+        return _ingest_coco_json(Path(path), out, fmt, images_root=images_root, rows_per_shard=rows_per_shard,
+                                 partitions=partitions, tmp_dir=tmp_dir, extra_meta=extra_meta,
+                                 record_hook=record_hook)
+
+
+def _ingest_coco_json(path: Path, out, fmt: str, *, images_root, rows_per_shard: int, partitions, tmp_dir,
+                      extra_meta, record_hook) -> dict:
     t0 = time.perf_counter()
     _check_json_object(path)
 
@@ -420,7 +446,9 @@ def ingest(fmt: str, annotations: list, out, *, images_root=None, rows_per_shard
     elif fmt == "openimages":
         from lift3d.io.openimages import ingest_openimages
 
-        meta = ingest_openimages(paths, out, images_root=images_root, rows_per_shard=rows_per_shard, tmp_dir=tmp_dir)
+        with gc_paused():
+            meta = ingest_openimages(paths, out, images_root=images_root, rows_per_shard=rows_per_shard,
+                                     tmp_dir=tmp_dir)
     else:
         from lift3d.io.refcoco import ingest_refcoco
 
