@@ -24,7 +24,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lift3d.errors import InputError
@@ -160,56 +162,123 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
                 lst.append(x[k])
         rj_off.append(len(rf["image_id"]))
 
-    def lists(offsets, fields, struct_type):
-        children = [pa.array(fields[f.name], type=f.type) for f in struct_type]
-        st = pa.StructArray.from_arrays(children, fields=list(struct_type))
-        return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), st)
-
-    arrays["annotations"] = lists(ann_off, af, _ANN)
-    arrays["annotation_categories"] = lists(ac_off, {"annotation_id": ac_id, "category": ac_cat},
-                                            ROW_SCHEMA.field("annotation_categories").type.value_type)
-    arrays["rejects"] = lists(rj_off, rf, _REJECT)
+    arrays["annotations"] = list_of_structs(ann_off, af, _ANN)
+    arrays["annotation_categories"] = list_of_structs(ac_off, {"annotation_id": ac_id, "category": ac_cat},
+                                                      _ANN_CATEGORY)
+    arrays["rejects"] = list_of_structs(rj_off, rf, _REJECT)
     return pa.Table.from_arrays([arrays[f.name] for f in ROW_SCHEMA], schema=ROW_SCHEMA)
 
 
+_ANN_CATEGORY = ROW_SCHEMA.field("annotation_categories").type.value_type
+
+
+def list_of_structs(offsets, fields: dict, struct_type) -> pa.ListArray:
+    """A list<struct> column from row offsets and one flat sequence (or Arrow array) per struct field."""
+    children = [fields[f.name] if isinstance(fields[f.name], pa.Array) else pa.array(fields[f.name], type=f.type)
+                for f in struct_type]
+    st = pa.StructArray.from_arrays(children, fields=list(struct_type))
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), st)
+
+
+def annotation_column(offsets, annotation_id, category_id, category, bbox2d, iscrowd, segmentation) -> pa.ListArray:
+    """The ``annotations`` column from flat per-annotation columns (numpy arrays; ``bbox2d`` is n x 4, ``category``
+    and ``segmentation`` sequences of str / None); ``flags`` are empty (the COCO family has none)."""
+    n = len(annotation_id)
+    boxes = pa.ListArray.from_arrays(pa.array(np.arange(0, 4 * n + 1, 4), type=pa.int32()),
+                                     pa.array(np.ascontiguousarray(bbox2d, dtype=np.float64).reshape(-1)))
+    flags = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], type=pa.string()))
+    fields = {"annotation_id": pa.array(annotation_id, type=pa.int64()),
+              "category_id": pa.array(category_id, type=pa.int64()), "category": pa.array(category, type=pa.string()),
+              "bbox2d": boxes, "iscrowd": pa.array(iscrowd, type=pa.int8()),
+              "segmentation": pa.array(segmentation, type=pa.string()), "flags": flags}
+    return list_of_structs(offsets, fields, _ANN)
+
+
+def category_column(offsets, annotation_id, category) -> pa.ListArray:
+    """The ``annotation_categories`` column from flat (annotation id, category name) columns."""
+    return list_of_structs(offsets, {"annotation_id": pa.array(annotation_id, type=pa.int64()),
+                                     "category": pa.array(category, type=pa.string())}, _ANN_CATEGORY)
+
+
+def table_counts(table: pa.Table) -> tuple[int, int]:
+    """(images, input annotations) that a table of rows accounts for: annotations + annotation-level rejects."""
+    anns = pc.sum(pc.list_value_length(table["annotations"])).as_py() or 0
+    rejects = pc.list_flatten(table["rejects"])
+    with_ann = pc.sum(pc.is_valid(pc.struct_field(rejects, "annotation_id"))).as_py() or 0
+    return table.num_rows, anns + with_ann
+
+
 class ManifestWriter:
-    """Buffers rows and writes ``images-NNNNN.parquet`` shards of ``rows_per_shard`` rows."""
+    """Buffers rows and writes ``images-NNNNN.parquet`` shards of ``rows_per_shard`` rows.
+
+    Rows come one record at a time (:meth:`add`) or as ready Arrow tables of rows (:meth:`add_table`); both keep
+    the order in which they were added, and a shard is cut as soon as its split has ``rows_per_shard`` rows.
+    """
 
     def __init__(self, out, rows_per_shard: int = 20000):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows_per_shard = max(1, int(rows_per_shard))
-        self.bufs: dict = {}  # split -> rows
+        self.bufs: dict = {}  # split -> rows (dicts) not yet in a table piece
+        self.pieces: dict = {}  # split -> tables of rows, in order, before the rows of bufs
+        self.piece_rows: dict = {}  # split -> rows in pieces
         self.shards: list[dict] = []
         self.images = 0
         self.split_counts: dict = {}  # split -> input images / annotations that ended on its records
 
+    def _count(self, split, images: int, annotations: int) -> None:
+        self.images += images
+        c = self.split_counts.setdefault(split, {"input_images": 0, "input_annotations": 0})
+        c["input_images"] += images
+        c["input_annotations"] += annotations
+
     def add(self, rec: dict, split: str | None = None, **kw) -> None:
         buf = self.bufs.setdefault(split, [])
         buf.append(record_to_row(rec, split=split, **kw))
-        self.images += 1
-        c = self.split_counts.setdefault(split, {"input_images": 0, "input_annotations": 0})
-        c["input_images"] += 1
-        c["input_annotations"] += len(rec.get("annotations") or []) + sum(
-            1 for r in rec.get("rejects") or [] if r.get("annotation_id") is not None)
-        if len(buf) >= self.rows_per_shard:
+        self._count(split, 1, len(rec.get("annotations") or []) + sum(
+            1 for r in rec.get("rejects") or [] if r.get("annotation_id") is not None))
+        if len(buf) + self.piece_rows.get(split, 0) >= self.rows_per_shard:
             self._write(split)
 
-    def _write(self, split) -> None:
-        buf = self.bufs.get(split)
-        if not buf:
+    def add_table(self, table: pa.Table, split: str | None = None) -> None:
+        """Rows of ``ROW_SCHEMA`` (their ``split`` column already set to ``split``) after those added so far."""
+        if table.num_rows == 0:
             return
+        self.bufs.setdefault(split, [])  # the splits' first-seen order is the order of the last shards
+        self._to_piece(split)
+        self.pieces.setdefault(split, []).append(table)
+        self.piece_rows[split] = self.piece_rows.get(split, 0) + table.num_rows
+        self._count(split, *table_counts(table))
+        while self.piece_rows[split] >= self.rows_per_shard:
+            self._write(split)
+
+    def _to_piece(self, split) -> None:
+        rows = self.bufs.get(split)
+        if rows:
+            self.pieces.setdefault(split, []).append(rows_to_table(rows))
+            self.piece_rows[split] = self.piece_rows.get(split, 0) + len(rows)
+            self.bufs[split] = []
+
+    def _write(self, split) -> None:
+        """Write the first ``rows_per_shard`` buffered rows of ``split`` (all of them when fewer) as a shard."""
+        self._to_piece(split)
+        pieces = self.pieces.get(split)
+        if not pieces:
+            return
+        table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+        head, rest = table.slice(0, self.rows_per_shard), table.slice(self.rows_per_shard)
         name = f"images-{len(self.shards):05d}.parquet" if split is None else f"images-{split}-{len(self.shards):05d}.parquet"
-        table = rows_to_table(buf)
         tmp = self.out / (name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
+        pq.write_table(head.combine_chunks(), tmp, compression="zstd", row_group_size=ROW_GROUP)
         os.replace(tmp, self.out / name)
-        self.shards.append({"path": name, "rows": len(buf), "split": split})
-        self.bufs[split] = []
+        self.shards.append({"path": name, "rows": head.num_rows, "split": split})
+        self.pieces[split] = [rest] if rest.num_rows else []
+        self.piece_rows[split] = rest.num_rows
 
     def flush(self) -> None:
         for split in list(self.bufs):
-            self._write(split)
+            while self.bufs.get(split) or self.piece_rows.get(split):
+                self._write(split)
 
     def write_orphans(self, rejects: list[dict]) -> str:
         table = pa.Table.from_pylist([clean_reject(r) for r in rejects], schema=REJECT_SCHEMA)
