@@ -28,14 +28,18 @@ import shutil
 import tempfile
 import time
 from array import array
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from lift3d.errors import InputError
 from lift3d.io.coco import (BBOX_TOLERANCE_PX, STAGE, _annotation, _image_record, bad_annotation_entry,
                             bad_image_entry, duplicate_annotation, unknown_image)
-from lift3d.io.manifest import ManifestWriter, _dumps, ann_row
+from lift3d.io.columns import RAW_SEG, ColumnSpill, clean_mask, clip_boxes, split_batch
+from lift3d.io.manifest import (ManifestWriter, ann_row, annotation_column, category_column, record_to_row,
+                                rows_to_table)
 from lift3d.rejects import add_reject, reject_record
 
 FORMATS = ("coco", "lvis", "objects365", "openimages", "refcoco")
@@ -224,7 +228,8 @@ def ingest_coco_json(path, out, fmt: str = "coco", *, images_root=None, rows_per
                      record_hook=None) -> dict:
     """Stream a COCO-family instances JSON into a manifest at ``out``; returns the manifest metadata.
 
-    ``record_hook(rec)`` may add fields to a finished record and returns its split name or None (RefCOCO).
+    ``record_hook(rec, annotation_ids)`` may add ``referring`` to a finished record (its kept annotations are
+    given as their ids) and returns its split name or None (RefCOCO).
     """
     with gc_paused():
         return _ingest_coco_json(Path(path), out, fmt, images_root=images_root, rows_per_shard=rows_per_shard,
@@ -283,116 +288,38 @@ def _ingest_coco_json(path: Path, out, fmt: str, *, images_root, rows_per_shard:
         images.close()
         os.unlink(img_spill.paths[0])
 
-        # annotations: partitioned by image id; ids kept to find duplicates afterwards
-        anns = Spill(work, n_parts, "annotations")
-        ann_ids = array("q")
-        n_ann = 0
-        for ann in _json_items(path, "annotations.item"):
-            seq = n_ann
-            n_ann += 1
-            if not isinstance(ann, dict) or not _valid_id(ann.get("id")):
-                orphans.append(((1, seq), bad_annotation_entry(ann)))
-                continue
-            iid = ann.get("image_id")
-            # only the fields the join reads (a compact tuple pickles and loads several times faster than the dict)
-            anns.add(part_of(iid), (seq, len(ann_ids), ann["id"], iid, ann.get("category_id"), ann.get("bbox"),
-                                    ann.get("segmentation"), ann.get("iscrowd", 0), ann.get("isfake"),
-                                    ann.get("isreflected")))
-            ann_ids.append(ann["id"])
+        # annotations: a batch at a time into columns, partitioned by image id; ids kept for the duplicate rule
+        o365 = fmt == "objects365"
+        anns = ColumnSpill(work, n_parts)
+        bounds_arr = np.array(bounds, dtype=np.int64)
+        id_chunks: list[np.ndarray] = []
+        n_ann = n_valid = 0
+        for batch in _batches(_json_items(path, "annotations.item")):
+            cols = split_batch(batch, n_ann, n_valid, o365)
+            n_ann += len(batch)
+            n_valid += len(cols.ids)
+            id_chunks.append(cols.ids)
+            orphans.extend(((1, seq), bad_annotation_entry(entry)) for seq, entry in cols.bad)
+            anns.add(np.searchsorted(bounds_arr, cols.plain.iid, side="right"), cols.plain, cols.odd, part_of)
         anns.close()
 
         empty = [k for k, n in (("images", n_img), ("annotations", n_ann), ("categories", len(categories))) if n == 0]
         _require_lists(path, empty)
-
-        # duplicate annotation ids: the first occurrence (lowest valid index) is kept
-        arr = np.frombuffer(ann_ids, dtype=np.int64)
-        order = np.argsort(arr, kind="stable")
-        s = arr[order]
-        dup_pos = np.nonzero(s[1:] == s[:-1])[0] + 1 if len(s) > 1 else np.zeros(0, np.int64)
-        first_of: dict[int, int] = {}
-        for p in dup_pos:
-            aid = int(s[p])
-            if aid not in first_of:
-                j = p
-                while j > 0 and s[j - 1] == aid:
-                    j -= 1
-                first_of[aid] = int(order[j])
-        del arr, order, s, ann_ids
+        is_dup = _duplicates(np.concatenate(id_chunks) if id_chunks else np.zeros(0, np.int64))
+        del id_chunks
 
         writer = ManifestWriter(out, rows_per_shard)
-        o365 = fmt == "objects365"
+        join = Join(fam, categories, is_dup, o365, orphans)
         dup_records: list[tuple] = []
         root = Path(images_root) if images_root else Path(".")
         for part in range(n_parts):
-            by_id: dict[int, tuple] = {}
-            for seq, img in images.read(part):
-                img = fam.image(img)
-                rec = _image_record(img, root)
-                fam.semantics(rec, img)
-                if rec["image_id"] in by_id:
-                    rec["_pending_reject"] = ("duplicate_image_id", f"image id {rec['image_id']} appears more than once")
-                    dup_records.append((seq, rec, img))
-                else:
-                    by_id[rec["image_id"]] = (rec, img)
-            W = H = None
-            for seq, vi, aid, iid, cid, bbox, seg, iscrowd, fake, refl in anns.read(part):
-                try:
-                    hit = by_id.get(iid)
-                except TypeError:  # an unhashable image_id
-                    hit = None
-                rec = hit[0] if hit else None
-                if aid in first_of and first_of[aid] != vi:
-                    r = duplicate_annotation(iid, aid)
-                    if rec is not None:
-                        rec["rejects"].append(r)
-                    else:
-                        orphans.append(((1, seq), r))
-                    continue
-                if rec is None:
-                    orphans.append(((1, seq), unknown_image(iid, aid)))
-                    continue
-                if rec.get("_pending_reject"):
-                    rec["annotations"].append({"annotation_id": aid})
-                    continue
-                try:
-                    name = categories.get(cid)
-                except TypeError:  # an unhashable category_id
-                    name = None
-                if name is not None:
-                    rec["annotation_categories"][aid] = name
-                a = problem = None
-                W, H = rec["width"], rec["height"]
-                # fast path for a clean annotation: the same dict as lift3d.io.coco._annotation builds
-                if (name is not None and type(cid) is int and type(bbox) is list and len(bbox) == 4 and (seg is None or type(seg) in (list, dict))):
-                    x, y, w, h = bbox
-                    if (type(x) in _NUM and type(y) in _NUM and type(w) in _NUM and type(h) in _NUM
-                            and w > 0 and h > 0 and x >= -_TOL and y >= -_TOL and x + w <= W + _TOL
-                            and y + h <= H + _TOL and _isfinite(x + y + w + h)):
-                        x, y, w, h = float(x), float(y), float(w), float(h)
-                        a = {"annotation_id": aid, "category_id": cid, "category": name,
-                             "bbox2d": [max(0.0, x), max(0.0, y), min(float(W), x + w), min(float(H), y + h)],
-                             "segmentation": None if seg is None or seg == [] or seg == {} else _dumps(seg),
-                             "iscrowd": 1 if iscrowd in (1, True) else 0, "flags": []}
-                if a is None:
-                    a, problem = _annotation({"id": aid, "image_id": iid, "category_id": cid, "bbox": bbox,
-                                              "segmentation": seg, "iscrowd": iscrowd}, rec, categories)
-                    if a is not None:
-                        a = ann_row(a)
-                if problem is None and o365 and (fake or refl):
-                    problem = fam.annotation_problem({"isfake": fake, "isreflected": refl})
-                if problem:
-                    add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)
-                else:
-                    rec["annotations"].append(a)
-            for iid in sorted(by_id):
-                rec, img = by_id[iid]
-                _finish(rec)
-                split = record_hook(rec) if record_hook is not None else None
-                writer.add(rec, split=split, source=fmt, license=_licence(img))
-            del by_id
+            recs, imgs = _partition_records(images.read(part), fam, root, dup_records)
+            plain, odd = anns.read(part)
+            table, ann_ids = join.table(recs, imgs, plain, odd)
+            _write_partition(writer, table, recs, ann_ids, record_hook)
         for _, rec, img in sorted(dup_records, key=lambda t: t[0]):
             _finish(rec)
-            split = record_hook(rec) if record_hook is not None else None
+            split = record_hook(rec, []) if record_hook is not None else None
             writer.add(rec, split=split, source=fmt, license=_licence(img))
         orphan_rows = [r for _, r in sorted(orphans, key=lambda t: t[0])]
         writer.write_orphans(orphan_rows)
@@ -412,6 +339,166 @@ def _ingest_coco_json(path: Path, out, fmt: str, *, images_root, rows_per_shard:
         return writer.finish(meta)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+BATCH = 20_000  # parsed annotations turned into columns at a time
+
+
+def _batches(items, n: int = BATCH):
+    it = iter(items)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+def _duplicates(ids: np.ndarray) -> np.ndarray:
+    """Per valid-id index: True for every occurrence of an id after its first (the first one is kept)."""
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    dup = np.zeros(len(ids), bool)
+    if len(s) > 1:
+        dup[order[1:][s[1:] == s[:-1]]] = True
+    return dup
+
+
+def _partition_records(images, fam: CocoFamily, root: Path, dup_records: list) -> tuple[list, list]:
+    """The partition's image entries -> records (and their entries) in image-id order; a repeated id goes to
+    ``dup_records`` as (file position, record, entry) with its pending duplicate_image_id reject."""
+    by_id: dict = {}
+    for seq, img in images:
+        img = fam.image(img)
+        rec = _image_record(img, root)
+        fam.semantics(rec, img)
+        if rec["image_id"] in by_id:
+            rec["_pending_reject"] = ("duplicate_image_id", f"image id {rec['image_id']} appears more than once")
+            dup_records.append((seq, rec, img))
+        else:
+            by_id[rec["image_id"]] = (rec, img)
+    keys = sorted(by_id)
+    return [by_id[k][0] for k in keys], [by_id[k][1] for k in keys]
+
+
+class Join:
+    """Joins one partition's annotations to its records, the reader's rules in the reader's order.
+
+    Clean plain rows (:func:`lift3d.io.columns.clean_mask`) become manifest annotations column-wise; every other
+    row goes through :meth:`slow` in file order, which appends the record's rejects (and pending placeholders)
+    and returns the odd rows' kept annotations and category entries for the columns.
+    """
+
+    def __init__(self, fam: CocoFamily, categories: dict, is_dup: np.ndarray, o365: bool, orphans: list):
+        self.fam = fam
+        self.categories = categories
+        self.is_dup = is_dup
+        self.o365 = o365
+        self.orphans = orphans
+        self.cat_ids = np.array(sorted(k for k in categories), dtype=np.int64)
+        self.cat_names = np.array([categories[k] for k in sorted(categories)], dtype=object)
+
+    def table(self, recs: list, imgs: list, plain, odd: list):
+        """(the partition's rows as an Arrow table, per record the kept annotation ids for a record hook)."""
+        pids = np.array([r["image_id"] for r in recs], dtype=np.int64)
+        pending = np.array([bool(r.get("_pending_reject")) for r in recs], dtype=bool)
+        W = np.array([0.0 if q else float(r["width"]) for r, q in zip(recs, pending)])
+        H = np.array([0.0 if q else float(r["height"]) for r, q in zip(recs, pending)])
+        clean, pos = clean_mask(plain, pids, pending, W, H, self.is_dup, self.cat_ids, self.o365)
+        index = {k: i for i, k in enumerate(pids.tolist())}
+        slow = sorted([plain.odd_tuple(i) for i in np.flatnonzero(~clean)] + odd, key=lambda t: t[0])
+        extra_anns, extra_cats = [], []
+        for t in slow:
+            self.slow(t, recs, index, extra_anns, extra_cats)
+        c = np.flatnonzero(clean)
+        cpos = pos[c]
+        cat = self.cat_names[np.searchsorted(self.cat_ids, plain.cid[c])]
+        boxes = clip_boxes(plain.box[c], W[cpos], H[cpos])
+        seq = np.concatenate([plain.seq[c], np.array([e[1] for e in extra_anns], dtype=np.int64)])
+        rpos = np.concatenate([cpos, np.array([e[0] for e in extra_anns], dtype=np.int64)])
+        order = np.lexsort((seq, rpos))
+        ex = [e[2] for e in extra_anns]
+        aid = np.concatenate([plain.aid[c], np.array([a["annotation_id"] for a in ex], dtype=np.int64)])[order]
+        offsets = _offsets(rpos, len(recs))
+        anns = annotation_column(
+            offsets, aid,
+            np.concatenate([plain.cid[c], np.array([a["category_id"] for a in ex], dtype=np.int64)])[order],
+            np.concatenate([cat, np.array([a["category"] for a in ex], dtype=object)])[order],
+            np.concatenate([boxes, np.array([a["bbox2d"] for a in ex], dtype=np.float64).reshape(-1, 4)])[order],
+            np.concatenate([plain.crowd[c], np.array([a["iscrowd"] for a in ex], dtype=np.int8)])[order],
+            np.array([plain.seg[i] for i in c] + [a["segmentation"] for a in ex], dtype=object)[order])
+        cseq = np.concatenate([plain.seq[c], np.array([e[1] for e in extra_cats], dtype=np.int64)])
+        crpos = np.concatenate([cpos, np.array([e[0] for e in extra_cats], dtype=np.int64)])
+        corder = np.lexsort((cseq, crpos))
+        cats = category_column(
+            _offsets(crpos, len(recs)),
+            np.concatenate([plain.aid[c], np.array([e[2] for e in extra_cats], dtype=np.int64)])[corder],
+            np.concatenate([cat, np.array([e[3] for e in extra_cats], dtype=object)])[corder])
+        for rec in recs:
+            _finish(rec)
+        rows = [record_to_row(rec, source=self.fam.fmt, license=_licence(img)) for rec, img in zip(recs, imgs)]
+        table = rows_to_table(rows)
+        table = table.set_column(table.schema.get_field_index("annotations"), "annotations", anns)
+        table = table.set_column(table.schema.get_field_index("annotation_categories"), "annotation_categories", cats)
+        ann_ids = [aid[offsets[i]:offsets[i + 1]].tolist() for i in range(len(recs))]
+        return table, ann_ids
+
+    def slow(self, t: tuple, recs: list, index: dict, extra_anns: list, extra_cats: list) -> None:
+        """One row by the reader's per-annotation rules (the streaming form of read_coco3d's loop)."""
+        seq, vi, aid, iid, cid, bbox, seg, iscrowd, fake, refl, seg_text = t
+        try:
+            i = index.get(iid)
+        except TypeError:  # an unhashable image_id
+            i = None
+        rec = recs[i] if i is not None else None
+        if self.is_dup[vi]:
+            r = duplicate_annotation(iid, aid)
+            if rec is not None:
+                rec["rejects"].append(r)
+            else:
+                self.orphans.append(((1, seq), r))
+            return
+        if rec is None:
+            self.orphans.append(((1, seq), unknown_image(iid, aid)))
+            return
+        if rec.get("_pending_reject"):
+            rec["annotations"].append({"annotation_id": aid})
+            return
+        try:
+            name = self.categories.get(cid)
+        except TypeError:  # an unhashable category_id
+            name = None
+        if name is not None:
+            extra_cats.append((i, seq, aid, name))
+        a, problem = _annotation({"id": aid, "image_id": iid, "category_id": cid, "bbox": bbox,
+                                  "segmentation": seg, "iscrowd": iscrowd}, rec, self.categories)
+        if problem is None and self.o365 and (fake or refl):
+            problem = self.fam.annotation_problem({"isfake": fake, "isreflected": refl})
+        if problem:
+            add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)
+            return
+        a = ann_row(a)
+        if seg_text != RAW_SEG:
+            a["segmentation"] = seg_text
+        extra_anns.append((i, seq, a))
+
+
+def _offsets(rpos: np.ndarray, n: int) -> np.ndarray:
+    """List offsets for rows sorted by record position ``rpos`` (n records)."""
+    return np.concatenate([[0], np.cumsum(np.bincount(rpos, minlength=n))]).astype(np.int32)
+
+
+def _write_partition(writer: ManifestWriter, table, recs: list, ann_ids: list, record_hook) -> None:
+    """The partition's rows to the writer; with a record hook, in runs of records of the same split."""
+    if record_hook is None:
+        writer.add_table(table)
+        return
+    splits = [record_hook(rec, ids) for rec, ids in zip(recs, ann_ids)]
+    referring = [rec.get("referring") for rec in recs]
+    table = table.set_column(table.schema.get_field_index("split"), "split", pa.array(splits, type=pa.string()))
+    table = table.set_column(table.schema.get_field_index("referring"), "referring", pa.array(
+        [None if not r else json.dumps(r, separators=(",", ":")) for r in referring], type=pa.string()))
+    start = 0
+    for k in range(1, len(splits) + 1):
+        if k == len(splits) or splits[k] != splits[start]:
+            writer.add_table(table.slice(start, k - start), splits[start])
+            start = k
 
 
 def _finish(rec: dict) -> None:

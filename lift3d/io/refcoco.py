@@ -92,11 +92,11 @@ def ingest_refcoco(paths, out, *, images_root=None, rows_per_shard: int = 20000,
                  "sentences": sents})
     stats = {"split_conflicts": 0, "refs_without_object": 0}
 
-    def hook(rec: dict):
+    def hook(rec: dict, annotation_ids: list):
         refs = by_image.get(rec["image_id"])
         if not refs or rec.get("failed"):
             return "noref"
-        have = {a["annotation_id"] for a in rec["annotations"]}
+        have = set(annotation_ids)
         keep = [r for r in refs if r["annotation_id"] in have]
         stats["refs_without_object"] += len(refs) - len(keep)
         if not keep:
