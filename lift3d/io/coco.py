@@ -71,13 +71,19 @@ def safe_join(root: Path, rel) -> Path | None:
     The check is lexical (no absolute paths, no ``..`` climbing out of the root); symbolic links placed inside
     the root by the dataset's owner are followed as usual.
     """
+    joined = _joined(root, rel)
+    return None if joined is None else Path(joined)
+
+
+def _joined(root, rel) -> str | None:
+    """:func:`safe_join` as a string (no Path object: the reader checks every image's paths with it)."""
     if not isinstance(rel, str) or not rel or os.path.isabs(rel) or "\x00" in rel:
         return None
     base = os.path.normpath(os.path.abspath(root))
     joined = os.path.normpath(os.path.join(base, rel))
     if joined != base and not joined.startswith(base + os.sep):
         return None
-    return Path(joined)
+    return joined
 
 
 def _image_record(img: dict, root: Path) -> dict:
@@ -103,9 +109,9 @@ def _image_record(img: dict, root: Path) -> dict:
         v = rec[key]
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             problems.append(("bad_image_entry", f"{key} must be a positive integer, got {v!r}"))
-    if not problems and safe_join(root, rec["file_name"]) is None:
+    if not problems and _joined(root, rec["file_name"]) is None:
         problems.append(("path_escapes_root", f"file_name {rec['file_name']!r} escapes the image root"))
-    if rec["depth_file"] is not None and safe_join(root, rec["depth_file"]) is None:
+    if rec["depth_file"] is not None and _joined(root, rec["depth_file"]) is None:
         problems.append(("path_escapes_root", f"depth_file {rec['depth_file']!r} escapes the image root"))
     if "depth_scale" in img:
         s = img["depth_scale"]

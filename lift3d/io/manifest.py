@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lift3d.errors import InputError
@@ -202,10 +201,10 @@ def category_column(offsets, annotation_id, category) -> pa.ListArray:
 
 def table_counts(table: pa.Table) -> tuple[int, int]:
     """(images, input annotations) that a table of rows accounts for: annotations + annotation-level rejects."""
-    anns = pc.sum(pc.list_value_length(table["annotations"])).as_py() or 0
-    rejects = pc.list_flatten(table["rejects"])
-    with_ann = pc.sum(pc.is_valid(pc.struct_field(rejects, "annotation_id"))).as_py() or 0
-    return table.num_rows, anns + with_ann
+    anns = sum(len(c.flatten()) for c in table["annotations"].chunks)
+    k = _REJECT.get_field_index("annotation_id")
+    ids = [c.flatten().flatten()[k] for c in table["rejects"].chunks]
+    return table.num_rows, anns + sum(len(a) - a.null_count for a in ids)
 
 
 class ManifestWriter:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from lift3d.io.coco import read_coco3d
 from lift3d.io.columns import RAW_SEG, bbox_column, int64_column, split_batch
 from lift3d.io.ingest import ingest_coco_json
-from lift3d.io.manifest import ManifestWriter, clean_reject, open_manifest
+from lift3d.io.manifest import ManifestWriter, clean_reject, open_manifest, table_counts
 
 
 def test_int64_and_bbox_columns():
@@ -100,3 +100,14 @@ def test_fuzzed_file_gives_the_json_readers_records(tmp_path):
     # the manifest's int64 image_id column keeps an orphan's non-integer image_id as null (clean_reject)
     assert man.orphan_rejects() == [clean_reject(r) for r in ref.orphan_rejects]
     assert np.all(np.diff([r["image_id"] for r in got if not r["failed"]]) > 0)
+
+
+def test_table_counts_follow_slices(tmp_path):
+    src = tmp_path / "f.json"
+    src.write_text(json.dumps(_fuzz(random.Random(4), n_images=40, n_anns=600)))
+    ingest_coco_json(src, tmp_path / "m", rows_per_shard=1000)
+    table = pq.read_table(tmp_path / "m" / "images-00000.parquet")
+    for a, b in ((0, table.num_rows), (3, 11), (17, 1)):
+        rows = table.slice(a, b).to_pylist()
+        want = sum(len(r["annotations"]) + sum(x["annotation_id"] is not None for x in r["rejects"]) for r in rows)
+        assert table_counts(table.slice(a, b)) == (len(rows), want)
