@@ -2,12 +2,15 @@
 
 Nothing is loaded whole.  COCO-family JSON (COCO, LVIS, Objects365, the RefCOCO instances) is read with a
 streaming parser (``ijson``, C backend) in three passes over the file: ``categories``, ``images`` (spilled to
-disk, ids kept as an int64 array), ``annotations`` (spilled to on-disk partitions by image-id range).  Each
-partition is then joined alone with the same per-record rules as :func:`lift3d.io.coco.read_coco3d` (the
-same rejects, the same first-occurrence rule for duplicate ids, found from the sorted id array), and the
-records are written in image-id order.  Memory is bounded by one partition (the partition count grows with
-the file) plus 8 bytes per annotation id and 16 per image id.  OpenImages CSVs are read in chunks through the
-same partitioning (:mod:`lift3d.io.openimages`).
+disk, ids kept as an int64 array), ``annotations`` (parsed entries turned into numpy columns a batch at a time,
+:mod:`lift3d.io.columns`, and spilled to on-disk partitions by image-id range).  Each partition is then joined
+alone with the same per-record rules as :func:`lift3d.io.coco.read_coco3d` (the same rejects, the same
+first-occurrence rule for duplicate ids, found from the sorted id array): the clean annotations column-wise,
+every other one through the reader's per-annotation rules in file order; the partition's records are written in
+image-id order as one Arrow table.  Memory is bounded by one partition (the partition count grows with the file)
+plus 9 bytes per annotation id and 16 per image id.  The cyclic garbage collector is paused meanwhile
+(:func:`gc_paused`).  OpenImages CSVs are read in chunks through the same partitioning
+(:mod:`lift3d.io.openimages`).
 
 Format semantics (per record / per annotation, see docs/ingest.md):
 - ``lvis``: ``not_exhaustive_category_ids`` -> ``not_exhaustive_categories`` (QA never counts, names or
