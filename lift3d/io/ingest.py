@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from lift3d.errors import InputError
-from lift3d.io.coco import (BBOX_TOLERANCE_PX, STAGE, _annotation, _image_record, bad_annotation_entry,
+from lift3d.io.coco import (STAGE, _annotation, _image_record, bad_annotation_entry,
                             bad_image_entry, duplicate_annotation, unknown_image)
 from lift3d.io.columns import RAW_SEG, ColumnSpill, clean_mask, clip_boxes, split_batch
 from lift3d.io.manifest import (ManifestWriter, ann_row, annotation_column, category_column, record_to_row,
@@ -171,11 +171,6 @@ def _require_lists(path: Path, empty: list[str]) -> None:
     for k in empty:
         if types.get(k) != "list":
             raise InputError(f"{path}: '{k}' must be a list, got {types.get(k)}")
-
-
-_NUM = (int, float)
-_TOL = BBOX_TOLERANCE_PX
-_isfinite = math.isfinite
 
 
 def _valid_id(v) -> bool:
