@@ -137,11 +137,20 @@ def _image_record(img: dict, root: Path) -> dict:
     return rec
 
 
+def category_name(cid, categories: dict[int, str]) -> str | None:
+    """The category of a ``category_id`` as found in a file, None when it is none of them (an unhashable value,
+    a list or a dict, included: a reject, never a crash)."""
+    try:
+        return categories.get(cid)
+    except TypeError:
+        return None
+
+
 def _annotation(ann: dict, rec: dict, categories: dict[int, str]) -> tuple[dict | None, tuple | None]:
     """Validate one annotation against its image. Returns (annotation, None) or (None, (reason, detail))."""
     cid = ann.get("category_id")
-    if cid not in categories:
-        return None, ("unknown_category", f"category_id {cid!r} is not in categories")
+    if category_name(cid, categories) is None:
+        return None, ("unknown_category", f"category_id {cid!r:.200} is not in categories")
     bbox = _vector(ann.get("bbox"), 4)
     if bbox is None:
         return None, ("bad_bbox", f"bbox must be 4 finite numbers [x, y, w, h], got {ann.get('bbox')!r}")
@@ -251,8 +260,9 @@ def read_coco3d(path, images_root) -> CocoInput:
         if rec.get("_pending_reject"):
             rec["annotations"].append({"annotation_id": aid})  # rejected with its image below
             continue
-        if ann.get("category_id") in categories:
-            rec["annotation_categories"][aid] = categories[ann["category_id"]]
+        name = category_name(ann.get("category_id"), categories)
+        if name is not None:
+            rec["annotation_categories"][aid] = name
         a, problem = _annotation(ann, rec, categories)
         if problem:
             add_reject(rec, STAGE, problem[0], problem[1], annotation_id=aid)

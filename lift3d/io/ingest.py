@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from lift3d.errors import InputError
-from lift3d.io.coco import (STAGE, _annotation, _image_record, bad_annotation_entry,
+from lift3d.io.coco import (STAGE, _annotation, _image_record, bad_annotation_entry, category_name,
                             bad_image_entry, duplicate_annotation, unknown_image)
 from lift3d.io.columns import RAW_SEG, ColumnSpill, clean_mask, clip_boxes, split_batch
 from lift3d.io.manifest import (ManifestWriter, ann_row, annotation_column, category_column, record_to_row,
@@ -458,10 +458,7 @@ class Join:
         if rec.get("_pending_reject"):
             rec["annotations"].append({"annotation_id": aid})
             return
-        try:
-            name = self.categories.get(cid)
-        except TypeError:  # an unhashable category_id
-            name = None
+        name = category_name(cid, self.categories)
         if name is not None:
             extra_cats.append((i, seq, aid, name))
         a, problem = _annotation({"id": aid, "image_id": iid, "category_id": cid, "bbox": bbox,

@@ -149,6 +149,7 @@ def test_record_level_rejects(tmp_path):
         _ann(14, 99),  # unknown image
         _ann(15, 2),  # image rejected -> annotation rejected with it
         _ann(16, 1, segmentation=5),
+        _ann(17, 1, category_id=[1]),  # unhashable: a reject, not a crash
     ]
     inp = read_coco3d(_write(tmp_path, images, anns), tmp_path)
     r = _reasons(inp)
@@ -158,7 +159,7 @@ def test_record_level_rejects(tmp_path):
     assert r["bad_image_entry"] == [(4, None)]
     assert r["duplicate_annotation_id"] == [(1, 10)]
     assert sorted(r["bad_bbox"]) == [(1, 11), (1, 12)]
-    assert r["unknown_category"] == [(1, 13)]
+    assert r["unknown_category"] == [(1, 13), (1, 17)]
     assert r["unknown_image"] == [(99, 14)]
     assert r["image_rejected"] == [(2, 15)]
     assert r["bad_segmentation"] == [(1, 16)]

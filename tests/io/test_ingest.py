@@ -176,3 +176,11 @@ def test_source_flags_reach_the_lifted_objects(tmp_path):
     objs = {o["annotation_id"]: o for o in out["objects"]}
     assert {"truncated", "inside"} <= set(objs[first]["flags"])
     assert all("inside" not in o["flags"] for a, o in objs.items() if a != first)
+
+
+def test_unhashable_category_id_is_a_reject_not_a_crash(tmp_path):
+    src = _write(tmp_path / "a.json", [_img(1)], [_ann(1, 1, category_id=[1]), _ann(2, 1)])
+    ingest("coco", [src], tmp_path / "m")
+    (rec,) = open_manifest(tmp_path / "m").iter_records(tmp_path)
+    assert [a["annotation_id"] for a in rec["annotations"]] == [2]
+    assert [(r["annotation_id"], r["reason"]) for r in rec["rejects"]] == [(1, "unknown_category")]
