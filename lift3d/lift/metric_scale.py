@@ -6,26 +6,37 @@ its own spread:
 
 * an object of a category with a size prior whose full height is seen: ``log(seen height / prior height)``, spread
   = the category's height spread and the measurement's (built by the lifter's scale step);
+* an object whose height is only partly seen (cut by the image border, hidden behind an occluder): the seen
+  height is at most its full height, so ``log(seen height / prior height)`` is a LOWER bound on ``log k`` (up to
+  the prior's spread): a one-sided, censored term ``P(log k + eta >= r)`` instead of a two-sided one;
 * the camera's height above the fitted floor / ground plane: ``log(floor distance / typical camera height)``;
-  people take photos standing (hand-held and street photos sit at about 1.2-1.8 m), so the typical height is
-  1.5 m with a log spread of 0.15 (about 1.3-1.75 m at one sigma); a tripod, a table or a window shows up as an
-  outlier that the robust weights discount.
+  people take photos standing or seated (hand-held and street photos sit at about 1.2-1.8 m); a tripod, a table or
+  a window is the outlier that the robust terms discount.
 
-They are combined in log space with a Gaussian prior on ``log k`` centred on 0 whose spread is what the depth
-source is known to get wrong (``prior_sigma``), Student-t weights for the observations (a wrong cue counts less,
-smoothly), and a posterior standard deviation that grows when the cues disagree more than their spreads say.
+The posterior of ``log k`` is evaluated on a grid (the terms are not Gaussian): a prior that is a mixture of the
+ordinary per-image error (``prior_sigma``) and gross failures (``failure_prob``, ``failure_sigma``); per cue a
+Student-t term (or its CDF for a bound) mixed with a flat outlier term of probability ``outlier_prob`` (a cue that
+is simply wrong: a toy car, a child, a partial view nobody flagged); and one common factor ``tau`` on every cue's
+spread, marginalised over a half-log-normal prior on [1, ``max_spread_factor``] (log spread a third of that range) (the stated spreads are themselves
+uncertain: cues that scatter more than they claim widen the posterior instead of being believed).  The estimate
+is the posterior mean of ``log k`` and the uncertainty its posterior standard deviation, plus the error every cue
+shares (``shared_sigma``, a model's focal length), which no number of cues averages out.  Cues that disagree give a
+wide (or two-peaked) posterior and so a large ``log_sigma``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class ScaleCueConfig:
-    prior_sigma: float = 0.25  # log spread of a model's per-image scale before any cue (10-20 % typical + failures)
+    prior_sigma: float = 0.25  # log spread of a model's ordinary per-image scale error before any cue
+    failure_prob: float = 0.0  # prior probability of a gross whole-image failure (x1.5-x3)
+    failure_sigma: float = 0.6  # its log spread (x1.8 at one sigma)
     camera_height_m: float = 1.4  # typical camera height of a photo above the floor / ground (seated 1.0-1.2, standing 1.4-1.7), m
     camera_height_log_sd: float = 0.18  # its log spread: about 1.17-1.68 m at one sigma
     camera_height_min_confidence: float = 0.3  # floor fits less confident than this give no camera-height cue
@@ -33,8 +44,12 @@ class ScaleCueConfig:
     # length (off by ~8 %: it rescales x and y against z, so heights and the floor's distance alike)
     shared_sigma: float = 0.08
     t_nu: float = 4.0  # Student-t degrees of freedom of a cue's error (heavier tails than Gaussian)
+    outlier_prob: float = 0.1  # prior probability that a cue is simply wrong (flat over outlier_range)
+    outlier_range: float = np.log(10.0)  # a wrong cue's log-ratio lies anywhere within x/÷ this
+    max_spread_factor: float = 3.0  # the cues' spreads may be understated by up to this factor (log-uniform)
     max_factor: float = 3.0  # the factor is kept in [1/max_factor, max_factor] (x3 failures do happen)
-    iterations: int = 20  # re-weighting rounds
+    grid_step: float = 0.005  # log k grid resolution
+    grid_half_width: float = 1.6  # log k grid: [-this, this] (x/÷ 5)
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class Cue:
     kind: str  # "height:<category>" | "camera_height"
     log_ratio: float  # log(observed / expected): the depth is too large by exp(log_ratio)
     sigma: float  # spread of log_ratio
+    lower: bool = False  # a lower bound: the true log k is at least log_ratio (up to sigma), a partly seen height
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class ScaleEstimate:
     factor: float  # divide the depth by this
     log_sigma: float  # posterior standard deviation of log(factor)
     n_cues: int  # cues with a non-negligible weight
-    weights: tuple  # each cue's final weight relative to its nominal 1/sigma^2 (1 = fully trusted)
+    weights: tuple  # each cue's posterior probability of being right (not an outlier)
 
     @classmethod
     def none(cls, prior_sigma: float) -> "ScaleEstimate":
@@ -64,34 +80,77 @@ def camera_height_cue(floor_h: float | None, confidence: float, cfg: ScaleCueCon
     return Cue("camera_height", float(np.log(floor_h / cfg.camera_height_m)), cfg.camera_height_log_sd)
 
 
+@lru_cache(maxsize=8)
+def _t_table(nu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, density and CDF of the standard Student-t (nu > 0) or normal (nu <= 0) on a fine table."""
+    x = np.linspace(-60.0, 60.0, 48001)
+    if nu > 0:
+        p = (1.0 + x * x / nu) ** (-(nu + 1.0) / 2.0)
+    else:
+        p = np.exp(-0.5 * x * x)
+    c = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]) * np.diff(x))])
+    return x, p / c[-1], c / c[-1]
+
+
+def t_pdf(x: np.ndarray, nu: float) -> np.ndarray:
+    """Standard Student-t density (normal for nu <= 0)."""
+    tx, tp, _ = _t_table(float(nu))
+    return np.interp(x, tx, tp, left=0.0, right=0.0)
+
+
+def t_cdf(x: np.ndarray, nu: float) -> np.ndarray:
+    """Standard Student-t cumulative distribution (normal for nu <= 0)."""
+    tx, _, tc = _t_table(float(nu))
+    return np.interp(x, tx, tc, left=0.0, right=1.0)
+
+
+def prior_density(g: np.ndarray, cfg: ScaleCueConfig) -> np.ndarray:
+    """Prior of log k on the grid: ordinary errors N(0, prior_sigma^2), gross failures N(0, failure_sigma^2)."""
+    def n(s):
+        return np.exp(-0.5 * (g / s) ** 2) / s
+    return (1.0 - cfg.failure_prob) * n(cfg.prior_sigma) + cfg.failure_prob * n(cfg.failure_sigma)
+
+
+def cue_likelihoods(cues: list[Cue], g: np.ndarray, tau: float, cfg: ScaleCueConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(inlier, outlier) likelihood of every cue at every grid point, spreads times ``tau``: shape (cues, grid)."""
+    r = np.array([c.log_ratio for c in cues])[:, None]
+    s = tau * np.array([c.sigma for c in cues])[:, None]
+    lower = np.array([c.lower for c in cues])[:, None]
+    u = (g[None, :] - r) / s  # how far log k lies above the cue, in spreads
+    inl = np.where(lower, t_cdf(u, cfg.t_nu), t_pdf(u, cfg.t_nu) / s)
+    # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
+    out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones_like(u)
+    return inl, out
+
+
 def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> ScaleEstimate:
-    """Posterior of log k from the cues: Gaussian prior N(0, prior_sigma^2), Student-t re-weighted cues."""
-    cues = [c for c in cues if np.isfinite(c.log_ratio) and c.sigma > 0]
+    """Posterior of log k from the cues on a grid (see the module docstring): mean and standard deviation."""
+    cues = [c for c in cues if np.isfinite(c.log_ratio) and np.isfinite(c.sigma) and c.sigma > 0]
     if not cues:
-        return ScaleEstimate.none(cfg.prior_sigma)
-    r = np.array([c.log_ratio for c in cues])
-    w = 1.0 / np.array([c.sigma for c in cues]) ** 2
-    w0 = 1.0 / cfg.prior_sigma ** 2
-    lim = np.log(cfg.max_factor)  # applied to the converged estimate: clipping inside the loop breaks its fixed point
-    # start from the weighted median: a robust start keeps one wild cue from pulling the first mean
-    o = np.argsort(r)
-    cw = np.cumsum(w[o])
-    logk = float(r[o][np.searchsorted(cw, 0.5 * cw[-1])])
-    wt = w
-    for _ in range(cfg.iterations):
-        if cfg.t_nu > 0:
-            wt = w * (cfg.t_nu + 1.0) / (cfg.t_nu + (r - logk) ** 2 * w)
-        new = float(np.sum(wt * r) / (np.sum(wt) + w0))
-        if abs(new - logk) < 1e-9:
-            logk = new
-            break
-        logk = new
-    var = 1.0 / (np.sum(wt) + w0)
-    rel = wt / w
-    n = int(np.sum(rel > 0.25))
-    if n >= 2:
-        # cues that disagree beyond their spreads: the posterior is as uncertain as their scatter says
-        chi2 = float(np.sum(wt * (r - logk) ** 2) / (n - 1))
-        var *= max(1.0, chi2)
+        return ScaleEstimate.none(float(np.sqrt(cfg.prior_sigma ** 2 * (1 - cfg.failure_prob)
+                                                + cfg.failure_sigma ** 2 * cfg.failure_prob)))
+    g = np.arange(-cfg.grid_half_width, cfg.grid_half_width + 0.5 * cfg.grid_step, cfg.grid_step)
+    logprior = np.log(prior_density(g, cfg) + 1e-300)
+    eps = cfg.outlier_prob
+    # tau >= 1 on a log grid up to max_spread_factor, half-log-normal prior (log spread: a third of the range)
+    lt = np.linspace(0.0, np.log(cfg.max_spread_factor), 7) if cfg.max_spread_factor > 1 else np.zeros(1)
+    logtau_prior = -0.5 * (lt / max(np.log(cfg.max_spread_factor) / 3.0, 1e-9)) ** 2
+    taus = np.exp(lt)
+    logpost, parts = [], []
+    for tau in taus:
+        inl, out = cue_likelihoods(cues, g, float(tau), cfg)
+        mix = (1.0 - eps) * inl + eps * out
+        logpost.append(logprior + logtau_prior[len(logpost)] + np.sum(np.log(mix + 1e-300), axis=0))
+        parts.append((inl, mix))
+    logpost = np.array(logpost)  # (tau, grid)
+    post = np.exp(logpost - logpost.max())
+    joint = post / post.sum()
+    p = joint.sum(axis=0)  # marginal over tau
+    mean = float(np.sum(p * g))
+    var = float(np.sum(p * (g - mean) ** 2))
+    # each cue's posterior probability of being right, averaged over the posterior
+    resp = sum(((1.0 - eps) * inl / mix) @ joint[i] for i, (inl, mix) in enumerate(parts))
+    lim = np.log(cfg.max_factor)
     var += cfg.shared_sigma ** 2
-    return ScaleEstimate(float(np.exp(np.clip(logk, -lim, lim))), float(np.sqrt(var)), n, tuple(float(x) for x in rel))
+    return ScaleEstimate(float(np.exp(np.clip(mean, -lim, lim))), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
+                         tuple(float(x) for x in resp))
