@@ -50,9 +50,12 @@ class BuildConfig:
 
 
 # The lift options for model depth (a depth backend, or --depth-origin model): the scale from every cue with its
-# uncertainty (a model's per-image scale is off by 10-20 % as a rule: prior_std 0.25), and masks eroded by the
-# measured soft edges. Sensor depth keeps the defaults: metric, never rescaled.
-MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.25}, "crop": {"soft_edges": True}}
+# uncertainty (a model's per-image scale is off by 10-20 % as a rule: prior_std 0.15; x1.5-x3 failures now and
+# then: failure_prob 0.05 with a log spread of 0.6), and masks eroded by the measured soft edges. Sensor depth keeps
+# the defaults: metric, never rescaled.
+MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.15, "failure_prob": 0.05,
+                              "failure_std": 0.6},
+                    "crop": {"soft_edges": True}}
 
 
 def make_stages(cfg: BuildConfig) -> list[Stage]:

@@ -213,6 +213,12 @@ class ScaleConfig:
     cues: bool = False
     camera_height: bool = True  # with cues: the camera height above a fitted floor / ground is a cue
     shared_std: float = 0.08  # with cues: log spread every cue shares (a model's focal length), never averaged out
+    failure_prob: float = 0.0  # with cues: prior probability of a gross whole-image scale failure (x1.5-x3)
+    failure_std: float = 0.6  # with cues: its log spread
+    outlier_prob: float = 0.1  # with cues: prior probability that one cue is simply wrong (a toy car, a child)
+    spread_factor: float = 3.0  # with cues: the cues' stated spreads may be too small by up to this factor
+    censored: bool = True  # with cues: a partly seen height (cut by the border, occluded) is a lower bound
+    edge_px: float = 1.0  # with cues: px; how well a height's top and bottom edge are located (plus the erosion)
 
 
 SECTIONS = {
@@ -233,7 +239,10 @@ _RENAMED = {
     "scale_meas_std": ("scale", "meas_std"), "scale_box_only_factor": ("scale", "box_only_factor"),
     "scale_outlier_k": ("scale", "outlier_k"), "scale_t_nu": ("scale", "t_nu"), "scale_max": ("scale", "max_factor"),
     "scale_cues": ("scale", "cues"), "scale_camera_height": ("scale", "camera_height"),
-    "scale_shared_std": ("scale", "shared_std"),
+    "scale_shared_std": ("scale", "shared_std"), "scale_failure_prob": ("scale", "failure_prob"),
+    "scale_failure_std": ("scale", "failure_std"), "scale_outlier_prob": ("scale", "outlier_prob"),
+    "scale_spread_factor": ("scale", "spread_factor"), "scale_censored": ("scale", "censored"),
+    "scale_edge_px": ("scale", "edge_px"),
 }
 
 

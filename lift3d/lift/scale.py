@@ -36,14 +36,50 @@ def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, floa
     return out
 
 
+def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
+    """Every object's height against its category prior as a cue on log k: two-sided where the full height is seen
+    (not cut at the top or bottom by the image border; when occluded, standing on the floor); with
+    ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or occluded and not
+    on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
+    spread.  The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
+    resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall
+    object's height is uncertain by ~10 %, a 200 px one's by 1 %)."""
+    sc = cfg.scale
+    erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px)
+    out = []
+    for ob in obs:
+        p = ob.prior
+        if p is None or len(ob.q) < cfg.plausible.few_points:
+            continue
+        hl, hh_, on_floor = object_height(ob, floor_h, cfg)
+        occluded = "occluded" in ob.flags
+        partial = ob.trunc_v or (occluded and not on_floor)
+        if partial and not sc.censored:
+            continue
+        h = hh_ - hl
+        if not (h > MIN_HEIGHT):
+            continue
+        meas = sc.meas_std * (OCCLUDED_MEAS if occluded and not partial else 1.0)
+        meas *= sc.box_only_factor if ob.box_only else 1.0
+        hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
+        px = sc.edge_px + erode
+        meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
+        out.append(Cue("height_bound" if partial else "height", float(np.log(h / p.h)),
+                       float(np.hypot(p.h_rel_std, meas)), lower=partial))
+    return out
+
+
 def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
-    (:mod:`lift3d.lift.metric_scale`): each fully seen object's height against its prior and the camera's height
-    above the floor, with ``scale.prior_std`` as the depth source's spread and ``scale.shared_std`` as the error
-    every cue shares."""
+    (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`) and the
+    camera's height above the floor, with ``scale.prior_std`` / ``failure_prob`` / ``failure_std`` as the depth
+    source's spread, ``outlier_prob`` and ``spread_factor`` for cues that are wrong or scatter more than they say,
+    and ``scale.shared_std`` as the error every cue shares."""
     sc = cfg.scale
-    mcfg = ScaleCueConfig(prior_sigma=sc.prior_std, shared_sigma=sc.shared_std, t_nu=sc.t_nu)
-    cues = [Cue("height", r, s) for r, s in height_ratios(obs, floor_h, cfg)]
+    mcfg = ScaleCueConfig(prior_sigma=sc.prior_std, failure_prob=sc.failure_prob, failure_sigma=sc.failure_std,
+                          shared_sigma=sc.shared_std, t_nu=sc.t_nu, outlier_prob=sc.outlier_prob,
+                          max_spread_factor=sc.spread_factor)
+    cues = height_cues(obs, floor_h, cfg)
     if sc.camera_height:
         cam = camera_height_cue(floor_h, floor_confidence, mcfg)
         if cam is not None:

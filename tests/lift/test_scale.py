@@ -122,3 +122,41 @@ def test_scale_from_cues_with_its_uncertainty(scene, factor):
                                                      gravity={"estimate": False}))
     assert none.depth_scale_factor == 1.0 and none.depth_scale_log_sigma == pytest.approx(0.25)
     assert lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(scale_from_priors=True)).depth_scale_log_sigma == 0.0
+
+
+def _chair_obs(ratio, floor_h=1.3, bbox=(100, 100, 140, 160), trunc_v=False, flags=(), on_floor=True):
+    from lift3d.lift.result import Observation
+
+    chair = lookup("chair")
+    h = chair.h * ratio
+    bottom = floor_h if on_floor else floor_h - 1.0  # well off the floor: no floor snap
+    q = np.stack([np.zeros(300), np.linspace(bottom - h, bottom, 300), np.full(300, 3.0)], axis=1)
+    return Observation({"category": "chair"}, list(bbox), False, q, q[:, 2], list(flags), 1.0, chair, trunc_v)
+
+
+def test_a_cut_object_is_a_lower_bound():
+    """A chair cut by the image border shows 60 % of its height: as a two-sided cue it would say the depth is
+    x0.6 too small; as the censored cue (scale.censored) it only says the scale is at least that, so with two fully
+    seen chairs at x1.1 the estimate stays at their x1.1 and is larger than the naive two-sided one."""
+    from lift3d.lift.metric_scale import Cue, ScaleCueConfig, combine_cues
+    from lift3d.lift.scale import height_cues, scale_from_cues
+
+    floor_h = 1.3 * 1.1
+    full = [_chair_obs(1.1, floor_h), _chair_obs(1.1, floor_h, bbox=(200, 100, 240, 160))]
+    cut = _chair_obs(0.6, floor_h, bbox=(300, 0, 340, 40), trunc_v=True, on_floor=False)
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15, "camera_height": False})
+    cues = height_cues(full + [cut], floor_h, cfg)
+    assert [c.lower for c in cues] == [False, False, True]
+    assert cues[2].log_ratio == pytest.approx(np.log(0.6), abs=0.02)
+    censored = scale_from_cues(full + [cut], floor_h, 1.0, cfg)
+    alone = scale_from_cues(full, floor_h, 1.0, cfg)
+    assert censored.factor == pytest.approx(alone.factor, rel=0.01)
+    mcfg = ScaleCueConfig(prior_sigma=0.15)
+    naive = combine_cues([Cue("height", c.log_ratio, c.sigma) for c in cues], mcfg)
+    assert censored.factor > naive.factor
+    # the option off: the cut chair is left out, as before
+    off = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False, "censored": False})
+    assert len(height_cues(full + [cut], floor_h, off)) == 2
+    # occluded and not standing on the floor: a bound too
+    occ = _chair_obs(0.7, floor_h, flags=["occluded"], on_floor=False)
+    assert height_cues([occ], floor_h, cfg)[0].lower
