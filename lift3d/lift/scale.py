@@ -43,7 +43,8 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
     spread.  The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
     resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall
-    object's height is uncertain by ~10 %, a 200 px one's by 1 %)."""
+    object's height is uncertain by ~10 %, a 200 px one's by 1 %).  The pixels the erosion took off the top (and
+    the bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height."""
     sc = cfg.scale
     erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px)
     out = []
@@ -62,6 +63,9 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         meas = sc.meas_std * (OCCLUDED_MEAS if occluded and not partial else 1.0)
         meas *= sc.box_only_factor if ob.box_only else 1.0
         hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
+        # the mask / foreground was eroded by `erode` px at the top (and the bottom, unless the floor contact
+        # restored it): the seen height lacks those pixels; give them back in proportion
+        h *= hpx / max(hpx - (1.0 if on_floor else 2.0) * erode, 0.5 * hpx)
         px = sc.edge_px + erode
         meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
         out.append(Cue("height_bound" if partial else "height", float(np.log(h / p.h)),
