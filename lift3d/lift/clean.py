@@ -14,7 +14,6 @@ from lift3d.lift.result import LiftReject
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the robust range of the outlier test
 OUTLIER_K_UNIT = 16.0  # outlier_k counts in 1/16ths of that range
 OUTLIER_MIN_MARGIN = 0.05  # m; the outlier margin is at least this
-GATE_SPREADS = 3.0  # range_gate: the prior's diagonal widened by this many relative spreads
 SMOOTH_MIN_DET = 1e-3  # px^4; a neighbourhood with a smaller pixel-coordinate covariance determinant (a line,
 # too few pixels) gets no plane fit: the raw depth is kept
 
@@ -97,30 +96,6 @@ def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: 
     z = 1.0 / a
     ax, bx, by = ray_parts(K, r0 + st * iv.astype(np.float64), c0 + st * iu.astype(np.float64))
     return np.stack([z * (ax + bx), z * by, z], axis=1), z
-
-
-def range_gate(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
-    """(q, z): only the points inside the densest window of depths as deep as the object can be.
-
-    A visible surface point of an object lies between its near face and its far face, so the depths of its
-    points span at most the object's horizontal diagonal.  The category prior bounds that diagonal: its
-    ``l`` x ``w`` diagonal widened by three of its relative spreads and by ``range_gate`` (the slack for an
-    unknown depth scale and range distortion).  A soft-edged depth map (a monocular network's upsampled output)
-    gives the mask pixels near a silhouette depths that ramp towards what lies behind (or in front of) the
-    object: thin and far objects are mostly such pixels, and their points spread metres along the view ray.  The
-    window of that width holding the most points is the object's surface; the rest is dropped, unless fewer than
-    ``min_points`` would remain.  No prior, or ``range_gate`` 0: unchanged."""
-    k = cfg.clean.range_gate
-    if prior is None or k <= 0 or len(z_sel) < cfg.clean.min_points:
-        return q, z_sel
-    width = k * float(np.hypot(prior.l, prior.w)) * (1.0 + GATE_SPREADS * prior.rel_std)
-    zs = np.sort(z_sel)
-    end = np.searchsorted(zs, zs + width, side="right")
-    i = int(np.argmax(end - np.arange(len(zs))))  # the first of the fullest windows (the nearest)
-    keep = (z_sel >= zs[i]) & (z_sel <= zs[i] + width)
-    if keep.all() or int(keep.sum()) < cfg.clean.min_points:
-        return q, z_sel
-    return q[keep], z_sel[keep]
 
 
 def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: float, cfg: LiftConfig) -> np.ndarray:

@@ -47,10 +47,6 @@ class CleanConfig:
     # px; depth noise: points from a local linear fit of 1/z over their (2 r + 1)^2 selected neighbours (0 = off).
     # Opt-in: +0.013 IoU at the true depth scale, +0.002 with scale_from_priors, +1.5 ms/object (tuning seeds)
     smooth_px: int = 0
-    # model depth: the points' depths are cut to the densest window as wide as range_gate x the category prior's
-    # widened diagonal (:func:`~lift3d.lift.clean.range_gate`: soft edges spread thin objects along the view ray;
-    # the slack covers the image's unknown scale, prior sd 0.15, at about 2 sd and the range distortion; 0 = off)
-    range_gate: float = 0.0
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, range_gate, surround_pixels
+from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import contact_and_reach, floor_mode
@@ -60,8 +60,6 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     q, z_sel = object_points(sel, cr, K, G, cfg)
     if box_only and prior is not None and cfg.separation.footprint_radius > 0:
         q, z_sel = footprint_trim(q, z_sel, prior, cfg)
-    if not box_only:  # box-only points were trimmed to the prior's footprint above
-        q, z_sel = range_gate(q, z_sel, prior, cfg)
 
     flags, trunc_v, cut_lr = view_flags(bbox, box_only, W, H, cfg.crop.border_px)
     if occluded(cr, z_sel):

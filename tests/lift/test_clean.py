@@ -7,8 +7,7 @@ import pytest
 
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig
-from lift3d.lift.clean import (drop_floor_pixels, flying_pixels, object_points, range_gate, robust_keep,
-                              smoothed_points)
+from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, robust_keep, smoothed_points
 from lift3d.lift.crop import read_box_crop
 from lift3d.lift.result import LiftReject
 
@@ -69,43 +68,3 @@ def test_drop_floor_pixels_and_object_points():
     with pytest.raises(LiftReject) as e:
         object_points(few, cr, K, np.eye(3), LiftConfig())
     assert e.value.reason == "too_few_points"
-
-
-def _gate_cfg(k: float) -> LiftConfig:
-    return LiftConfig().update({"clean": {"range_gate": k}})
-
-
-def test_range_gate_cuts_a_soft_edge_ramp_behind_a_thin_object():
-    """A person 0.3 m deep at 14 m whose silhouette pixels ramp towards a facade at 30 m (a soft-edged depth map):
-    the ramp's points leave; the surface's stay."""
-    from lift3d.lift.priors import lookup
-
-    rng = np.random.default_rng(0)
-    surface = 14.0 + 0.3 * rng.random(300)
-    ramp = np.linspace(14.3, 30.0, 120)
-    z = np.concatenate([surface, ramp])
-    q = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)
-    prior = lookup("person")
-    q2, z2 = range_gate(q, z, prior, _gate_cfg(1.35))
-    width = 1.35 * np.hypot(prior.l, prior.w) * (1 + 3 * prior.rel_std)
-    assert z2.min() >= 14.0 and z2.max() <= 14.0 + width + 1e-9
-    assert set(np.round(surface, 9)) <= set(np.round(z2, 9))  # every surface point stays
-    assert len(z2) < 300 + 0.2 * len(ramp)  # most of the ramp is gone
-    assert np.array_equal(q2[:, 2], z2)
-
-
-def test_range_gate_off_without_prior_or_when_too_few_would_remain():
-    from lift3d.lift.priors import lookup
-
-    z = np.concatenate([np.full(30, 5.0), np.linspace(6.0, 20.0, 15)])
-    q = np.stack([z, z, z], axis=1)
-    assert range_gate(q, z, None, _gate_cfg(1.35))[1] is z  # no prior
-    assert range_gate(q, z, lookup("person"), _gate_cfg(0.0))[1] is z  # off (sensor depth default)
-    cfg = _gate_cfg(1.35)
-    cfg.clean.min_points = 40  # 30 would remain
-    assert range_gate(q, z, lookup("person"), cfg)[1] is z
-    # a deep object (a bus, 11.5 m) keeps points a person would lose
-    z3 = np.concatenate([np.full(30, 5.0), np.linspace(5.0, 12.0, 30)])
-    q3 = np.stack([z3, z3, z3], axis=1)
-    assert len(range_gate(q3, z3, lookup("bus"), _gate_cfg(1.35))[1]) == 60
-    assert len(range_gate(q3, z3, lookup("person"), _gate_cfg(1.35))[1]) < 60
