@@ -87,7 +87,7 @@ CONTRACT: tuple[Boundary, ...] = (
         "lift",  # lift3d/lift/stage.py
         adds={
             "objects": "list of lifted 3D boxes (the objects row's columns, lift3d/schema.py)",
-            "gravity_source": "str, dataset | floor | camera",
+            "gravity_source": "str, dataset | vanishing | estimated | camera",
             "gravity_confidence": "float in [0, 1]",
             "depth_scale_factor": "float, the model depth was divided by this (1.0: not rescaled)",
             "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth)",

@@ -58,7 +58,7 @@ OBJECTS_ROW: dict[str, tuple] = {
     "intrinsics_source": (Value("string"), "Where K came from: dataset | model | exif | fov_prior."),
     "depth_assumed_focal": (Value("bool"), "True when the depth model's metric scale assumes a focal length not from the image."),
     "gravity": (_vec(3), "Unit down direction in the camera frame; null when unknown."),
-    "gravity_source": (Value("string"), "dataset | estimated | camera (camera = unknown, camera frame used)."),
+    "gravity_source": (Value("string"), "dataset | vanishing (the image's vertical lines, model depth) | estimated (floor-plane fit) | camera (camera = unknown, camera frame used)."),
     "gravity_confidence": (Value("float32"), "Confidence of the down direction in [0, 1] (1 for dataset gravity)."),
     "depth_scale_factor": (
         Value("float32"),

@@ -183,6 +183,9 @@ class GravityConfig:
 
     estimate: bool = True  # no dataset gravity: fit the floor plane
     min_confidence: float = 0.2  # an estimate below this confidence is not used (camera frame)
+    # no dataset gravity: the up direction from the image's vertical lines when they fix it (lift3d.lift.vanishing;
+    # model depth: a distorted depth map tilts the floor plane, the lines are untouched), else the floor-plane fit
+    vanishing: bool = False
 
 
 @dataclass

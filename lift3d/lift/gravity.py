@@ -127,6 +127,7 @@ def plane_hypotheses(pts: np.ndarray, n_hyp: int, rng: np.random.Generator, acce
 
 MIN_CROSS = 1e-9  # m^2; a point triple whose cross product is shorter is (nearly) collinear: no plane
 FLOOR_HYPOTHESES = 128  # plane hypotheses of the floor fit (estimate_gravity)
+MAX_BELOW_FLOOR_SHARE = 0.03  # a floor level or plane with more of the scene's points clearly below it is no floor
 
 
 def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
@@ -155,14 +156,26 @@ def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
 
 def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
                  max_tilt_deg: float = 20.0) -> float | None:
-    """Distance from the camera down to the floor along ``down`` (None when no floor is seen)."""
+    """Distance from the camera down to the floor along ``down`` (None when no floor is seen): the lowest
+    well-supported level of horizontal surfaces, unless more than ``MAX_BELOW_FLOOR_SHARE`` of the scene lies clearly
+    below it (then the level is a table or bed top over a floor the image does not show)."""
     P, n, ok, nok, _, _ = grid if grid is not None else point_and_normal_grid(depth, K)
     horiz = nok & (np.abs(n @ down) > np.cos(np.radians(max_tilt_deg)))
     h = P[horiz] @ down
     fh = _floor_from_heights(h, min_support=25)
     if fh is None or not (0.1 < fh < 50.0):
         return None
+    if below_share(P[ok], down, fh) > MAX_BELOW_FLOOR_SHARE:
+        return None
     return fh
+
+
+def below_share(points: np.ndarray, down: np.ndarray, level: float) -> float:
+    """Share of the points (N, 3) clearly below the level ``level`` along ``down``: by more than 8 cm or 4 % of
+    their depth (the noise of a floor's points grows with the distance)."""
+    if len(points) == 0:
+        return 0.0
+    return float(np.mean(points @ down - level > np.maximum(0.08, 0.04 * points[:, 2])))
 
 
 def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=None, seed: int = 0,
@@ -198,7 +211,7 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
         todo = idx[np.isnan(below[idx])]
         if len(todo):
             below[todo] = ((allp @ nrm[todo].T - d[None, todo]) > beyond).mean(axis=0)
-        return below[idx] < 0.03
+        return below[idx] < MAX_BELOW_FLOOR_SHARE
 
     in_range = np.nonzero((d > 0.2) & (d < 20.0))[0]
     by_support = in_range[np.argsort(-inl[in_range], kind="stable")]
@@ -228,7 +241,7 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
     frac = len(inliers) / 400.0  # supporting grid points (of ~10-20 k) for full confidence
     tilt = np.degrees(np.arccos(np.clip(down @ CAM_DOWN, -1, 1)))
     conf = float(np.clip(frac, 0, 1) * np.clip(1.0 - tilt / max_tilt_deg, 0, 1) ** 0.5
-                 * (1.0 - below[j] / 0.03) ** 0.5)
+                 * (1.0 - below[j] / MAX_BELOW_FLOOR_SHARE) ** 0.5)
     return down, conf, fh
 
 

@@ -59,20 +59,22 @@ from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
-from lift3d.lift.gravity import NUMERICAL, GravityEstimate, image_gravity, point_and_normal_grid
+from lift3d.lift.gravity import NUMERICAL, GravityEstimate, floor_height, image_gravity, point_and_normal_grid
 from lift3d.lift.observe import observe
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
 from lift3d.lift.soft_edges import edge_ramp_px
+from lift3d.lift.vanishing import vertical_direction
 
 
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
-               image_id=None, estimate: GravityEstimate | None = None, priors=lookup) -> LiftResult:
+               image_id=None, estimate: GravityEstimate | None = None, priors=lookup, rgb=None) -> LiftResult:
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject.  ``estimate``:
     the image's gravity/floor estimate when an earlier step made it with this config's gravity settings (the
     segment stage, :func:`lift3d.lift.gravity.image_gravity`); else it is made here.  ``priors``: category -> size
-    prior (default :func:`lift3d.lift.priors.lookup`; a dataset's synonyms: ``priors.synonym_lookup``)."""
+    prior (default :func:`lift3d.lift.priors.lookup`; a dataset's synonyms: ``priors.synonym_lookup``).  ``rgb``: the
+    image, for the up direction from its vertical lines (``gravity.vanishing``, without a dataset gravity)."""
     cfg = config or LiftConfig()
     anns = list(annotations or [])
     res = LiftResult()
@@ -81,7 +83,9 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         return res
     depth = np.asarray(depth)
     cfg = soft_edge_erosion(depth, cfg, res)
-    ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
+    ge, grid = vanishing_gravity(depth, Km, rgb, gravity, cfg)
+    if ge is None:
+        ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
     res.gravity = None if ge.down is None else [float(t) for t in ge.down]
     res.gravity_source, res.gravity_confidence = ge.source, float(ge.confidence)
@@ -141,6 +145,22 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
     the camera frame on a numerical failure."""
     return image_gravity(depth, K, gravity, anns, estimate=cfg.gravity.estimate,
                          min_confidence=cfg.gravity.min_confidence)
+
+
+def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig):
+    """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal
+    grid) with ``gravity.vanishing``, an image and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do
+    not tilt it); (None, None) otherwise or when the lines do not fix it (the floor-plane fit is used)."""
+    if not cfg.gravity.vanishing or rgb is None or gravity is not None:
+        return None, None
+    try:
+        down, conf = vertical_direction(rgb, K)
+        if down is None:
+            return None, None
+        grid = point_and_normal_grid(depth, K)
+        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid
+    except NUMERICAL:  # numerical failure: the floor-plane fit
+        return None, None
 
 
 def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEstimate, grid,

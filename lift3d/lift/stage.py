@@ -63,7 +63,8 @@ class LiftStage(Stage):
         # the segment stage's estimate of this image's gravity and floor, when made with the same settings
         est = GravityEstimate.from_record(stored, g.estimate, g.min_confidence)
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
-                         image_id=record["image_id"], estimate=est, priors=self._priors or lookup)
+                         image_id=record["image_id"], estimate=est, priors=self._priors or lookup,
+                         rgb=record.get("rgb"))
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
         for o in res.objects:
             a = by_id.get(o["annotation_id"], {})

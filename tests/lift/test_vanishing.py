@@ -1,0 +1,123 @@
+"""The up direction from the image's vertical lines (lift3d.lift.vanishing), the floor level's below-the-floor check
+(lift3d.lift.gravity.floor_height) and their use by the lifter: rendered line images under known intrinsics and
+camera tilt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lift3d.geometry.boxes import gravity_frame
+from lift3d.geometry.camera import K_from_fov
+from lift3d.lift import LiftConfig, lift_image
+from lift3d.lift.gravity import floor_height
+from lift3d.lift.vanishing import vertical_direction
+from lift_scenes import box_on_floor, raycast
+
+
+def tilted_down(pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """Gravity in the camera frame of a camera pitched down by ``pitch_deg`` and rolled by ``roll_deg``."""
+    p, r = np.radians(pitch_deg), np.radians(roll_deg)
+    d = np.array([0.0, np.cos(p), -np.sin(p)])  # pitched down: gravity leans towards the viewer
+    c, s = np.cos(r), np.sin(r)
+    return np.array([c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]])
+
+
+def render_lines(K, W, H, down, segments, width=1.2):
+    """A grey image with dark anti-aliased lines: ``segments`` are (p0, p1) pairs of points in the gravity frame
+    (x right, y down, z forward, metres), projected with ``K`` under ``down``."""
+    G = gravity_frame(np.asarray(down, dtype=np.float64))
+    vv, uu = np.mgrid[0:H, 0:W].astype(np.float64)
+    img = np.full((H, W), 200.0)
+    for p0, p1 in segments:
+        a, b = (np.asarray(K) @ (G @ np.asarray(p, dtype=np.float64)) for p in (p0, p1))
+        a, b = a[:2] / a[2], b[:2] / b[2]
+        t = np.clip(((uu - a[0]) * (b[0] - a[0]) + (vv - a[1]) * (b[1] - a[1])) / np.sum((b - a) ** 2), 0.0, 1.0)
+        dist = np.hypot(uu - a[0] - t * (b[0] - a[0]), vv - a[1] - t * (b[1] - a[1]))
+        img -= 150.0 * np.clip(width + 0.5 - dist, 0.0, 1.0)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    return np.repeat(img[..., None], 3, axis=2)
+
+
+def room_lines(n=8, seed=0):
+    """World-vertical edges (door frames, furniture corners) at 2-6 m, and horizontal and slanted distractors."""
+    rng = np.random.default_rng(seed)
+    segs = []
+    for x in np.linspace(-2.0, 2.0, n):
+        z = rng.uniform(2.5, 6.0)
+        segs.append(((x, rng.uniform(-1.5, -0.5), z), (x, rng.uniform(0.5, 1.3), z)))
+    segs.append(((-2.0, 0.2, 4.0), (2.0, 0.2, 4.0)))  # a horizontal edge
+    segs.append(((-1.0, -0.8, 3.0), (1.0, 0.9, 3.5)))  # a slanted one (a stair rail)
+    return segs
+
+
+@pytest.mark.parametrize("pitch,roll", [(0.0, 0.0), (12.0, 0.0), (-6.0, 7.0), (20.0, -4.0)])
+def test_vertical_lines_give_the_down_direction(pitch, roll):
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(pitch, roll)
+    d, conf = vertical_direction(render_lines(K, W, H, down, room_lines()), K)
+    assert d is not None and conf > 0.5
+    assert np.degrees(np.arccos(np.clip(d @ down, -1.0, 1.0))) < 0.5
+    assert d[1] > 0 and np.isclose(np.linalg.norm(d), 1.0)
+
+
+def test_a_wrong_focal_length_tilts_it_little():
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(15.0, 5.0)
+    img = render_lines(K, W, H, down, room_lines(seed=1))
+    Kw = K.copy()
+    Kw[0, 0] *= 1.08
+    Kw[1, 1] *= 1.08  # 8 % off, as a model's focal length is
+    d, _ = vertical_direction(img, Kw)
+    assert np.degrees(np.arccos(np.clip(d @ down, -1.0, 1.0))) < 2.0
+
+
+def test_no_estimate_without_enough_vertical_lines():
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(10.0, 3.0)
+    blank = np.full((H, W, 3), 128, dtype=np.uint8)
+    assert vertical_direction(blank, K) == (None, 0.0)
+    noise = np.random.default_rng(0).integers(0, 255, (H, W, 3)).astype(np.uint8)
+    assert vertical_direction(noise, K)[0] is None  # texture, no lines
+    horizontal = [((-2.0, y, 4.0), (2.0, y, 4.0)) for y in (-1.0, -0.3, 0.4, 1.0)]
+    assert vertical_direction(render_lines(K, W, H, down, horizontal), K)[0] is None
+    bunched = [((x, -1.0, 4.0), (x, 1.0, 4.0)) for x in (0.0, 0.05, 0.1)]  # one spot: no vanishing point
+    assert vertical_direction(render_lines(K, W, H, down, bunched), K)[0] is None
+    assert vertical_direction(None, K) == (None, 0.0)
+
+
+def test_floor_level_with_the_scene_below_it_is_not_the_floor():
+    """A table top fills the lower image and a wall stands behind it, hiding the floor: the top is the lowest horizontal
+    surface, but the wall's lower part lies below it, so no floor is seen (a table top taken for the floor would
+    put the camera 0.55 m above the ground)."""
+    W, H = 240, 180
+    K = K_from_fov(W, H, 70.0)
+    down = np.array([0.0, 1.0, 0.0])
+    table = box_on_floor(0.0, 1.6, [6.0, 0.75, 0.6], 0.0)
+    depth, _ = raycast(K, H, W, [table], down, 1.3, wall_dist=4.0)
+    assert floor_height(depth, K, down) is None
+    depth, _ = raycast(K, H, W, [box_on_floor(0.0, 3.0, [0.6, 0.75, 0.6], 0.0)], down, 1.3, wall_dist=6.0)
+    assert floor_height(depth, K, down) == pytest.approx(1.3, abs=0.03)  # the floor seen: found as before
+
+
+def test_lift_image_takes_the_up_direction_from_the_image_without_a_dataset_gravity(scene):
+    W, H = 240, 180
+    down = tilted_down(10.0, 4.0)
+    boxes = [box_on_floor(-0.6, 3.0, [0.6, 0.8, 0.6], 0.3, down=down),
+             box_on_floor(0.7, 3.5, [0.8, 0.5, 0.5], -0.2, down=down)]
+    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=W, H=H)
+    rgb = render_lines(K, W, H, down, room_lines(seed=2))
+    on = LiftConfig(gravity={"vanishing": True})
+    res = lift_image(depth, K, anns, None, on, rgb=rgb)
+    assert res.gravity_source == "vanishing" and res.gravity_confidence > 0.5
+    assert np.degrees(np.arccos(np.clip(np.asarray(res.gravity) @ down, -1.0, 1.0))) < 0.5
+    assert res.floor_height == pytest.approx(1.3, abs=0.03) and len(res.objects) == 2
+    # a dataset gravity wins; switched off, or no image, or no lines in it: the floor-plane fit
+    assert lift_image(depth, K, anns, list(down), on, rgb=rgb).gravity_source == "dataset"
+    assert lift_image(depth, K, anns, None, LiftConfig(), rgb=rgb).gravity_source == "estimated"
+    assert lift_image(depth, K, anns, None, on).gravity_source == "estimated"
+    blank = np.full((H, W, 3), 128, dtype=np.uint8)
+    assert lift_image(depth, K, anns, None, on, rgb=blank).gravity_source == "estimated"
