@@ -65,7 +65,7 @@ CONTRACT: tuple[Boundary, ...] = (
         adds={
             "depth": "HxW float metres, the depth the lifter uses",
             "depth_source": "str, dataset | dataset-model (--depth-origin model) | the model id",
-            "intrinsics_source": "str, dataset | model | exif | prior",
+            "intrinsics_source": "str, dataset | model | exif | fov_prior (the lift stage: vanishing)",
             "depth_assumed_focal": "float or None, the focal length a model's metric depth assumes",
         },
         changes={"K": "set from the intrinsics policy when the dataset has none"},
@@ -96,6 +96,9 @@ CONTRACT: tuple[Boundary, ...] = (
         },
         changes={
             "gravity": "the down direction used (estimated when the dataset has none)",
+            "K": "the intrinsics the boxes were lifted with: the focal length from the image's vanishing points "
+                 "(model depth, gravity.focal_log_sd > 0), when they fix it",
+            "intrinsics_source": "vanishing when K was so refined",
             "annotations": "emptied: every annotation is now an object or a reject row",
             "depth": "with --keep-depth: {bytes: uint16 PNG in mm, path: None}; else dropped",
         },

@@ -55,7 +55,7 @@ OBJECTS_ROW: dict[str, tuple] = {
     "K": (_vec(9), "Camera intrinsics, row-major 3x3, 0-based pixel centres."),
     "depth_source": (Value("string"), "Depth backend: 'dataset' (sensor depth files), 'dataset-model' "
                      "(depth files from a depth model: --depth-origin model) or the model id."),
-    "intrinsics_source": (Value("string"), "Where K came from: dataset | model | exif | fov_prior."),
+    "intrinsics_source": (Value("string"), "Where K came from: dataset | model | exif | fov_prior | vanishing (model depth: the focal length refined from the image's vanishing points)."),
     "depth_assumed_focal": (Value("bool"), "True when the depth model's metric scale assumes a focal length not from the image."),
     "gravity": (_vec(3), "Unit down direction in the camera frame; null when unknown."),
     "gravity_source": (Value("string"), "dataset | vanishing (the image's vertical lines, model depth) | estimated (floor-plane fit) | camera (camera = unknown, camera frame used)."),

@@ -186,6 +186,11 @@ class GravityConfig:
     # no dataset gravity: the up direction from the image's vertical lines when they fix it (lift3d.lift.vanishing;
     # model depth: a distorted depth map tilts the floor plane, the lines are untouched), else the floor-plane fit
     vanishing: bool = False
+    # with vanishing: the given focal length's log error (a depth model's or a prior's intrinsics); > 0: the focal
+    # length from a horizontal vanishing point orthogonal to the vertical one, combined with the given one by their
+    # precisions (lift3d.lift.vanishing.focal_length); 0: the given intrinsics are trusted
+    focal_log_sd: float = 0.0
+    fov_prior_focal_log_sd: float = 0.25  # the same for intrinsics from the field-of-view prior (intrinsics_source)
 
 
 @dataclass

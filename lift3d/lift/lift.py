@@ -65,16 +65,19 @@ from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
 from lift3d.lift.soft_edges import edge_ramp_px
-from lift3d.lift.vanishing import vertical_direction
+from lift3d.lift.vanishing import vanishing_points
 
 
 def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: LiftConfig | None = None,
-               image_id=None, estimate: GravityEstimate | None = None, priors=lookup, rgb=None) -> LiftResult:
+               image_id=None, estimate: GravityEstimate | None = None, priors=lookup, rgb=None,
+               focal_log_sd: float | None = None) -> LiftResult:
     """Lift all annotations of one image. Never raises for a bad annotation: it becomes a reject.  ``estimate``:
     the image's gravity/floor estimate when an earlier step made it with this config's gravity settings (the
     segment stage, :func:`lift3d.lift.gravity.image_gravity`); else it is made here.  ``priors``: category -> size
     prior (default :func:`lift3d.lift.priors.lookup`; a dataset's synonyms: ``priors.synonym_lookup``).  ``rgb``: the
-    image, for the up direction from its vertical lines (``gravity.vanishing``, without a dataset gravity)."""
+    image, for the up direction from its vertical lines (``gravity.vanishing``, without a dataset gravity) and, with
+    ``focal_log_sd`` > 0 (default ``gravity.focal_log_sd``: the given focal length's log error), the focal length
+    from a horizontal vanishing point orthogonal to it; the intrinsics used are then ``LiftResult.K``."""
     cfg = config or LiftConfig()
     anns = list(annotations or [])
     res = LiftResult()
@@ -83,7 +86,11 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         return res
     depth = np.asarray(depth)
     cfg = soft_edge_erosion(depth, cfg, res)
-    ge, grid = vanishing_gravity(depth, Km, rgb, gravity, cfg)
+    fsd = cfg.gravity.focal_log_sd if focal_log_sd is None else focal_log_sd
+    ge, grid, Kv = vanishing_gravity(depth, Km, rgb, gravity, cfg, fsd)
+    if Kv is not None:
+        Km = Kv
+        res.K = [float(t) for t in Km.ravel()]
     if ge is None:
         ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
@@ -147,20 +154,23 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
                          min_confidence=cfg.gravity.min_confidence)
 
 
-def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig):
+def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0):
     """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal
-    grid) with ``gravity.vanishing``, an image and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do
-    not tilt it); (None, None) otherwise or when the lines do not fix it (the floor-plane fit is used)."""
+    grid, the intrinsics with the focal length from the vanishing points or None) with ``gravity.vanishing``, an image
+    and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it; the focal length only with
+    ``focal_log_sd`` > 0, the given one's log error); (None, None, None) otherwise or when the lines do not fix the
+    up direction (the floor-plane fit is used)."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
-        return None, None
+        return None, None, None
     try:
-        down, conf = vertical_direction(rgb, K)
+        down, conf, Kf, _ = vanishing_points(rgb, K, focal_log_sd)
         if down is None:
-            return None, None
+            return None, None, None
+        K = K if Kf is None else Kf
         grid = point_and_normal_grid(depth, K)
-        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid
+        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid, Kf
     except NUMERICAL:  # numerical failure: the floor-plane fit
-        return None, None
+        return None, None, None
 
 
 def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEstimate, grid,

@@ -36,6 +36,7 @@ class LiftResult:
     depth_scale_log_sigma: float = 0.0  # sd of log(true / used depth scale) after the correction (0: sensor depth)
     edge_ramp_px: float | None = None  # width of the depth map's edge ramps when measured (crop.soft_edges)
     depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
+    K: list | None = None  # row-major 3x3 intrinsics used when the lifter refined the given ones (focal length)
 
 
 class LiftReject(Exception):

@@ -62,9 +62,13 @@ class LiftStage(Stage):
         g = self.config.gravity
         # the segment stage's estimate of this image's gravity and floor, when made with the same settings
         est = GravityEstimate.from_record(stored, g.estimate, g.min_confidence)
+        fsd = g.fov_prior_focal_log_sd if g.focal_log_sd > 0 and record.get("intrinsics_source") == "fov_prior" \
+            else g.focal_log_sd
         res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
                          image_id=record["image_id"], estimate=est, priors=self._priors or lookup,
-                         rgb=record.get("rgb"))
+                         rgb=record.get("rgb"), focal_log_sd=fsd)
+        if res.K is not None:  # the focal length from the image's vanishing points: what the boxes were lifted with
+            record["K"], record["intrinsics_source"] = res.K, "vanishing"
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
         for o in res.objects:
             a = by_id.get(o["annotation_id"], {})

@@ -11,14 +11,14 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.gravity import floor_height
-from lift3d.lift.vanishing import vertical_direction
+from lift3d.lift.vanishing import vanishing_points, vertical_direction
 from lift_scenes import box_on_floor, raycast
 
 
 def tilted_down(pitch_deg: float, roll_deg: float) -> np.ndarray:
     """Gravity in the camera frame of a camera pitched down by ``pitch_deg`` and rolled by ``roll_deg``."""
     p, r = np.radians(pitch_deg), np.radians(roll_deg)
-    d = np.array([0.0, np.cos(p), -np.sin(p)])  # pitched down: gravity leans towards the viewer
+    d = np.array([0.0, np.cos(p), np.sin(p)])  # pitched down: gravity leans away from the viewer
     c, s = np.cos(r), np.sin(r)
     return np.array([c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]])
 
@@ -121,3 +121,71 @@ def test_lift_image_takes_the_up_direction_from_the_image_without_a_dataset_grav
     assert lift_image(depth, K, anns, None, on).gravity_source == "estimated"
     blank = np.full((H, W, 3), 128, dtype=np.uint8)
     assert lift_image(depth, K, anns, None, on, rgb=blank).gravity_source == "estimated"
+
+
+def floor_boards(n=9, z0=2.0, z1=7.0, yaw_deg=25.0, cam_h=1.3):
+    """Parallel lines on the floor (boards), turned by ``yaw_deg`` from the camera's forward axis: a horizontal
+    family with a finite vanishing point."""
+    c, s = np.cos(np.radians(yaw_deg)), np.sin(np.radians(yaw_deg))
+    segs = []
+    for x in np.linspace(-2.5, 2.5, n):
+        p0 = np.array([x, cam_h, z0])
+        segs.append((p0, p0 + (z1 - z0) * np.array([s, 0.0, c])))
+    return segs
+
+
+@pytest.mark.parametrize("pitch,roll,given", [(15.0, 3.0, 1.08), (25.0, -4.0, 0.93), (10.0, 0.0, 1.0)])
+def test_the_focal_length_from_a_horizontal_family_orthogonal_to_the_vertical(pitch, roll, given):
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(pitch, roll)
+    img = render_lines(K, W, H, down, room_lines(seed=3) + floor_boards())
+    Kg = K.copy()
+    Kg[0, 0] *= given
+    Kg[1, 1] *= given  # a model's focal length, off by 7-8 %
+    d, conf, K2, sd = vanishing_points(img, Kg, 0.08)
+    assert K2 is not None and 0 < sd < 0.08  # surer than the given focal length
+    err = abs(np.log(K2[0, 0] / K[0, 0]))  # within its stated spread, and inside the given focal's 7-8 %
+    assert err < 2.0 * sd and err < 0.04 and K2[1, 1] == pytest.approx(K2[0, 0] * K[1, 1] / K[0, 0])
+    assert np.array_equal(K2[:, 2], Kg[:, 2])  # the principal point as given
+    assert np.degrees(np.arccos(np.clip(d @ down, -1.0, 1.0))) < 1.2  # the up direction under the found focal
+    # the given focal length trusted: nothing refined, the same up direction as vertical_direction's
+    d0, _, K0, sd0 = vanishing_points(img, Kg, 0.0)
+    assert K0 is None and sd0 is None and np.allclose(d0, vertical_direction(img, Kg)[0])
+
+
+def test_no_focal_length_without_a_horizontal_family_or_far_from_the_given_one():
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(15.0, 2.0)
+    img = render_lines(K, W, H, down, room_lines(seed=4))  # vertical lines and two single distractors only
+    d, _, K2, sd = vanishing_points(img, K, 0.08)
+    assert d is not None and K2 is None and sd is None
+    boards = render_lines(K, W, H, down, room_lines(seed=4) + floor_boards())
+    Kg = K.copy()
+    Kg[0, 0] *= 1.6
+    Kg[1, 1] *= 1.6  # 60 % off: beyond focal_gate sds of an 8 % prior, not a horizontal family at this focal length
+    assert vanishing_points(boards, Kg, 0.08)[2] is None
+    assert vanishing_points(boards, Kg, 0.5)[2] is not None  # a wide prior (intrinsics from a field-of-view guess)
+
+
+def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
+    from lift3d.lift.stage import LiftStage
+
+    W, H = 480, 360
+    down = tilted_down(15.0, 2.0)
+    boxes = [box_on_floor(-0.6, 3.0, [0.6, 0.8, 0.6], 0.3, down=down),
+             box_on_floor(0.7, 3.5, [0.8, 0.5, 0.5], -0.2, down=down)]
+    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=W, H=H)
+    rgb = render_lines(K, W, H, down, room_lines(seed=5) + floor_boards())
+    Kg = K.copy()
+    Kg[0, 0] *= 1.08
+    Kg[1, 1] *= 1.08
+    cfg = LiftConfig(gravity={"vanishing": True, "focal_log_sd": 0.08})
+    res = lift_image(depth, Kg, anns, None, cfg, rgb=rgb)
+    assert res.K is not None and abs(np.log(res.K[0] / K[0, 0])) < 0.04 and len(res.objects) == 2
+    assert lift_image(depth, Kg, anns, None, LiftConfig(gravity={"vanishing": True}), rgb=rgb).K is None
+    rec = {"image_id": 1, "depth": depth, "K": Kg.ravel().tolist(), "annotations": anns, "gravity": None,
+           "rgb": rgb, "intrinsics_source": "model"}
+    out = LiftStage(cfg).process_record(rec)
+    assert out["intrinsics_source"] == "vanishing" and out["K"] == res.K and "rgb" not in out
