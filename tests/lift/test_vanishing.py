@@ -103,13 +103,19 @@ def test_floor_level_with_the_scene_below_it_is_not_the_floor():
     assert floor_height(depth, K, down) == pytest.approx(1.3, abs=0.03)  # the floor seen: found as before
 
 
-def test_lift_image_takes_the_up_direction_from_the_image_without_a_dataset_gravity(scene):
-    W, H = 240, 180
-    down = tilted_down(10.0, 4.0)
+def two_boxes_under_lines(scene, W, H, pitch, roll, lines):
+    """Two boxes on the floor of a tilted camera, ray-cast (depth, K, annotations), the down direction, and an image
+    of ``lines`` (gravity-frame segments) under the same camera."""
+    down = tilted_down(pitch, roll)
     boxes = [box_on_floor(-0.6, 3.0, [0.6, 0.8, 0.6], 0.3, down=down),
              box_on_floor(0.7, 3.5, [0.8, 0.5, 0.5], -0.2, down=down)]
     depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=W, H=H)
-    rgb = render_lines(K, W, H, down, room_lines(seed=2))
+    return depth, K, anns, down, render_lines(K, W, H, down, lines)
+
+
+def test_lift_image_takes_the_up_direction_from_the_image_without_a_dataset_gravity(scene):
+    W, H = 240, 180
+    depth, K, anns, down, rgb = two_boxes_under_lines(scene, W, H, 10.0, 4.0, room_lines(seed=2))
     on = LiftConfig(gravity={"vanishing": True})
     res = lift_image(depth, K, anns, None, on, rgb=rgb)
     assert res.gravity_source == "vanishing" and res.gravity_confidence > 0.5
@@ -172,12 +178,7 @@ def test_no_focal_length_without_a_horizontal_family_or_far_from_the_given_one()
 def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
     from lift3d.lift.stage import LiftStage
 
-    W, H = 480, 360
-    down = tilted_down(15.0, 2.0)
-    boxes = [box_on_floor(-0.6, 3.0, [0.6, 0.8, 0.6], 0.3, down=down),
-             box_on_floor(0.7, 3.5, [0.8, 0.5, 0.5], -0.2, down=down)]
-    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=W, H=H)
-    rgb = render_lines(K, W, H, down, room_lines(seed=5) + floor_boards())
+    depth, K, anns, down, rgb = two_boxes_under_lines(scene, 480, 360, 15.0, 2.0, room_lines(seed=5) + floor_boards())
     Kg = K.copy()
     Kg[0, 0] *= 1.08
     Kg[1, 1] *= 1.08
@@ -185,6 +186,9 @@ def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
     res = lift_image(depth, Kg, anns, None, cfg, rgb=rgb)
     assert res.K is not None and abs(np.log(res.K[0] / K[0, 0])) < 0.04 and len(res.objects) == 2
     assert lift_image(depth, Kg, anns, None, LiftConfig(gravity={"vanishing": True}), rgb=rgb).K is None
+    # a dataset gravity (a capture device's IMU, whose intrinsics are calibrated): nothing is refined
+    withg = lift_image(depth, Kg, anns, list(down), cfg, rgb=rgb)
+    assert withg.gravity_source == "dataset" and withg.K is None
     rec = {"image_id": 1, "depth": depth, "K": Kg.ravel().tolist(), "annotations": anns, "gravity": None,
            "rgb": rgb, "intrinsics_source": "model"}
     out = LiftStage(cfg).process_record(rec)
