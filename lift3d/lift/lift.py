@@ -87,10 +87,12 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     depth = np.asarray(depth)
     cfg = soft_edge_erosion(depth, cfg, res)
     fsd = cfg.gravity.focal_log_sd if focal_log_sd is None else focal_log_sd
-    ge, grid, Kv = vanishing_gravity(depth, Km, rgb, gravity, cfg, fsd)
+    ge, grid, Kv, ksd = vanishing_gravity(depth, Km, rgb, gravity, cfg, fsd)
     if Kv is not None:
         Km = Kv
-        res.K = [float(t) for t in Km.ravel()]
+        res.K, res.focal_log_sigma = [float(t) for t in Km.ravel()], ksd
+        if cfg.scale.shared_std > ksd:  # the error every scale cue shares is now the refined focal length's
+            cfg = LiftConfig(**{**vars(cfg), "scale": replace(cfg.scale, shared_std=ksd)})
     if ge is None:
         ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
@@ -156,21 +158,21 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
 
 def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0):
     """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal
-    grid, the intrinsics with the focal length from the vanishing points or None) with ``gravity.vanishing``, an image
+    grid, the intrinsics with the focal length from the vanishing points or None, its log sd or None) with ``gravity.vanishing``, an image
     and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it; the focal length only with
-    ``focal_log_sd`` > 0, the given one's log error); (None, None, None) otherwise or when the lines do not fix the
+    ``focal_log_sd`` > 0, the given one's log error); (None, None, None, None) otherwise or when the lines do not fix the
     up direction (the floor-plane fit is used)."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
-        return None, None, None
+        return None, None, None, None
     try:
-        down, conf, Kf, _ = vanishing_points(rgb, K, focal_log_sd)
+        down, conf, Kf, ksd = vanishing_points(rgb, K, focal_log_sd)
         if down is None:
-            return None, None, None
+            return None, None, None, None
         K = K if Kf is None else Kf
         grid = point_and_normal_grid(depth, K)
-        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid, Kf
+        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid, Kf, ksd
     except NUMERICAL:  # numerical failure: the floor-plane fit
-        return None, None, None
+        return None, None, None, None
 
 
 def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEstimate, grid,

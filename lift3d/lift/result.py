@@ -37,6 +37,7 @@ class LiftResult:
     edge_ramp_px: float | None = None  # width of the depth map's edge ramps when measured (crop.soft_edges)
     depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
     K: list | None = None  # row-major 3x3 intrinsics used when the lifter refined the given ones (focal length)
+    focal_log_sigma: float | None = None  # sd of the log of that refined focal length (None: not refined)
 
 
 class LiftReject(Exception):

@@ -94,7 +94,8 @@ class QAConfig:
     box_min_iou: float = 0.25
     box_iou_log_spread: float = 0.6
     box_min_p_model: float = 0.8
-    focal_log_sigma: float = 0.08  # sd of ln(focal used / true focal) for model depth (predicted intrinsics)
+    focal_log_sigma: float = 0.08  # sd of ln(focal used / true focal) for model depth (predicted intrinsics), where
+    # the lifter did not refine the focal length (else its record field focal_log_sigma, from the vanishing points)
     range_log_sigma: float = 0.08  # rms of (range exponent - 1): model depth compresses / stretches its range
     # the lifter's own log error of an extent on exact-scale depth, times the object's sigma multiplier (quality,
     # flags): rms 0.03-0.08 for heights and lengths on the sensor-like scratch scenes (seed 5000), 0.14 for outdoor

@@ -143,7 +143,10 @@ class Scene:
         self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
         self._box_p_answer = None
         # model depth: the image's share of a numeric answer's log variance (QAConfig.numeric_min_p)
-        self.img_var = self.scale_sigma ** 2 + cfg.focal_log_sigma ** 2 if self.scale_sigma > 0 else 0.0
+        fs = image.get("focal_log_sigma")  # the lifter's refined focal length (vanishing points), else the config's
+        self.focal_sigma = float(fs) if fs is not None and math.isfinite(float(fs)) and float(fs) >= 0 \
+            else cfg.focal_log_sigma
+        self.img_var = self.scale_sigma ** 2 + self.focal_sigma ** 2 if self.scale_sigma > 0 else 0.0
         ramp = image.get("edge_ramp_px")
         self.edge_ramp = float(ramp) if ramp is not None and math.isfinite(float(ramp)) else cfg.edge_ramp_px
         if n == 0:
@@ -451,12 +454,12 @@ class Scene:
         var = self.scale_sigma ** 2 + self.range_var[i]
         if q == "d":
             share = c[2] * c[2] / (c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
-            return var + share * cfg.focal_log_sigma ** 2 + (self.pos_sig[i] / v) ** 2
+            return var + share * self.focal_sigma ** 2 + (self.pos_sig[i] / v) ** 2
         if q == "h":
             k = 1
         else:  # the box axis (0 or 2) whose extent is the width (the smaller) or the length (the larger)
             k = 0 if (dims[0] <= dims[2]) == (q == "w") else 2
-        var += R[6 + k] ** 2 * cfg.focal_log_sigma ** 2 + (cfg.size_log_sigma * self.mult[i]) ** 2
+        var += R[6 + k] ** 2 * self.focal_sigma ** 2 + (cfg.size_log_sigma * self.mult[i]) ** 2
         if q != "h":  # a horizontal extent: the soft edge's ramp, in metres at the object's depth, against it
             e = cfg.edge_gain * self.edge_ramp * c[2] / (self.K[0] * v)
             var += e * e
@@ -470,7 +473,7 @@ class Scene:
         dx, dy, dz = delta
         n2 = dx * dx + dy * dy + dz * dz
         share = (dx * ez[0] + dy * ez[1] + dz * ez[2]) ** 2 / n2
-        return (self.scale_sigma ** 2 + share * self.cfg.focal_log_sigma ** 2 + max(rv[a], rv[b])
+        return (self.scale_sigma ** 2 + share * self.focal_sigma ** 2 + max(rv[a], rv[b])
                 + (self.ps2[a] + self.ps2[b]) / n2)
 
     def numeric_true_p(self, var: float) -> float:
