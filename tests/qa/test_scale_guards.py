@@ -117,6 +117,15 @@ def test_variance_terms():
     assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(0.1 ** 2 + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / 0.64)
     # an image that states its ramp width uses it
     assert Scene({**img, "edge_ramp_px": 2.0}, objs, cfg, random.Random(0)).edge_ramp == 2.0
+    # an image whose focal length the lifter refined (vanishing points) states that focal length's log sd: it
+    # replaces the config's in every focal term; None or missing: the config's
+    S2 = Scene({**img, "focal_log_sigma": 0.02}, objs, cfg, random.Random(0))
+    assert S2.focal_sigma == 0.02 and S2.img_var == pytest.approx(0.1 ** 2 + 0.02 ** 2)
+    assert S2.metric1_var(0, "d", v) == pytest.approx(want - share * (0.08 ** 2 - 0.02 ** 2))
+    assert S2.metric1_var(0, "l", l) == pytest.approx(0.1 ** 2 + 0.02 ** 2 + S.range_var[0] + own + edge_l ** 2)
+    less = (0.08 ** 2 - 0.02 ** 2) * dz ** 2 / (dx * dx + dz * dz)
+    assert S2.metric2_var(0, 1, (dx, dy, dz)) == pytest.approx(want2 - less)
+    assert Scene({**img, "focal_log_sigma": None}, objs, cfg, random.Random(0)).focal_sigma == 0.08
 
 
 def test_range_bend_of_lateral_comparisons():
