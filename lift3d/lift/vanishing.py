@@ -31,8 +31,9 @@ The estimate and the given focal length are combined by their precisions; one be
 of the given one is dropped.  Synthetic indoor scenes with the monocular preset's 8 % focal error: used on 23 of 30
 and 27 of 29 images, mean |log error| 0.070 -> 0.039 and 0.041 -> 0.013, the up direction's median error
 0.69 -> 0.36 and 0.56 -> 0.21 degrees; outdoor street scenes have too few horizontal lines (never used).  On the
-seven real frames in ``../shared/data`` it is used once (SUN RGB-D frame 4: 530 px true; given 530 / 583 / 477 ->
-542 / 582 / 492).
+seven real frames in ``../shared/data`` it is used on two (SUN RGB-D frames 3 and 4, 530 px true; given 530 / 582 /
+477 -> 534 / 588 / 486 and 542 / 582 / 491, stated sd 0.07-0.08): real horizontal points are weak, and the honest
+spread keeps the change within a few per cent.
 """
 
 from __future__ import annotations
