@@ -194,3 +194,27 @@ def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
     out = LiftStage(cfg).process_record(rec)
     assert out["intrinsics_source"] == "vanishing" and out["K"] == res.K and "rgb" not in out
     assert 0 < out["focal_log_sigma"] == res.focal_log_sigma < 0.08  # for the QA guards
+
+
+def test_a_refined_focal_length_narrows_the_scale_uncertainty(scene):
+    """The scale's cues all share the focal length's error (``scale.shared_std``); refined from the lines, that
+    error is the refined focal length's sd, so the image's scale sd shrinks."""
+    from lift3d.build import MODEL_DEPTH_LIFT
+
+    down = tilted_down(15.0, 2.0)
+    boxes = [box_on_floor(-0.7, 3.0, [0.5, 0.9, 0.55], 0.3, down=down),
+             box_on_floor(0.8, 3.6, [1.4, 0.75, 0.8], -0.2, down=down)]
+    W, H = 480, 360
+    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=W, H=H, categories={0: "chair", 1: "table"})
+    rgb = render_lines(K, W, H, down, room_lines(seed=5) + floor_boards())
+    refined = lift_image(depth, K, anns, None, LiftConfig(**MODEL_DEPTH_LIFT), rgb=rgb)
+    assert refined.focal_log_sigma is not None and 0 < refined.focal_log_sigma < 0.08
+    # the same intrinsics given outright (nothing refined): with the shared 0.08 the scale is less sure; with the
+    # refined sd as the shared error it is exactly as sure
+    K2 = np.asarray(refined.K).reshape(3, 3)
+    off = LiftConfig(**MODEL_DEPTH_LIFT).update({"focal_log_sd": 0.0})
+    given = lift_image(depth, K2, anns, None, off, rgb=rgb)
+    assert given.K is None and given.focal_log_sigma is None
+    assert 0 < refined.depth_scale_log_sigma < given.depth_scale_log_sigma
+    same = lift_image(depth, K2, anns, None, off.update({"scale_shared_std": refined.focal_log_sigma}), rgb=rgb)
+    assert refined.depth_scale_log_sigma == pytest.approx(same.depth_scale_log_sigma, rel=1e-6)
