@@ -70,6 +70,9 @@ class VanishingConfig:
     edge_noise_px: float = 0.25  # sd of an edge's position across it (strided px): a segment's direction error
     direction_floor_deg: float = 0.1  # direction error no segment goes below (lens distortion, aliasing)
     focal_gate: float = 3.0  # an estimate further than this many combined sds from the given focal is not used
+    # a camera within this of level puts the vertical point so far off the image that it cannot fix the focal length
+    # (c1 below; a 0.3 degree error of the up direction moves s by ~5 % at 3 degrees): not searched, to save the time
+    focal_min_pitch_deg: float = 3.0
 
 
 def image_gradients(rgb: np.ndarray, cfg: VanishingConfig = VanishingConfig()):
@@ -338,7 +341,7 @@ def vanishing_points(rgb, K, focal_log_sd: float = 0.0, cfg: VanishingConfig = V
     if found is None:
         return None, 0.0, None, None
     down, conf, vertical = found
-    if focal_log_sd > 0:
+    if focal_log_sd > 0 and abs(down[2]) >= np.sin(np.radians(cfg.focal_min_pitch_deg)):
         focal = focal_length(rgb, K, down, focal_log_sd, cfg, segments=_all_segments(grads, cfg), vertical=vertical)
         if focal is not None:
             return focal[1], conf, focal[0], focal[2]
