@@ -173,6 +173,10 @@ def test_no_focal_length_without_a_horizontal_family_or_far_from_the_given_one()
     Kg[1, 1] *= 1.6  # 60 % off: beyond focal_gate sds of an 8 % prior, not a horizontal family at this focal length
     assert vanishing_points(boards, Kg, 0.08)[2] is None
     assert vanishing_points(boards, Kg, 0.5)[2] is not None  # a wide prior (intrinsics from a field-of-view guess)
+    level = tilted_down(1.5, 2.0)  # a level camera: its vertical point is far off the image and fixes no focal length
+    flat = render_lines(K, W, H, level, room_lines(seed=4) + floor_boards())
+    d, _, K2, _ = vanishing_points(flat, K, 0.08)
+    assert d is not None and K2 is None
 
 
 def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
