@@ -166,22 +166,23 @@ def _all_segments(grads, cfg: VanishingConfig):
     return _lines(vv, uu, comp + 1, m, st, cfg)
 
 
-def _planes(centres: np.ndarray, dirs: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Unit normals of the planes through the camera centre and each image line (centre, direction)."""
+def _planes(p: np.ndarray, q: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Unit normals of the planes through the camera centre and the image lines through the pixel points ``p``
+    (M, 2) and ``q`` (..., M, 2; leading axes, e.g. resamples, broadcast over ``p``): equally, the lines in ``K``'s
+    normalised coordinates."""
     Ki = np.linalg.inv(K)
-    one = np.ones(len(centres))
-    p = np.stack([centres[:, 0], centres[:, 1], one], axis=1) @ Ki.T
-    q = np.stack([centres[:, 0] + dirs[:, 0], centres[:, 1] + dirs[:, 1], one], axis=1) @ Ki.T
-    n = np.cross(p, q)
-    return n / np.maximum(np.linalg.norm(n, axis=1), 1e-12)[:, None]
+    ph = np.stack([p[:, 0], p[:, 1], np.ones(len(p))], axis=1) @ Ki.T
+    qh = np.stack([q[..., 0], q[..., 1], np.ones(q.shape[:-1])], axis=-1) @ Ki.T
+    n = np.cross(np.broadcast_to(ph, qh.shape), qh)
+    return n / np.maximum(np.linalg.norm(n, axis=-1), 1e-12)[..., None]
 
 
-def vertical_direction(rgb, K, cfg: VanishingConfig = VanishingConfig(), grads=None):
+def vertical_direction(rgb, K, cfg: VanishingConfig = VanishingConfig()):
     """(unit down vector in the camera frame, confidence 0..1), or (None, 0.0) when the image's vertical lines do not
-    fix it.  ``rgb``: (H, W, 3) or (H, W) image; ``K``: its 3x3 intrinsics; ``grads``: :func:`image_gradients`."""
+    fix it.  ``rgb``: (H, W, 3) or (H, W) image; ``K``: its 3x3 intrinsics."""
     if rgb is None or np.ndim(rgb) < 2:
         return None, 0.0
-    found = _vertical(grads if grads is not None else image_gradients(rgb, cfg), K, np.shape(rgb)[1], cfg)
+    found = _vertical(image_gradients(rgb, cfg), K, np.shape(rgb)[1], cfg)
     return (None, 0.0) if found is None else found[:2]
 
 
@@ -193,7 +194,7 @@ def _vertical(grads, K, W: int, cfg: VanishingConfig):
     centres, dirs, length = _segments(grads, cfg)
     if len(length) < cfg.min_segments:
         return None
-    n, cols, w = _planes(centres, dirs, K), centres[:, 0], length
+    n, cols, w = _planes(centres, centres + dirs, K), centres[:, 0], length
     rng = np.random.default_rng(cfg.seed)
     i = rng.choice(len(n), size=(cfg.hypotheses, 2), p=w / w.sum())
     d = np.cross(n[i[:, 0]], n[i[:, 1]])
@@ -257,7 +258,6 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     d = np.asarray(down, dtype=np.float64)
     if prior_log_sd <= 0 or d[2] == 0:
         return None
-    Ki = np.linalg.inv(K)
     C, D, w = segments if segments is not None else _all_segments(image_gradients(rgb, cfg), cfg)
     tol = np.sin(np.radians(cfg.focal_angle_tol_deg))
     v1 = K @ d
@@ -265,9 +265,7 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     C, D, w = C[off], D[off], w[off]
     if len(w) < cfg.focal_min_segments:
         return None
-    one = np.ones(len(w))
-    lines = np.cross(np.column_stack([C, one]) @ Ki.T, np.column_stack([C + D, one]) @ Ki.T)  # K's normalised coords
-    lines /= np.maximum(np.linalg.norm(lines, axis=1), 1e-12)[:, None]
+    lines = _planes(C, C + D, K)  # the segments' lines in K's normalised coordinates
     rng = np.random.default_rng(cfg.seed)
     i = rng.choice(len(w), size=(cfg.hypotheses, 2), p=w / w.sum())
     V = np.cross(lines[i[:, 0]], lines[i[:, 1]])
@@ -302,12 +300,9 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
         sd = np.hypot(np.sqrt(12.0) * cfg.edge_noise_px / ln, np.radians(cfg.direction_floor_deg))
         a = rng.normal(0.0, 1.0, (B, len(ln))) * sd
         ca, sa = np.cos(a), np.sin(a)
-        q = np.stack([c[None, :, 0] + ca * dd[:, 0] - sa * dd[:, 1], c[None, :, 1] + sa * dd[:, 0] + ca * dd[:, 1],
-                      np.ones_like(a)], axis=-1) @ Ki.T
-        p = np.column_stack([c, np.ones(len(ln))]) @ Ki.T
-        lb = np.cross(np.broadcast_to(p, q.shape), q)
-        lb /= np.maximum(np.linalg.norm(lb, axis=-1), 1e-12)[..., None]
-        return lb, ln[None, :] * rng.poisson(1.0, (B, len(ln)))
+        q = np.stack([c[None, :, 0] + ca * dd[:, 0] - sa * dd[:, 1], c[None, :, 1] + sa * dd[:, 0] + ca * dd[:, 1]],
+                     axis=-1)
+        return _planes(c, q, K), ln[None, :] * rng.poisson(1.0, (B, len(ln)))
 
     def points(lb, wb):  # (B, 3): each resample's least-squares point (the smallest eigenvector)
         return np.linalg.eigh(np.einsum("bmi,bm,bmj->bij", lb, wb, lb))[1][:, :, 0]
