@@ -170,12 +170,16 @@ def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
     return fh
 
 
-def below_share(points: np.ndarray, down: np.ndarray, level: float) -> float:
+def below_share(points: np.ndarray, down: np.ndarray, level):
     """Share of the points (N, 3) clearly below the level ``level`` along ``down``: by more than 8 cm or 4 % of
-    their depth (the noise of a floor's points grows with the distance)."""
+    their depth (the noise of a floor's points grows with the distance).  ``down`` (3,) and a level: a float;
+    ``down`` (k, 3) and ``level`` (k,): the share for each of the k planes."""
+    margin = np.maximum(0.08, 0.04 * points[:, 2])
+    if np.ndim(down) == 2:
+        return ((points @ down.T - level[None, :]) > margin[:, None]).mean(axis=0)
     if len(points) == 0:
         return 0.0
-    return float(np.mean(points @ down - level > np.maximum(0.08, 0.04 * points[:, 2])))
+    return float(np.mean(points @ down - level > margin))
 
 
 def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=None, seed: int = 0,
@@ -205,12 +209,11 @@ def estimate_gravity(depth: np.ndarray, K: np.ndarray, exclude_boxes=(), grid=No
     # for the hypotheses the choice below reads (the best-supported plausible one, then those with at least half
     # its support), which gives the same choice as computing it for all
     below = np.full(len(nrm), np.nan)
-    beyond = np.maximum(0.08, 0.04 * allp[:, 2:3])
 
     def plausible(idx: np.ndarray) -> np.ndarray:
         todo = idx[np.isnan(below[idx])]
         if len(todo):
-            below[todo] = ((allp @ nrm[todo].T - d[None, todo]) > beyond).mean(axis=0)
+            below[todo] = below_share(allp, nrm[todo], d[todo])
         return below[idx] < MAX_BELOW_FLOOR_SHARE
 
     in_range = np.nonzero((d > 0.2) & (d < 20.0))[0]
