@@ -297,6 +297,10 @@ class LiftConfig:
         """A config from a dict of section dicts and/or flat keys (e.g. ``BuildConfig.lift``)."""
         return cls(**dict(options or {}))
 
+    def replaced(self, **sections) -> LiftConfig:
+        """A copy with the given sections (section dataclasses) in place of this one's; this one is unchanged."""
+        return LiftConfig(**{**vars(self), **sections})
+
     def update(self, options: Mapping) -> LiftConfig:
         """Apply section dicts / section dataclasses / flat keys, in order; returns self."""
         for key, value in options.items():

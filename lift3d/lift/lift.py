@@ -92,7 +92,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
         Km = Kv
         res.K, res.focal_log_sigma = [float(t) for t in Km.ravel()], ksd
         if cfg.scale.shared_std > ksd:  # the error every scale cue shares is now the refined focal length's
-            cfg = LiftConfig(**{**vars(cfg), "scale": replace(cfg.scale, shared_std=ksd)})
+            cfg = cfg.replaced(scale=replace(cfg.scale, shared_std=ksd))
     if ge is None:
         ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
@@ -132,7 +132,7 @@ def soft_edge_erosion(depth: np.ndarray, cfg: LiftConfig, res: LiftResult) -> Li
     res.edge_ramp_px = ramp = edge_ramp_px(depth)
     erode = max(cfg.crop.mask_erode_px, int(np.ceil(0.5 * ramp - 1e-9)))
     crop = replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)
-    return cfg if crop == cfg.crop else LiftConfig(**{**vars(cfg), "crop": crop})
+    return cfg if crop == cfg.crop else cfg.replaced(crop=crop)
 
 
 def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:

@@ -53,3 +53,11 @@ def test_flat_switches_named_like_their_section_keep_their_truth_value():
     assert LiftConfig().amodal and not LiftConfig(amodal=False).amodal
     with pytest.raises(AttributeError, match="section"):
         LiftConfig().scale_from_priors = True  # would be silently ignored otherwise
+
+
+def test_replaced_copies_with_new_sections():
+    cfg = LiftConfig(scale={"from_priors": True})
+    crop = dataclasses.replace(cfg.crop, mask_erode_px=3)
+    new = cfg.replaced(crop=crop)
+    assert new.crop.mask_erode_px == 3 and new.scale == cfg.scale and new is not cfg
+    assert cfg.crop == LiftConfig(scale={"from_priors": True}).crop  # the original is unchanged
