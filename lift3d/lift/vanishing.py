@@ -76,8 +76,9 @@ class VanishingConfig:
 
 
 def image_gradients(rgb: np.ndarray, cfg: VanishingConfig = VanishingConfig()):
-    """(stride, gx, gy) of the image strided to at most ``max_side`` pixels per side: Sobel (/8) on the interior of
-    the channels' mean, float32 (gx, gy are (h - 2, w - 2)); computed once for both vanishing points."""
+    """(stride, gx, gy, vv, uu) of the image strided to at most ``max_side`` pixels per side: Sobel (/8) on the
+    interior of the channels' mean, float32 (gx, gy are (h - 2, w - 2)), and the rows and columns (row-major order)
+    of the edge pixels, whose gradient exceeds ``min_grad``; computed once for both vanishing points."""
     img = np.asarray(rgb)
     st = max(1, int(np.ceil(max(img.shape[:2]) / cfg.max_side)))
     img = img[::st, ::st]
@@ -95,7 +96,8 @@ def image_gradients(rgb: np.ndarray, cfg: VanishingConfig = VanishingConfig()):
     gy = (sm_h[2:] - sm_h[:-2]).astype(np.float32)
     gx *= unit
     gy *= unit
-    return st, gx, gy
+    vv, uu = np.divmod(np.flatnonzero(gx * gx + gy * gy > cfg.min_grad ** 2), gx.shape[1])  # (np.nonzero's, faster)
+    return st, gx, gy, vv, uu
 
 
 def _lines(vv: np.ndarray, uu: np.ndarray, L: np.ndarray, m: int, st: int, cfg: VanishingConfig):
@@ -124,13 +126,14 @@ def _segments(grads, cfg: VanishingConfig):
     """Near-vertical straight edge segments of the image: (centres (M, 2) and unit directions (M, 2) in full-image
     pixels (u, v), lengths (M,) in strided pixels).  Edge pixels: gradient above ``min_grad`` and within
     ``max_tilt_deg`` of horizontal (the edge near vertical); segments: their 8-connected components."""
-    st, gx, gy = grads
-    edge = ((gx * gx + gy * gy > cfg.min_grad ** 2)
-            & (np.abs(gy) < np.abs(gx) * np.float32(np.tan(np.radians(cfg.max_tilt_deg)))))
+    st, gx, gy, vv, uu = grads
+    near = np.abs(gy[vv, uu]) < np.abs(gx[vv, uu]) * np.float32(np.tan(np.radians(cfg.max_tilt_deg)))
+    vv, uu = vv[near], uu[near]
+    edge = np.zeros(gx.shape, dtype=bool)
+    edge[vv, uu] = True
     lab, m = ndimage.label(edge, structure=np.ones((3, 3), dtype=bool))
     if m == 0:
         return np.empty((0, 2)), np.empty((0, 2)), np.empty(0)
-    vv, uu = np.nonzero(lab)
     c, d, ln = _lines(vv, uu, lab[vv, uu], m, st, cfg)
     keep = np.abs(d[:, 1]) > np.cos(np.radians(cfg.max_tilt_deg))
     return c[keep], d[keep], ln[keep]
@@ -141,24 +144,23 @@ def _all_segments(grads, cfg: VanishingConfig):
     pixels joined to those of their 8 neighbours whose gradient direction is in the same or the next of
     ``direction_bins`` bins per half turn (an edge's direction drifts by a bin along it; parallel lines crossed by
     others at a larger angle, as floor boards, stay apart; so do the two sides of a thin dark or bright line)."""
-    st, gx, gy = grads
-    edge = gx * gx + gy * gy > cfg.min_grad ** 2
-    vv, uu = np.nonzero(edge)
+    st, gx, gy, vv, uu = grads
     n = len(vv)
     if n == 0:
         return np.empty((0, 2)), np.empty((0, 2)), np.empty(0)
-    h, w = edge.shape
-    index = np.full((h + 2, w + 2), -1, dtype=np.int32)  # padded by one: a neighbour off the grid is -1
-    index[vv + 1, uu + 1] = np.arange(n, dtype=np.int32)
+    h, w = gx.shape
+    wp = w + 2  # the grid padded by one pixel all round, flattened: a neighbour off the grid reads index -1
+    flat = (vv + 1) * wp + (uu + 1)
+    index = np.full((h + 2) * wp, -1, dtype=np.int32)
+    index[flat] = np.arange(n, dtype=np.int32)
     nb = 2 * cfg.direction_bins  # over the full turn: the two sides of a thin line (opposite gradients) stay apart
     b = (np.mod(np.arctan2(gy[vv, uu], gx[vv, uu]), 2.0 * np.pi) * (nb / (2.0 * np.pi))).astype(np.int32) % nb
     src, dst = [], []
-    for dv, du in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbour pair once
-        j = index[vv + 1 + dv, uu + 1 + du]
-        ok = j >= 0
-        near = np.zeros(n, dtype=bool)
-        near[ok] = np.isin((b[j[ok]] - b[ok]) % nb, (0, 1, nb - 1))
-        src.append(np.nonzero(near)[0])
+    for off in (1, wp - 1, wp, wp + 1):  # each neighbour pair once: right, down-left, down, down-right
+        j = index[flat + off]
+        d = (b[j] - b) % nb  # (j = -1 reads the last bin: masked below)
+        near = ((d <= 1) | (d == nb - 1)) & (j >= 0)
+        src.append(np.flatnonzero(near))
         dst.append(j[near])
     src, dst = np.concatenate(src), np.concatenate(dst)
     graph = sparse.coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
