@@ -10,6 +10,7 @@ from lift3d.geometry.camera import project
 from lift3d.lift.boxgeom import box_corners_cam, outward
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import valid_depths
+from lift3d.lift.quantiles import percentile
 
 
 MIN_PIXELS = 10  # valid pixels a depth test beside (hidden_sides) or inside (occluded_slab) the box needs
@@ -75,8 +76,8 @@ def top_face_seen(d: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray, 
     t = d <= top + cfg.amodal.top_tol
     if int(t.sum()) < TOP_MIN_POINTS:
         return False
-    span = np.array([np.ptp(np.percentile(u[t], [cfg.extent.pct_lo, cfg.extent.pct_hi])),
-                     np.ptp(np.percentile(v[t], [cfg.extent.pct_lo, cfg.extent.pct_hi]))])
+    span = np.array([np.ptp(percentile(u[t], [cfg.extent.pct_lo, cfg.extent.pct_hi])),
+                     np.ptp(percentile(v[t], [cfg.extent.pct_lo, cfg.extent.pct_hi]))])
     return bool(np.all(span >= cfg.amodal.top_cover * ext) and span.min() >= cfg.amodal.top_min_ext)
 
 
@@ -199,7 +200,7 @@ def complete_hidden_sides(e4: list, pe, across: int, ob, depth, G, c, s, scale, 
     a = across
     short_a = pe[a] - (e4[2 * a + 1] - e4[2 * a])
     if short_a > (1.0 - cfg.amodal.side_frac) * pe[a]:
-        z_near = float(np.percentile(ob.z_sel, SIDE_NEAR_PCT)) / scale
+        z_near = float(percentile(ob.z_sel, SIDE_NEAR_PCT)) / scale
         hidden = hidden_sides(depth, ob.bbox, ob.cut_lr, z_near, scale, cfg)
         if any(hidden):
             grow = cfg.amodal.side_complete * short_a / sum(hidden)

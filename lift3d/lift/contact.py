@@ -7,6 +7,7 @@ import numpy as np
 
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.priors import resolve_mode
+from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import Observation
 
 
@@ -35,7 +36,7 @@ def bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: in
 
 def points_ground_range(q: np.ndarray) -> tuple[float, float]:
     """(near, far): the 2 / 98 % ground ranges (horizontal distance from the camera) of gravity-frame points."""
-    near, far = np.percentile(np.hypot(q[:, 0], q[:, 2]), ROBUST_PCT)
+    near, far = percentile(np.hypot(q[:, 0], q[:, 2]), ROBUST_PCT)
     return float(near), float(far)
 
 
@@ -86,7 +87,7 @@ def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tup
 
 def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0):
     """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
-    hl, hh_ = np.percentile(ob.q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi]) / scale
+    hl, hh_ = percentile(ob.q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi]) / scale
     if ob.top is not None:
         hl = max(hl, ob.top / scale)
     if ob.reach is not None:
@@ -139,7 +140,7 @@ def floor_mode(prior, q: np.ndarray, reach, floor_h, trunc_v: bool, contact, cfg
     and the floor contact (:func:`lift3d.lift.priors.resolve_mode`); other priors unchanged."""
     if prior is None or not prior.modes:
         return prior
-    lo_, hi_ = np.percentile(q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi])
+    lo_, hi_ = percentile(q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi])
     if reach is not None:
         hi_ = max(hi_, reach)
     to_floor = None if (floor_h is None or trunc_v or contact is False) else float(floor_h - lo_)

@@ -34,6 +34,7 @@ from scipy import ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.lift.gravity import box_on_grid
+from lift3d.lift.quantiles import percentile
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
                 continue
             d = Pw[near] @ (G @ np.array([np.cos(a), 0.0, np.sin(a)]))
             # the wall is the farthest well-supported level along its normal (objects stand in front of it)
-            dw = float(np.percentile(d, 90))
+            dw = float(percentile(d, 90))
             if dw <= 0:
                 continue
             inl = np.abs(d / dw - 1.0) < band

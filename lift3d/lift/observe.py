@@ -12,6 +12,7 @@ from lift3d.lift.contact import contact_and_reach, floor_mode
 from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_region, mask_region, read_box_crop,
                              read_surround)
 from lift3d.lift.priors import lookup
+from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, top_without_on_top
 
@@ -93,7 +94,7 @@ def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):
 def occluded(cr: Crop, z_sel: np.ndarray) -> bool:
     """Whether more than ``OCCLUDED_SHARE`` of the crop's valid pixels lie in front of the object's near depth
     (by ``OCCLUDER_MARGIN`` m or ``OCCLUDER_MARGIN_REL`` of it): something hides part of it."""
-    z_near = float(np.percentile(z_sel, NEAR_PCT))
+    z_near = float(percentile(z_sel, NEAR_PCT))
     margin = max(OCCLUDER_MARGIN, OCCLUDER_MARGIN_REL * z_near)
     occ_frac = float((cr.valid & (cr.d < z_near - margin)).sum()) / max(1, int(cr.valid.sum()))
     return occ_frac > OCCLUDED_SHARE

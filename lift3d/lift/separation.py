@@ -11,6 +11,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import bottom_floor_range
 from lift3d.lift.crop import crop_dot, pix_points, ray_parts, read_crop
 from lift3d.lift.gravity import plane_hypotheses
+from lift3d.lift.quantiles import percentile
 
 
 # the wall test (remove_background_plane)
@@ -167,7 +168,7 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
     # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
     # than the object behind it; a chair's own seat seen behind its backrest is farther)
     zr = float(np.median(d[keep]))
-    lo, hi = np.percentile(zs, SUPPORT_DEPTH_PCT)
+    lo, hi = percentile(zs, SUPPORT_DEPTH_PCT)
     m = DEPTH_MARGIN + DEPTH_MARGIN_REL * zr
     return (keep, level) if lo - m <= zr <= hi + m else (ok, None)
 
@@ -209,7 +210,7 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     if cfg.separation.footprint_grow_max > 1.0:
         # an object taller than its category's prior (seen in the nearer half of the points: the object,
         # not the background behind it) is likely wider too
-        h_near = float(np.ptp(np.percentile(q[near, 1], ROBUST_PCT)))
+        h_near = float(np.ptp(percentile(q[near, 1], ROBUST_PCT)))
         diag *= float(np.clip(h_near / prior.h, 1.0, cfg.separation.footprint_grow_max))
     cut = cfg.separation.footprint_radius * diag * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
     ds = np.sort(dist)
@@ -233,7 +234,7 @@ def top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox
     rest = ~inside
     if rest.sum() < max(cfg.clean.min_points, ON_TOP_MIN_LEFT * len(q)):
         return None
-    return float(np.percentile(q[rest, 1], cfg.extent.pct_lo))
+    return float(percentile(q[rest, 1], cfg.extent.pct_lo))
 
 
 def on_top_points(u, v, others, bbox, cfg: LiftConfig):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lift3d.lift.quantiles import percentile
 
 
 FINE_STEPS = 9  # the search is refined on this many angles within +- one coarse step of the best
@@ -56,6 +57,6 @@ def seen_extents(q: np.ndarray, c: float, s: float, pct_lo: float, pct_hi: float
     g2 = q[:, [0, 2]]
     u = c * g2[:, 0] + s * g2[:, 1]
     v = -s * g2[:, 0] + c * g2[:, 1]
-    ul, uh = np.percentile(u, [pct_lo, pct_hi])
-    vl, vh = np.percentile(v, [pct_lo, pct_hi])
+    ul, uh = percentile(u, [pct_lo, pct_hi])
+    vl, vh = percentile(v, [pct_lo, pct_hi])
     return u, v, [ul, uh, vl, vh]

@@ -1,0 +1,33 @@
+"""The lifter's percentile (lift3d.lift.quantiles): numpy's linear-method result, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lift3d.lift.quantiles import percentile
+
+
+def _same(a, b) -> bool:
+    return (type(a) is type(b) and np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype
+            and np.array_equal(a, b, equal_nan=True))
+
+
+@pytest.mark.parametrize("q", [50, 0, 100, 0.0, 100.0, 37.3, np.float64(90.0), [5, 95], (2.5, 97.5), [10, 50, 90],
+                               np.array([0.0, 33.3, 100.0])])
+def test_percentile_equals_numpy_bit_for_bit(q):
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 257, 1000):
+        for x in (rng.normal(size=n) * 3.0, np.round(rng.normal(size=n)), np.full(n, 1.5)):
+            assert _same(percentile(x, q), np.percentile(x, q)), (n, q)
+
+
+def test_percentile_nan_and_other_inputs_go_as_numpy_does():
+    x = np.array([1.0, np.nan, 3.0, 2.0])
+    assert np.isnan(percentile(x, 50)) and np.all(np.isnan(percentile(x, [5, 95])))
+    others = [np.arange(10), np.arange(10, dtype=np.float32), np.ones((4, 3))]
+    for a in others:  # integers, float32, 2-D: numpy itself
+        assert _same(percentile(a, [5, 95]), np.percentile(a, [5, 95]))
+    assert _same(percentile(np.arange(5.0), np.float32(40.0)), np.percentile(np.arange(5.0), np.float32(40.0)))
+    with pytest.raises(ValueError):
+        percentile(np.arange(5.0), 101)
