@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import linalg, ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.lift.gravity import box_on_grid
@@ -211,7 +211,8 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     x = np.zeros(ncol)
     for _ in range(iterations):
         Aw = A.multiply(w[:, None]).tocsr()
-        x = np.linalg.solve((A.T @ Aw).toarray() + reg, Aw.T @ t)
+        x = linalg.cho_solve(linalg.cho_factor((A.T @ Aw).toarray() + reg, check_finite=False), Aw.T @ t,
+                             check_finite=False)  # the normal matrix is positive definite (reg > 0)
         res = t - A @ x
         sc = 1.4826 * float(np.median(np.abs(res))) + 1e-4
         w = 1.0 / (1.0 + (res / (2.5 * sc)) ** 2)

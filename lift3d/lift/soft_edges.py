@@ -31,28 +31,44 @@ class SoftEdgeConfig:
 
 def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> float:
     """Median width (pixels of ``depth``) of the ramps the depth map's discontinuities are blurred into."""
-    d = np.asarray(depth, dtype=np.float64)
+    d = np.asarray(depth)
     st = max(1, int(np.ceil(max(d.shape) / cfg.max_side)))
     d = d[::st, ::st]
     R = max(1, int(round(cfg.span_px / st)))
     widths = []
     for axis in (0, 1):
         # scan along ``axis`` at full resolution, every line_step-th line across it (log depth of those lines only)
-        lines = d[:, :: cfg.line_step] if axis == 0 else d[:: cfg.line_step, :]
-        valid = np.isfinite(lines) & (lines > 0)
-        a = np.moveaxis(np.where(valid, np.log(np.where(valid, lines, 1.0)), np.nan), axis, -1)
+        lines = np.asarray(d[:, :: cfg.line_step] if axis == 0 else d[:: cfg.line_step, :], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.log(lines)
+        a[~(np.isfinite(lines) & (lines > 0))] = np.nan
+        a = np.moveaxis(a, axis, -1)
         if a.shape[-1] <= 2 * R + 1:
             continue
         jump = np.abs(a[..., 2 * R:] - a[..., : -2 * R])  # over the window [i - R, i + R]
         step = np.abs(np.diff(a, axis=-1))  # step between i and i + 1
-        step = np.where(np.isfinite(step), step, np.inf)  # an invalid pixel inside the window: no sample
-        # the steepest single step inside each window: steps i - R .. i + R - 1
-        steep = ndimage.maximum_filter1d(step, size=2 * R, axis=-1, origin=-R)[..., : jump.shape[-1]]
-        ok = np.isfinite(jump) & (jump > cfg.jump_min) & np.isfinite(steep) & (steep > 0)
-        # one sample per discontinuity: the window centred where the jump is largest along the line
-        peak = ok & (jump >= ndimage.maximum_filter1d(np.where(ok, jump, 0.0), size=2 * R + 1, axis=-1))
-        widths.append((jump[peak] / steep[peak]).ravel())
+        widths.append(_ramp_widths(jump, step, R, cfg.jump_min))
     w = np.concatenate(widths) if widths else np.empty(0)
     if len(w) < cfg.min_samples:
         return 1.0
     return float(np.clip(np.median(w) * st, 1.0, cfg.max_px))
+
+
+def _ramp_widths(jump: np.ndarray, step: np.ndarray, R: int, jump_min: float) -> np.ndarray:
+    """jump / steepest step at each discontinuity of the lines: where the jump over the window exceeds ``jump_min``
+    and is the largest within +-R of it (one sample per discontinuity), the steepest single step inside the window
+    (steps i - R .. i + R - 1) finite and positive.  Only the few places with a large jump are visited."""
+    L, M = jump.shape
+    cl, cj = np.nonzero(jump > jump_min)  # (a NaN jump is never larger)
+    if len(cl) == 0:
+        return np.empty(0)
+    n = step.shape[1]
+    steep = np.take(step, (cl * n + cj)[:, None] + np.arange(2 * R)).max(axis=1)  # an invalid step (NaN) stays NaN
+    ok = np.isfinite(steep) & (steep > 0)
+    cl, cj, steep = cl[ok], cj[ok], steep[ok]
+    jv = jump[cl, cj]
+    kept = np.zeros((L, M))
+    kept[cl, cj] = jv
+    near = np.take(kept, cl[:, None] * M + np.clip(cj[:, None] + np.arange(-R, R + 1), 0, M - 1)).max(axis=1)
+    peak = jv >= near
+    return jv[peak] / steep[peak]
