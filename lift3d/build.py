@@ -51,11 +51,13 @@ class BuildConfig:
 
 # The lift options for model depth (a depth backend, or --depth-origin model): the scale from every cue with its
 # uncertainty (a model's per-image scale is off by 10-20 % as a rule: prior_std 0.15; x1.5-x3 failures now and
-# then: failure_prob 0.05 with a log spread of 0.6), and masks eroded by the measured soft edges. Sensor depth keeps
-# the defaults: metric, never rescaled.
+# then: failure_prob 0.05 with a log spread of 0.6), the pixels near an object's outline treated by the measured
+# soft edges, and each object's floor contact at the floor seen just below it. Sensor depth keeps the defaults:
+# metric, never rescaled.
 MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.15, "failure_prob": 0.05,
                               "failure_std": 0.6},
-                    "crop": {"soft_edges": True}, "gravity": {"vanishing": True, "focal_log_sd": 0.08}}
+                    "crop": {"soft_edges": True}, "gravity": {"vanishing": True, "focal_log_sd": 0.08},
+                    "contact": {"local_floor_band": 0.15}}
 
 
 def make_stages(cfg: BuildConfig) -> list[Stage]:

@@ -121,6 +121,7 @@ def complete_height(ob, hl: float, hh_: float, on_floor: bool, floor_h, scale: f
     category's height (and not on the floor) gets the prior's height, from the side that is not seen (the
     bottom, or the top when the box is cut by the image's top border), down to the floor at most."""
     prior, height = ob.prior, hh_ - hl
+    floor_h = floor_h if ob.floor is None else ob.floor
     if (cfg.amodal.height_complete > 0 and prior is not None and not on_floor
             and height < cfg.amodal.height_complete * prior.h
             and ("occluded" in ob.flags or ob.trunc_v)):

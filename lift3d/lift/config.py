@@ -28,9 +28,15 @@ class CropConfig:
     max_crop_px: int = 16000  # px; larger 2D boxes are read with a stride so the crop has at most this many pixels
     max_points: int = 2000  # points kept per object (evenly subsampled) for the fits
     mask_erode_px: int = 1  # px; the instance mask is eroded by this much against mask bleed (0 = off)
-    # model depth: masks and box-only foregrounds are also eroded by half the width of the ramps the depth map's
-    # discontinuities are blurred into, measured on the image (lift3d.lift.soft_edges; ~1 px for sensor depth)
+    # model depth: the width of the ramps the depth map's discontinuities are blurred into, measured on the image
+    # (lift3d.lift.soft_edges; ~1 px for sensor depth), sets how the pixels near an object's outline are treated:
     soft_edges: bool = False
+    # ... masks: the pixels within one ramp width of the outline take the depth of the mask's core, extrapolated
+    # along its surface (lift3d.lift.soft_edges.redepth_rim); off: masks are eroded by half a ramp width instead
+    rim_redepth: bool = True
+    rim_px: float = 0.0  # px; the rim's width (set per image from the ramps; 0 = off)
+    rim_max_tilt_deg: float = 80.0  # the extrapolation bends the depth no more than a surface this oblique would
+    thin_erode_px: int = 0  # px; ... parts thinner than two rims away from the body are eroded by this (set: half a ramp)
     box_erode_px: int = 0  # px; box-only: the separated foreground is eroded by this much (set from the ramps; 0 = off)
     border_px: float = 2.0  # px; a 2D box edge this close to the image border is cut by it (truncated)
 
@@ -110,6 +116,16 @@ class ContactConfig:
     contact_tol: float = 0.10  # m; ... the footprint's ground range +- this ...
     contact_tol_rel: float = 0.05  # ... + this fraction of the far ground range
     box_reach: bool = True  # the object reaches down at least to its 2D box's bottom edge
+    # model depth: the floor level under each object, measured on the floor seen just below its 2D box (a band this
+    # share of the box's height, at least local_floor_min_px rows), which shares the object's local depth errors
+    # (lift3d.lift.contact.local_floor); 0 = off: the image's floor level
+    local_floor_band: float = 0.0
+    local_floor_min_px: int = 6
+    # floor pixels: a level within this share of the image's floor level (a range exponent of 0.85-1.05 bends a
+    # floor seen over x0.3-x3 the median depth by -16 %..+20 %)
+    local_floor_tol: float = 0.3
+    local_floor_min_points: int = 12  # fewer floor pixels in the band: the image's floor level
+    local_floor_min_share: float = 0.33  # ... or a smaller share of it (the band shows a support, a wall)
 
 
 @dataclass

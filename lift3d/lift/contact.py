@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.lift.config import LiftConfig
+from lift3d.lift.crop import crop_dot, ray_parts, read_crop
 from lift3d.lift.priors import resolve_mode
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import Observation
@@ -85,8 +86,41 @@ def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tup
     return False if r_c > hi + tol else None
 
 
+def local_floor(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, floor_h, cfg: LiftConfig, field=None):
+    """The floor level (down coordinate) just below the 2D box: the median over the floor pixels of a band under
+    its bottom edge (as wide as the box, ``local_floor_band`` of its height, at least ``local_floor_min_px`` rows)
+    whose level is within ``local_floor_tol`` of the image's ``floor_h``, when they are at least
+    ``local_floor_min_share`` of the band (under an object on a support the band shows the support).  Under a monocular depth map's range and
+    field errors the floor is not one plane: the floor next to the object shares the object's local error, so its
+    height measured down to it does not carry the difference between the near floor and the object's depth.
+    None without a floor, when the box's bottom is cut by the image border, or with too few floor pixels."""
+    if floor_h is None or cfg.contact.local_floor_band <= 0:
+        return None
+    H, W = depth.shape
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    if y2 >= H - 0.5 - cfg.crop.border_px:
+        return None
+    r0 = int(np.floor(y2 + 0.5))
+    r1 = min(H, r0 + max(cfg.contact.local_floor_min_px, int(np.ceil(cfg.contact.local_floor_band * (y2 - y1)))))
+    c0, c1 = max(0, int(np.floor(x1 + 0.5))), min(W, int(np.ceil(x2 - 0.5)))
+    if r1 - r0 < 1 or c1 - c0 < 1:
+        return None
+    st = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / 4000.0))))
+    d, rows, cols = read_crop(depth, r0, r1, c0, c1, st, field)
+    valid = np.isfinite(d) & (d > 0)
+    ax, bx, by = ray_parts(K, rows, cols)
+    h = crop_dot(np.where(valid, d, 0.0), ax, bx, by, G[:, 1])
+    on = valid & (np.abs(h / floor_h - 1.0) < cfg.contact.local_floor_tol)
+    n_on = int(on.sum())
+    if n_on < cfg.contact.local_floor_min_points or n_on < cfg.contact.local_floor_min_share * int(valid.sum()):
+        return None
+    return float(np.median(h[on]))
+
+
 def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0):
-    """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``."""
+    """(top, bottom, on_floor) along down after floor contact; the points are divided by ``scale``.  The floor is
+    the one measured under the object (``ob.floor``) where there is one, else the image's ``floor_h``."""
+    floor_h = floor_h if ob.floor is None else ob.floor
     hl, hh_ = percentile(ob.q[:, 1], [cfg.extent.pct_lo, cfg.extent.pct_hi]) / scale
     if ob.top is not None:
         hl = max(hl, ob.top / scale)

@@ -123,15 +123,24 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     return res
 
 
+RIM_MIN_RAMP_PX = 1.5  # px; a narrower measured ramp is a sharp step (sensor depth measures 1): no rim to re-depth
+
+
 def soft_edge_erosion(depth: np.ndarray, cfg: LiftConfig, res: LiftResult) -> LiftConfig:
     """Model depth (``crop.soft_edges``): the width of the image's edge ramps (:mod:`lift3d.lift.soft_edges`, recorded
-    in ``res.edge_ramp_px``); masks and box-only foregrounds are eroded by half of it (the part of a ramp inside the
-    object), never less than ``crop.mask_erode_px``.  Returns the config to lift this image with."""
+    in ``res.edge_ramp_px``).  With ``crop.rim_redepth`` a mask's pixels within one ramp width of its outline take
+    the depth of its core (``crop.rim_px``, :func:`lift3d.lift.soft_edges.redepth_rim`), else masks are eroded by
+    half of it; box-only foregrounds are eroded by half of it (the part of a ramp inside the object), never less
+    than ``crop.mask_erode_px``.  Returns the config to lift this image with."""
     if not cfg.crop.soft_edges:
         return cfg
     res.edge_ramp_px = ramp = edge_ramp_px(depth)
     erode = max(cfg.crop.mask_erode_px, int(np.ceil(0.5 * ramp - 1e-9)))
-    crop = replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)
+    if cfg.crop.rim_redepth:  # masks keep their rim, re-depthed from the core; box-only foregrounds are eroded
+        crop = replace(cfg.crop, box_erode_px=erode if erode > 1 else 0, thin_erode_px=erode,
+                       rim_px=float(ramp) if ramp > RIM_MIN_RAMP_PX else 0.0)
+    else:
+        crop = replace(cfg.crop, mask_erode_px=erode, box_erode_px=erode if erode > 1 else 0)
     return cfg if crop == cfg.crop else cfg.replaced(crop=crop)
 
 

@@ -3,18 +3,21 @@ the 2D box says (truncation, occlusion, floor contact, bottom reach, the top wit
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
-from lift3d.lift.contact import contact_and_reach, floor_mode
+from lift3d.lift.contact import contact_and_reach, floor_mode, local_floor
 from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_region, mask_region, read_box_crop,
                              read_surround)
 from lift3d.lift.priors import lookup
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, top_without_on_top
+from lift3d.lift.soft_edges import redepth_rim
 
 OCCLUDER_MARGIN = 0.10  # m; a pixel nearer than the object's near depth by max(this, 5 % of it) is an occluder
 OCCLUDER_MARGIN_REL = 0.05
@@ -40,6 +43,13 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     if not region_valid.any():
         raise LiftReject("no_valid_depth", "no valid depth in the " + ("box" if box_only else "mask"))
     ok = region_valid & ~flying_pixels(cr.d, cr.valid, cfg.clean.flying_rel)
+    if not box_only and cfg.crop.rim_px > 0:  # soft edges: the rim of the mask's body takes the depth of its core
+        d2, near = redepth_rim(cr.d, region_valid, cfg.crop.rim_px / cr.st,
+                               np.tan(np.radians(cfg.crop.rim_max_tilt_deg)) * cr.st / float(K[0, 0]))
+        cr = replace(cr, d=d2, dz=np.where(cr.valid, d2, 0.0))
+        # parts thinner than two rims away from the body (legs, handles) are eroded by half a ramp instead
+        ok &= near | mask_region(ann["mask"], depth.shape, cr, max(cfg.crop.mask_erode_px, cfg.crop.thin_erode_px),
+                                 cfg.clean.min_points)
     # height (down coordinate) of every pixel: z * (G[:,1] . ray); a floor level implies an up direction
     hdown = crop_dot(cr.dz, cr.ax, cr.bx, cr.by, G[:, 1]) if down is not None else None
     if floor_h is not None:
@@ -73,7 +83,9 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     top = None
     if box_only and cfg.separation.on_top_boxes and others:
         top = top_without_on_top(q, K, G, others, bbox, cfg)
-    return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top)
+    floor = local_floor(depth, K, G, bbox, floor_h, cfg, field) if down is not None else None
+    return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top,
+                       floor)
 
 
 def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):

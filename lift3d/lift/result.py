@@ -64,3 +64,4 @@ class Observation:
     contact: bool | None = None  # the 2D box's bottom meets the floor within the footprint (see floor_contact)
     reach: float | None = None  # the object reaches at least this far down, not below the floor (bottom_reach)
     top: float | None = None  # box-only: the top (down coordinate) without the pixels of objects standing on it
+    floor: float | None = None  # the floor level just below the object (contact.local_floor), None: the image's

@@ -46,9 +46,9 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     object's height is uncertain by ~10 %, a 200 px one's by 1 %).  The pixels the erosion took off the top (and
     the bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height."""
     sc = cfg.scale
-    erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px)
     out = []
     for ob in obs:
+        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else cfg.crop.mask_erode_px
         p = ob.prior
         if p is None or len(ob.q) < cfg.plausible.few_points:
             continue
@@ -76,7 +76,8 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
 def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
     (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`) and the
-    camera's height above the floor, with ``scale.prior_std`` / ``failure_prob`` / ``failure_std`` as the depth
+    camera's height above the floor (the median of the floor levels measured under the objects, where there are
+    any: the scale is wanted at the objects' depths, which a range exponent sets apart from the near floor), with ``scale.prior_std`` / ``failure_prob`` / ``failure_std`` as the depth
     source's spread, ``outlier_prob`` and ``spread_factor`` for cues that are wrong or scatter more than they say,
     and ``scale.shared_std`` as the error every cue shares."""
     sc = cfg.scale
@@ -85,7 +86,8 @@ def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig
                           max_spread_factor=sc.spread_factor)
     cues = height_cues(obs, floor_h, cfg)
     if sc.camera_height:
-        cam = camera_height_cue(floor_h, floor_confidence, mcfg)
+        local = [ob.floor for ob in obs if ob.floor is not None]  # the floor where the objects stand
+        cam = camera_height_cue(float(np.median(local)) if local else floor_h, floor_confidence, mcfg)
         if cam is not None:
             cues.append(cam)
     return combine_cues(cues, mcfg)

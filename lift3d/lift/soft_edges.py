@@ -72,3 +72,56 @@ def _ramp_widths(jump: np.ndarray, step: np.ndarray, R: int, jump_min: float) ->
     near = np.take(kept, cl[:, None] * M + np.clip(cj[:, None] + np.arange(-R, R + 1), 0, M - 1)).max(axis=1)
     peak = jv >= near
     return jv[peak] / steep[peak]
+
+
+def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: float):
+    """(``d`` with the rim of the region's body re-depthed, the re-depthed pixels).
+
+    On a soft-edged map a ramp reaches up to its width into an object, so the pixels less than ``rim_px`` (pixels
+    of ``d``, rounded up) from the nearest pixel outside the region carry depths blended with whatever lies beyond it (the background behind, an
+    occluder in front), while the body's core keeps the object's own surface.  The core: the region eroded by a
+    square of half side ``rim_px`` (the blur of an upsampled prediction is separable); an object thinner than two
+    rims keeps its innermost pixels.  Each rim pixel within ``rim_px`` of the core (in both image directions) takes
+    the surface of the nearest core pixel extrapolated to it: the core's inverse depth, affine in the pixel
+    coordinates on a plane, with its local gradient (differences between core pixels), bent by at most
+    ``max_rel_step`` of itself per pixel (the slope of the most oblique surface believed: a steeper one is an
+    edge).  Rim pixels further from the core belong to thin parts away from the body (legs, handles), whose depth
+    the core does not tell: they are not changed (and not in the returned set)."""
+    none = np.zeros(region.shape, dtype=bool)
+    r = int(np.ceil(rim_px - 1e-9))
+    if r <= 0 or not region.any():
+        return d, none
+    padded = np.pad(region, 1)  # the crop's border is not the outline's: the region may go on beyond it
+    core = ndimage.minimum_filter(padded, size=2 * r - 1, mode="nearest")[1:-1, 1:-1]
+    if not core.any():  # thinner than two rims: its innermost pixels
+        inside = ndimage.distance_transform_cdt(padded, metric="chessboard")[1:-1, 1:-1]
+        core = inside >= inside.max()
+    rim = region & ~core
+    if not rim.any():
+        return d, none
+    iv, iu = ndimage.distance_transform_edt(~core, return_distances=False, return_indices=True)
+    rv, ru = np.nonzero(rim)
+    cv, cu = iv[rv, ru], iu[rv, ru]
+    dv, du = rv - cv, ru - cu
+    near = (np.abs(dv) <= r) & (np.abs(du) <= r)
+    rv, ru, cv, cu, dv, du = rv[near], ru[near], cv[near], cu[near], dv[near], du[near]
+    # the core's inverse depth, padded by one pixel of "not core" (0) all round: neighbours need no bounds checks
+    inv = np.zeros((d.shape[0] + 2, d.shape[1] + 2))
+    inv[1:-1, 1:-1][core] = 1.0 / d[core]
+    pv, pu = cv + 1, cu + 1
+    i0 = inv[pv, pu]
+    step = (_slope(i0, inv[pv + 1, pu], inv[pv - 1, pu]) * dv
+            + _slope(i0, inv[pv, pu + 1], inv[pv, pu - 1]) * du)
+    lim = max_rel_step * np.hypot(dv, du) * i0
+    out = d.copy()
+    out[rv, ru] = 1.0 / (i0 + np.minimum(np.maximum(step, -lim), lim))
+    done = none
+    done[rv, ru] = True
+    return out, done
+
+
+def _slope(here: np.ndarray, nxt: np.ndarray, prv: np.ndarray) -> np.ndarray:
+    """The inverse depth's slope per pixel at core pixels (inverse depth ``here``) from their next and previous
+    neighbours' (0 where not core): the central difference, one-sided at the core's edge, 0 with neither."""
+    n, p = nxt > 0, prv > 0
+    return np.where(n & p, 0.5 * (nxt - prv), np.where(n, nxt - here, np.where(p, here - prv, 0.0)))

@@ -11,7 +11,7 @@ from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range
 from lift3d.lift.priors import lookup, resolve_mode
-from lift_scenes import box_on_floor
+from lift_scenes import box_on_floor, lamp_on_table
 
 
 CAM_H = 1.3
@@ -176,3 +176,51 @@ def test_object_height_with_prior_reach_top_and_scale():
     assert (hl, hh, on) == (0.25, 0.5, False)
     # depth scale 2: every down coordinate halves (the floor level too)
     assert object_height(_obs(0.5, 1.0), 1.3, cfg, scale=2.0) == (0.25, 0.65, True)
+
+
+# --- the floor level measured just below each object (model depth: range exponent, field)
+
+def _bent(depth, gamma):
+    """A monocular network's range error: z' = m (z / m) ** gamma about the median depth m."""
+    m = float(np.median(depth[depth > 0]))
+    return np.where(depth > 0, m * (depth / m) ** gamma, 0.0).astype(np.float32), m
+
+
+def test_local_floor_is_the_floor_next_to_the_object_under_a_range_exponent(scene):
+    from lift3d.lift.contact import local_floor
+    box = box_on_floor(0.0, 4.0, [0.6, 0.8, 0.6], 0.3, cam_h=CAM_H)
+    depth, K, anns, _ = scene([box], cam_h=CAM_H, wall_dist=8.0, W=320, H=240)
+    bent, m = _bent(depth, 0.85)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    cfg = LiftConfig(contact={"local_floor_band": 0.15})
+    near_floor = CAM_H * (1.5 / m) ** (0.85 - 1.0)  # the level a floor fit on the near floor (1.5 m) would read
+    fl = local_floor(bent, K, G, anns[0]["bbox2d"], near_floor, cfg)
+    z_front = 4.0 - 0.3  # about the depth of the floor just in front of the box
+    assert fl == pytest.approx(CAM_H * (z_front / m) ** (0.85 - 1.0), rel=0.02)
+    assert abs(fl / near_floor - 1.0) > 0.05  # the near floor's level is not the object's
+    # off, no floor level, or the box's bottom cut by the image border: none
+    assert local_floor(bent, K, G, anns[0]["bbox2d"], near_floor, LiftConfig()) is None
+    assert local_floor(bent, K, G, anns[0]["bbox2d"], None, cfg) is None
+    x1, y1, x2, _ = anns[0]["bbox2d"]
+    assert local_floor(bent, K, G, [x1, y1, x2, 239.5], near_floor, cfg) is None
+
+
+def test_local_floor_under_an_object_on_a_table_is_none(scene):
+    from lift3d.lift.contact import local_floor
+    boxes, _ = lamp_on_table(z=3.0, cam_h=1.5)
+    depth, K, anns, _ = scene(boxes, cam_h=1.5, wall_dist=6.0, W=320, H=240)
+    shade = [a for a in anns if a["annotation_id"] == 102][0]
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    # below the shade's 2D box: the pole and the table top, 0.75 m above the floor: no floor pixel
+    assert local_floor(depth, K, G, shade["bbox2d"], 1.5, LiftConfig(contact={"local_floor_band": 0.15})) is None
+
+
+def test_object_height_stands_on_the_local_floor():
+    from lift3d.lift.contact import object_height
+    from lift3d.lift.result import Observation
+    q = np.array([[0.0, 0.5, 3.0], [0.0, 1.18, 3.0], [0.1, 0.9, 3.1]])  # top 0.5, lowest point 1.18 (down)
+    ob = Observation({}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, lookup("table"), floor=1.2)
+    top, bottom, on_floor = object_height(ob, 1.4, LiftConfig())
+    assert on_floor and bottom == pytest.approx(1.2)  # the floor under it, not the image's 1.4
+    ob.floor = None
+    assert object_height(ob, 1.4, LiftConfig())[1] == pytest.approx(1.4)

@@ -179,3 +179,25 @@ def test_the_eroded_pixels_are_given_back():
     assert c3.sigma > c0.sigma  # and the height is less certain (3 px more at each end)
     (d0,), (d3,) = height_cues([off], floor_h, plain), height_cues([off], floor_h, eroded)
     assert d0.lower and d3.log_ratio - d0.log_ratio == pytest.approx(np.log(40 / 34), abs=1e-9)
+
+
+def test_camera_height_cue_reads_the_floor_under_the_objects():
+    """Under a range exponent the near floor and the floor where the objects stand sit at different levels in the
+    model's depth: the camera-height cue takes the median of the floors measured under the objects."""
+    from lift3d.lift.metric_scale import ScaleCueConfig, camera_height_cue
+    from lift3d.lift.scale import scale_from_cues
+
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15})
+    chairs = [_chair_obs(1.0, 1.3, bbox=(100 + 60 * i, 100, 140 + 60 * i, 160)) for i in range(3)]
+    image_floor = 1.6  # the near floor's level: what the image's floor fit reads
+    without = scale_from_cues(chairs, image_floor, 1.0, cfg)
+    for ob, fl in zip(chairs, (1.3, 1.32, 1.28)):
+        ob.floor = fl
+    under = scale_from_cues(chairs, image_floor, 1.0, cfg)
+    cam = camera_height_cue(1.3, 1.0, ScaleCueConfig())
+    cam_img = camera_height_cue(image_floor, 1.0, ScaleCueConfig())
+    assert cam.log_ratio < cam_img.log_ratio
+    # the chairs (heights as their prior) and the floor under them agree on a scale of about 1; the near floor's
+    # 1.6 m (vs the 1.4 m prior) pulls it above
+    assert under.factor < without.factor
+    assert abs(np.log(under.factor)) < 0.02 < np.log(without.factor)
