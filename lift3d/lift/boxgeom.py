@@ -35,6 +35,31 @@ def box_corners_px(K: np.ndarray, G: np.ndarray, c: float, s: float, ul, uh, vl,
     return np.where(P[:, 2] > 1e-6, x, np.nan)
 
 
+def corner_span(K: np.ndarray, G: np.ndarray, c: float, s: float, hl: float, hh_: float):
+    """A function of the ground-plane extents ``e = [ul, uh, vl, vh]`` giving (min, max) of the image x coordinates
+    of the box's 8 corners (:func:`box_corners_px` at that yaw and down extents), or (None, None) when a corner is at
+    or behind the camera.  The corners are linear in (u, v, down), so each is two dot products of precomputed
+    coefficients: the bisections of the cover growth call it some hundred times per object."""
+    g = np.asarray(G, dtype=np.float64)
+    k = np.asarray(K, dtype=np.float64)
+    A, B, C = c * g[:, 0] + s * g[:, 2], -s * g[:, 0] + c * g[:, 2], g[:, 1]  # camera-frame u, v, down axes
+    nx, dx = [float(k[0] @ t) for t in (A, B, C)], [float(k[2] @ t) for t in (A, B, C)]
+    zz = [float(A[2]), float(B[2]), float(C[2])]
+
+    def span(e):
+        ul, uh, vl, vh = (float(t) for t in e)
+        lo, hi = np.inf, -np.inf
+        for u in (ul, uh):
+            for v in (vl, vh):
+                for d in (hl, hh_):
+                    if u * zz[0] + v * zz[1] + d * zz[2] <= 1e-6:
+                        return None, None
+                    x = (u * nx[0] + v * nx[1] + d * nx[2]) / (u * dx[0] + v * dx[1] + d * dx[2])
+                    lo, hi = min(lo, x), max(hi, x)
+        return lo, hi
+    return span
+
+
 def oriented_box(e4: list, c: float, s: float, hl: float, hh_: float, G: np.ndarray, min_dim: float):
     """(centre_cam, dims (w, h, l), R_cam, yaw, ext): the oriented box of the ground-plane box ``e4`` with its
     length axis along the longer horizontal extent; yaw in (-pi/2, pi/2] (a box is symmetric under a half

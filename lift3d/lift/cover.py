@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lift3d.lift.boxgeom import box_corners_px, outward
+from lift3d.lift.boxgeom import corner_span, outward
 from lift3d.lift.config import LiftConfig
 
 
@@ -19,16 +19,16 @@ def cover_box_sides(ext4: list, K: np.ndarray, G: np.ndarray, c: float, s: float
     gets there with the smallest move (at most ``cap`` m, found by bisection); returns (ext4, grown)."""
     x1, _, x2, _ = (float(t) for t in bbox)
     grown = False
+    span = corner_span(K, G, c, s, hl, hh_)
     for side, target, cut in ((-1, x1, cut_left), (1, x2, cut_right)):
         if cut:
             continue
 
-
         def short(e):  # how far (px) the projection stays inside the 2D box on this side
-            xs = box_corners_px(K, G, c, s, *e, hl, hh_)
-            if not np.all(np.isfinite(xs)):
+            lo, hi = span(e)
+            if lo is None:
                 return -np.inf
-            return (float(np.min(xs)) - target) if side < 0 else (target - float(np.max(xs)))
+            return (lo - target) if side < 0 else (target - hi)
 
 
         if short(ext4) <= tol_px:

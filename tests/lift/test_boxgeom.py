@@ -45,3 +45,16 @@ def test_oriented_box_length_axis_yaw_and_centre(deg):
 def test_oriented_box_keeps_a_flat_face_as_a_sliver():
     _, dims, _, _, _ = oriented_box([0.0, 0.0, 2.0, 2.5], 1.0, 0.0, 0.3, 0.3, np.eye(3), 0.01)
     assert np.allclose(dims, [0.005, 0.005, 0.5])
+
+
+def test_corner_span_is_the_corners_x_range():
+    from lift3d.lift.boxgeom import corner_span
+    K = np.array([[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]])
+    G = gravity_frame(np.array([0.05, 0.97, 0.2]))
+    for yaw in (0.0, 0.4, -1.1):
+        c, s = np.cos(yaw), np.sin(yaw)
+        span = corner_span(K, G, c, s, 0.2, 1.2)
+        e = [-0.5, 0.4, 2.0, 3.1]
+        xs = box_corners_px(K, G, c, s, *e, 0.2, 1.2)
+        assert span(e) == pytest.approx((xs.min(), xs.max()), rel=1e-12)
+    assert corner_span(K, G, 1.0, 0.0, 0.2, 1.2)([-0.5, 0.5, -1.0, 3.0]) == (None, None)  # a corner behind
