@@ -30,10 +30,10 @@ def flying_pixels(d: np.ndarray, valid: np.ndarray, rel: float) -> np.ndarray:
     p = np.pad(inv, 1, mode="edge")
     c = p[1:-1, 1:-1]
     with np.errstate(invalid="ignore"):
-        du = np.abs(p[1:-1, 2:] + p[1:-1, :-2] - 2.0 * c)
-        dv = np.abs(p[2:, 1:-1] + p[:-2, 1:-1] - 2.0 * c)
-        # one-sided jumps where a neighbour is invalid do not count (holes are not discontinuities)
-        bad = (np.nan_to_num(du, nan=0.0) > rel * c) | (np.nan_to_num(dv, nan=0.0) > rel * c)
+        lim = rel * c
+        # one-sided jumps where a neighbour is invalid (NaN: never larger) do not count (holes are not discontinuities)
+        bad = np.abs(p[1:-1, 2:] + p[1:-1, :-2] - 2.0 * c) > lim
+        bad |= np.abs(p[2:, 1:-1] + p[:-2, 1:-1] - 2.0 * c) > lim
     return valid & bad
 
 
@@ -122,7 +122,7 @@ def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: 
     """(q, z): gravity-frame points (x, down, forward) of the selected crop pixels - at most ``max_points``,
     evenly subsampled, depth-smoothed when ``smooth_px`` > 0 - without the sparse outliers
     (:func:`robust_keep`), and their depths.  Rejects the annotation when fewer than ``min_points`` remain."""
-    iv, iu = np.nonzero(sel)
+    iv, iu = np.divmod(np.flatnonzero(sel), sel.shape[1])  # (np.nonzero's, faster)
     if len(iv) > cfg.crop.max_points:
         pick = np.linspace(0, len(iv) - 1, cfg.crop.max_points).astype(np.int64)
         iv, iu = iv[pick], iu[pick]
