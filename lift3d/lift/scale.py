@@ -43,12 +43,13 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
     spread.  The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
     resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall
-    object's height is uncertain by ~10 %, a 200 px one's by 1 %).  The pixels the erosion took off the top (and
-    the bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height."""
+    object's height is uncertain by ~10 %, a 200 px one's by 1 %).  Box-only: the pixels the erosion took off the
+    top (and the bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height
+    (a mask is not eroded at the edges of its 2D box, which it touches: nothing to give back)."""
     sc = cfg.scale
     out = []
     for ob in obs:
-        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else cfg.crop.mask_erode_px
+        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.mask_region)
         p = ob.prior
         if p is None or len(ob.q) < cfg.plausible.few_points:
             continue
