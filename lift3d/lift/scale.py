@@ -9,6 +9,7 @@ from lift3d.lift.contact import object_height
 from lift3d.lift.metric_scale import Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues
 
 
+HALF_PX = 0.5  # px; the extreme points are at pixel centres, this far inside the object's outline
 MIN_HEIGHT = 0.02  # m; a seen height below this says nothing about the scale
 OCCLUDED_MEAS = 1.5  # an occluded object's height is this much less certain
 T_ITERATIONS = 10  # re-weighting iterations of the Student-t mean
@@ -64,9 +65,10 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         meas = sc.meas_std * (OCCLUDED_MEAS if occluded and not partial else 1.0)
         meas *= sc.box_only_factor if ob.box_only else 1.0
         hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
-        # the mask / foreground was eroded by `erode` px at the top (and the bottom, unless the floor contact
-        # restored it): the seen height lacks those pixels; give them back in proportion
-        h *= hpx / max(hpx - (1.0 if on_floor else 2.0) * erode, 0.5 * hpx)
+        # the points sit at pixel centres, half a pixel inside the outline, and a box-only foreground was eroded by
+        # `erode` px: at the top (and the bottom, unless the floor contact restored it) the seen height lacks
+        # erode + 1/2 px; give them back in proportion
+        h *= hpx / max(hpx - (1.0 if on_floor else 2.0) * (erode + HALF_PX), 0.5 * hpx)
         px = sc.edge_px + erode
         meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
         out.append(Cue("height_bound" if partial else "height", float(np.log(h / p.h)),

@@ -147,8 +147,8 @@ def test_a_cut_object_is_a_lower_bound():
     cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15, "camera_height": False})
     cues = height_cues(full + [cut], floor_h, cfg)
     assert [c.lower for c in cues] == [False, False, True]
-    # 60 % of the height seen (a mask: no erosion to give back)
-    assert cues[2].log_ratio == pytest.approx(np.log(0.6), abs=0.01)
+    # 60 % of the height seen, plus half a pixel at both ends of its 40 px (a mask: no erosion to give back)
+    assert cues[2].log_ratio == pytest.approx(np.log(0.6 * 40 / 39), abs=0.01)
     censored = scale_from_cues(full + [cut], floor_h, 1.0, cfg)
     alone = scale_from_cues(full, floor_h, 1.0, cfg)
     assert censored.factor == pytest.approx(alone.factor, rel=0.01)
@@ -164,9 +164,10 @@ def test_a_cut_object_is_a_lower_bound():
 
 
 def test_the_eroded_pixels_are_given_back():
-    """A box-only foreground eroded by 3 px lost them at the top (the floor contact restores the bottom): the height
-    cue of a 40 px tall chair is 40 / 37 times its seen height; off the floor both ends lost them (40 / 34).  A mask
-    is not eroded at the edges of its 2D box, which it touches: nothing is given back."""
+    """A box-only foreground eroded by 3 px lost them at the top (the floor contact restores the bottom), and the
+    points at pixel centres lie half a pixel inside the outline: the height cue of a 40 px tall chair is 40 / 36.5
+    times its seen height (40 / 39.5 uneroded); off the floor both ends lost them (40 / 33 and 40 / 39).  A mask is
+    not eroded at the edges of its 2D box, which it touches: only the half pixel is given back."""
     from dataclasses import replace
 
     from lift3d.lift.scale import height_cues
@@ -179,10 +180,10 @@ def test_the_eroded_pixels_are_given_back():
     plain = LiftConfig(scale=base, crop={"mask_erode_px": 0})
     eroded = LiftConfig(scale=base, crop={"mask_erode_px": 0, "box_erode_px": 3})
     (c0,), (c3,) = height_cues([on], floor_h, plain), height_cues([on], floor_h, eroded)
-    assert c3.log_ratio - c0.log_ratio == pytest.approx(np.log(40 / 37), abs=1e-9)
+    assert c3.log_ratio - c0.log_ratio == pytest.approx(np.log(39.5 / 36.5), abs=1e-9)
     assert c3.sigma > c0.sigma  # and the height is less certain (3 px more at each end)
     (d0,), (d3,) = height_cues([off], floor_h, plain), height_cues([off], floor_h, eroded)
-    assert d0.lower and d3.log_ratio - d0.log_ratio == pytest.approx(np.log(40 / 34), abs=1e-9)
+    assert d0.lower and d3.log_ratio - d0.log_ratio == pytest.approx(np.log(39 / 33), abs=1e-9)
     mask = _chair_obs(1.0, floor_h, bbox=(100, 100, 140, 140))
     (m0,), (m3,) = height_cues([mask], floor_h, plain), height_cues([mask], floor_h, LiftConfig(scale=base,
                                                                                                crop={"mask_erode_px": 3}))
