@@ -26,7 +26,7 @@ class SoftEdgeConfig:
     min_samples: int = 50  # fewer discontinuity samples than this: no estimate (1 px assumed)
     max_px: float = 12.0  # cap of the estimate
     max_side: int = 640  # the map is strided to at most this many pixels per side (the estimate is rescaled)
-    line_step: int = 4  # every line_step-th row (column) is scanned along its length: full resolution along the scan
+    line_step: int = 8  # every line_step-th row (column) is scanned along its length: full resolution along the scan
 
 
 def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> float:
