@@ -224,3 +224,18 @@ def test_object_height_stands_on_the_local_floor():
     assert on_floor and bottom == pytest.approx(1.2)  # the floor under it, not the image's 1.4
     ob.floor = None
     assert object_height(ob, 1.4, LiftConfig())[1] == pytest.approx(1.4)
+
+
+def test_lifted_height_stands_on_the_local_floor_under_a_range_exponent(scene):
+    """Under a range exponent of 0.85 the near floor (what the image's floor fit sees) sits at another level than
+    the floor where a table 5 m away stands: with the local floor its lifted height is the table's own (times the
+    local depth factor), without it the table reaches down to the near floor's level."""
+    box = box_on_floor(0.0, 5.0, [1.0, TABLE_H, 0.7], 0.2, cam_h=CAM_H)
+    depth, K, anns, _ = scene([box], cam_h=CAM_H, wall_dist=9.0, W=320, H=240, categories={0: "table"})
+    bent, m = _bent(depth, 0.85)
+    local = TABLE_H * (4.6 / m) ** (0.85 - 1.0)  # the table's height at its depth's factor
+    on = lift_image(bent, K, anns, [0.0, 1.0, 0.0], LiftConfig(contact={"local_floor_band": 0.15})).objects[0]
+    off = lift_image(bent, K, anns, [0.0, 1.0, 0.0], LiftConfig()).objects[0]
+    assert on["on_floor"] and off["on_floor"]
+    err_on, err_off = abs(on["dimensions"][1] - local), abs(off["dimensions"][1] - local)
+    assert err_on < 0.04 and err_off > 2.0 * err_on

@@ -54,3 +54,29 @@ def test_sharp_depth_is_lifted_as_before(scene):
     off = lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig())
     assert on.edge_ramp_px < 2.0
     assert [o["center_cam"] for o in on.objects] == [o["center_cam"] for o in off.objects]
+
+
+def _thin_people(scene):
+    """Three upright, person-sized boxes 9-12 m away in front of a far wall: 14-20 px wide at this resolution, so
+    most of each mask lies within a ramp width of its outline."""
+    boxes = [box_on_floor(-1.6, 9.0, [0.5, 1.75, 0.3], 0.0, cam_h=1.5), box_on_floor(0.4, 10.5, [0.5, 1.7, 0.3], 0.2,
+                                                                                        cam_h=1.5),
+             box_on_floor(2.2, 12.0, [0.5, 1.8, 0.3], -0.2, cam_h=1.5)]
+    depth, K, anns, _ = scene(boxes, cam_h=1.5, wall_dist=30.0, W=W, H=H, hfov=50.0,
+                              categories={0: "person", 1: "person", 2: "person"})
+    return boxes, _soften(depth), K, anns
+
+
+def test_thin_objects_are_not_stretched_along_the_view(scene):
+    """The rim re-depth (crop.rim_redepth): the pixels within a ramp width of a thin object's outline read depths
+    blended with the far wall; taking its core's surface instead keeps the box's extent along the view near the
+    object's own, where half-ramp erosion leaves metres of smear."""
+    boxes, depth, K, anns = _thin_people(scene)
+    cfg = {"crop": {"soft_edges": True}}
+    rim = lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(**cfg))
+    eroded = lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(crop={"soft_edges": True, "rim_redepth": False}))
+    assert rim.edge_ramp_px > 2.5
+    long_rim = [max(o["dimensions"][0], o["dimensions"][2]) for o in rim.objects]
+    long_eroded = [max(o["dimensions"][0], o["dimensions"][2]) for o in eroded.objects]
+    assert len(long_rim) == 3 and np.mean(long_rim) < 0.5 * np.mean(long_eroded)
+    assert _mean_iou(rim, boxes) > _mean_iou(eroded, boxes) + 0.1
