@@ -36,7 +36,7 @@ class CropConfig:
     rim_redepth: bool = True
     rim_px: float = 0.0  # px; the rim's width (set per image from the ramps; 0 = off)
     rim_max_tilt_deg: float = 80.0  # the extrapolation bends the depth no more than a surface this oblique would
-    thin_erode_px: int = 0  # px; ... parts thinner than two rims away from the body are eroded by this (set: half a ramp)
+    thin_erode_px: int = 0  # px; ... parts thinner than two rims away from the body: eroded by this (half a ramp)
     box_erode_px: int = 0  # px; box-only: the separated foreground is eroded by this much (set from the ramps; 0 = off)
     border_px: float = 2.0  # px; a 2D box edge this close to the image border is cut by it (truncated)
 

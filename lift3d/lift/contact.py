@@ -13,6 +13,7 @@ from lift3d.lift.result import Observation
 
 
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
+LOCAL_FLOOR_MAX_PX = 4000.0  # the band below a box is read with a stride giving at most this many pixels
 MAX_BELOW_FLOOR = 0.10  # m; a bottom up to this far below the floor level is put on it (depth noise)
 
 
@@ -87,13 +88,13 @@ def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tup
 
 
 def local_floor(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, floor_h, cfg: LiftConfig, field=None):
-    """The floor level (down coordinate) just below the 2D box: the median over the floor pixels of a band under
-    its bottom edge (as wide as the box, ``local_floor_band`` of its height, at least ``local_floor_min_px`` rows)
-    whose level is within ``local_floor_tol`` of the image's ``floor_h``, when they are at least
-    ``local_floor_min_share`` of the band (under an object on a support the band shows the support).  Under a monocular depth map's range and
-    field errors the floor is not one plane: the floor next to the object shares the object's local error, so its
-    height measured down to it does not carry the difference between the near floor and the object's depth.
-    None without a floor, when the box's bottom is cut by the image border, or with too few floor pixels."""
+    """The floor level (down coordinate) just below the 2D box: the median over the floor pixels of a band under its
+    bottom edge (as wide as the box, ``local_floor_band`` of its height, at least ``local_floor_min_px`` rows) whose
+    level is within ``local_floor_tol`` of the image's ``floor_h``, when they are at least ``local_floor_min_share`` of
+    the band (under an object on a support the band shows the support).  Under a monocular depth map's range and field
+    errors the floor is not one plane: the floor next to the object shares the object's local error, so its height
+    measured down to it does not carry the difference between the near floor and the object's depth.  None without a
+    floor, when the box's bottom is cut by the image border, or with too few floor pixels."""
     if floor_h is None or cfg.contact.local_floor_band <= 0:
         return None
     H, W = depth.shape
@@ -105,7 +106,7 @@ def local_floor(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, floor_h, 
     c0, c1 = max(0, int(np.floor(x1 + 0.5))), min(W, int(np.ceil(x2 - 0.5)))
     if r1 - r0 < 1 or c1 - c0 < 1:
         return None
-    st = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / 4000.0))))
+    st = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / LOCAL_FLOOR_MAX_PX))))
     d, rows, cols = read_crop(depth, r0, r1, c0, c1, st, field)
     valid = np.isfinite(d) & (d > 0)
     ax, bx, by = ray_parts(K, rows, cols)

@@ -131,9 +131,8 @@ def read_surround(depth: np.ndarray, K: np.ndarray, cr: Crop, reach: float, fiel
     return Crop(cr.bbox, (R0, R1, C0, C1), st, d, valid, np.where(valid, d, 0.0), ax, bx, by), (oy, ox)
 
 
-def mask_region(mask, shape, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
-    """The instance mask on the crop's (strided) pixels, eroded by ``erode_px`` pixels against 1-2 px of mask
-    bleed onto the background (not when that leaves fewer than ``min_points`` or 30 % of its pixels)."""
+def mask_on_crop(mask, shape, cr: Crop) -> np.ndarray:
+    """The instance mask on the crop's (strided) pixels."""
     m = np.asarray(mask)
     if m.shape != shape:
         raise LiftReject("empty_mask", f"mask shape {m.shape} != depth shape {shape}")
@@ -141,6 +140,13 @@ def mask_region(mask, shape, cr: Crop, erode_px: int, min_points: int) -> np.nda
     region = m[r0:r1:cr.st, c0:c1:cr.st].astype(bool)
     if not region.any():
         raise LiftReject("empty_mask", "mask has no pixel inside the box")
+    return region
+
+
+def erode_mask(region: np.ndarray, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
+    """A mask on the crop (:func:`mask_on_crop`) eroded by ``erode_px`` pixels against 1-2 px of mask bleed onto
+    the background, not at the crop's edges (the 2D box's, which the object touches), unless that leaves fewer than
+    ``min_points`` or MASK_ERODE_KEEP of its pixels."""
     if erode_px > 0:
         it = max(1, int(round(erode_px / cr.st)))
         er = ndimage.binary_erosion(region, iterations=it, border_value=1)

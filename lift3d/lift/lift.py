@@ -166,11 +166,11 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
 
 
 def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0):
-    """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal
-    grid, the intrinsics with the focal length from the vanishing points or None, its log sd or None) with ``gravity.vanishing``, an image
-    and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it; the focal length only with
-    ``focal_log_sd`` > 0, the given one's log error); (None, None, None, None) otherwise or when the lines do not fix the
-    up direction (the floor-plane fit is used)."""
+    """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal grid,
+    the intrinsics with the focal length from the vanishing points or None, its log sd or None) with
+    ``gravity.vanishing``, an image and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it;
+    the focal length only with ``focal_log_sd`` > 0, the given one's log error); (None, None, None, None) otherwise or
+    when the lines do not fix the up direction (the floor-plane fit is used)."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
         return None, None, None, None
     try:

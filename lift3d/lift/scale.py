@@ -50,7 +50,7 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     sc = cfg.scale
     out = []
     for ob in obs:
-        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.mask_region)
+        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.erode_mask)
         p = ob.prior
         if p is None or len(ob.q) < cfg.plausible.few_points:
             continue
@@ -78,11 +78,11 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
 
 def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
-    (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`) and the
-    camera's height above the floor (the median of the floor levels measured under the objects, where there are
-    any: the scale is wanted at the objects' depths, which a range exponent sets apart from the near floor), with ``scale.prior_std`` / ``failure_prob`` / ``failure_std`` as the depth
-    source's spread, ``outlier_prob`` and ``spread_factor`` for cues that are wrong or scatter more than they say,
-    and ``scale.shared_std`` as the error every cue shares."""
+    (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`) and the camera's
+    height above the floor (the median of the floor levels measured under the objects, where there are any: the scale is
+    wanted at the objects' depths, which a range exponent sets apart from the near floor), with ``scale.prior_std`` /
+    ``failure_prob`` / ``failure_std`` as the depth source's spread, ``outlier_prob`` and ``spread_factor`` for cues
+    that are wrong or scatter more than they say, and ``scale.shared_std`` as the error every cue shares."""
     sc = cfg.scale
     mcfg = ScaleCueConfig(prior_sigma=sc.prior_std, failure_prob=sc.failure_prob, failure_sigma=sc.failure_std,
                           shared_sigma=sc.shared_std, t_nu=sc.t_nu, outlier_prob=sc.outlier_prob,

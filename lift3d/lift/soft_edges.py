@@ -78,19 +78,18 @@ def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: 
     """(``d`` with the rim of the region's body re-depthed, the re-depthed pixels).
 
     On a soft-edged map a ramp reaches up to its width into an object, so the pixels less than ``rim_px`` (pixels
-    of ``d``, rounded up) from the nearest pixel outside the region carry depths blended with whatever lies beyond it (the background behind, an
-    occluder in front), while the body's core keeps the object's own surface.  The core: the region eroded by a
-    square of half side ``rim_px`` (the blur of an upsampled prediction is separable); an object thinner than two
-    rims keeps its innermost pixels.  Each rim pixel within ``rim_px`` of the core (in both image directions) takes
-    the surface of the nearest core pixel extrapolated to it: the core's inverse depth, affine in the pixel
-    coordinates on a plane, with its local gradient (differences between core pixels), bent by at most
-    ``max_rel_step`` of itself per pixel (the slope of the most oblique surface believed: a steeper one is an
-    edge).  Rim pixels further from the core belong to thin parts away from the body (legs, handles), whose depth
-    the core does not tell: they are not changed (and not in the returned set)."""
-    none = np.zeros(region.shape, dtype=bool)
+    of ``d``, rounded up) from the nearest pixel outside the region carry depths blended with whatever lies beyond
+    it (the background behind, an occluder in front), while the body's core keeps the object's own surface.  The
+    core: the region eroded by a square of half side ``rim_px`` (the blur of an upsampled prediction is separable);
+    an object thinner than two rims keeps its innermost pixels.  Each rim pixel within ``rim_px`` of the core (in
+    both image directions) takes the surface of the nearest core pixel extrapolated to it: the core's inverse depth,
+    affine in the pixel coordinates on a plane, with its local gradient (differences between core pixels), bent by at
+    most ``max_rel_step`` of itself per pixel (the slope of the most oblique surface believed: a steeper one is an
+    edge).  Rim pixels further from the core belong to thin parts away from the body (legs, handles), whose depth the
+    core does not tell: they are not changed (and not in the returned set)."""
     r = int(np.ceil(rim_px - 1e-9))
     if r <= 0 or not region.any():
-        return d, none
+        return d, np.zeros(region.shape, dtype=bool)
     padded = np.pad(region, 1)  # the crop's border is not the outline's: the region may go on beyond it
     core = ndimage.minimum_filter(padded, size=2 * r - 1, mode="nearest")[1:-1, 1:-1]
     if not core.any():  # thinner than two rims: its innermost pixels
@@ -98,7 +97,7 @@ def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: 
         core = inside >= inside.max()
     rim = region & ~core
     if not rim.any():
-        return d, none
+        return d, np.zeros(region.shape, dtype=bool)
     iv, iu = ndimage.distance_transform_edt(~core, return_distances=False, return_indices=True)
     rv, ru = np.nonzero(rim)
     cv, cu = iv[rv, ru], iu[rv, ru]
@@ -115,7 +114,7 @@ def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: 
     lim = max_rel_step * np.hypot(dv, du) * i0
     out = d.copy()
     out[rv, ru] = 1.0 / (i0 + np.minimum(np.maximum(step, -lim), lim))
-    done = none
+    done = np.zeros(region.shape, dtype=bool)
     done[rv, ru] = True
     return out, done
 

@@ -213,8 +213,8 @@ def _vertical(grads, K, W: int, cfg: VanishingConfig):
         ww = w * (np.abs(n @ best) < 2.0 * tol)
         if np.count_nonzero(ww) < 2:
             return None
-        _, vecs = np.linalg.eigh((n * ww[:, None]).T @ n)
-        best = vecs[:, 0] if vecs[1, 0] >= 0 else -vecs[:, 0]
+        best = _point_of(n, ww)
+        best = best if best[1] >= 0 else -best
     inl = np.abs(n @ best) < tol
     support = float(w[inl].sum())
     if (int(inl.sum()) < cfg.min_segments or support < cfg.min_support

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from lift3d.geometry.camera import K_from_fov, backproject
-from lift3d.lift.crop import annotation_box, crop_bounds, crop_dot, mask_region, ray_parts, read_box_crop
+from lift3d.lift.crop import (annotation_box, crop_bounds, crop_dot, erode_mask, mask_on_crop, ray_parts,
+                             read_box_crop)
 from lift3d.lift.result import LiftReject
 
 
@@ -55,17 +56,17 @@ def test_ray_tables_give_the_backprojected_points():
     np.testing.assert_allclose(crop_dot(dz, ax, bx, by, v), P @ v, rtol=1e-12, atol=1e-12)
 
 
-def test_mask_region_erodes_against_bleed_unless_too_little_is_left():
+def test_mask_on_crop_eroded_against_bleed_unless_too_little_is_left():
     K = K_from_fov(60, 40, 60.0)
     d = np.full((40, 60), 2.0)
     cr = read_box_crop(d, K, [9.5, 9.5, 30.5, 30.5], 16000)
     m = np.zeros((40, 60), dtype=bool)
     m[12:28, 12:28] = True
-    r = mask_region(m, d.shape, cr, 1, 20)
+    r = erode_mask(mask_on_crop(m, d.shape, cr), cr, 1, 20)
     assert r.shape == (20, 20) and r.sum() == 14 * 14  # one pixel off every side
     thin = np.zeros((40, 60), dtype=bool)
     thin[12:28, 20] = True  # a 1 px line would vanish: kept as it is
-    assert mask_region(thin, d.shape, cr, 1, 5).sum() == 16
+    assert erode_mask(mask_on_crop(thin, d.shape, cr), cr, 1, 5).sum() == 16
     with pytest.raises(LiftReject) as e:
-        mask_region(m[:-1], d.shape, cr, 1, 20)
+        mask_on_crop(m[:-1], d.shape, cr)
     assert e.value.reason == "empty_mask"
