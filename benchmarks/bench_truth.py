@@ -12,8 +12,10 @@ figures), held-out scenes are generated
   per question type (metric within +/-25 %, boxes at IoU >= 0.25, the rest exact);
 * questions per image, and relative to the sensor mode of the same scene type and annotation.
 
-``--one-cause``: indoor scenes with masks, built as model depth, under the monocular preset with all but one
-error class switched off (scale, range, field, soft edges, focal, no gravity), to see what each class costs.
+``--one-cause``: scenes with masks (indoor, or ``--scene-types``), built as model depth, under the monocular preset
+with all but one error class switched off (scale, range, field, soft edges, focal, no gravity), to see what each
+class costs.  Every row also gives the IoU with each image's scale taken from the truth
+(:func:`lift3d.evaluate.oracle_scale_iou`, a diagnostic): the part of the error that one number per image carries.
 
 Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]`` (figures -> docs/benchmarks.md).
 """
@@ -76,7 +78,8 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     gt = gt_by_image(json.loads((data / "gt_boxes.json").read_text()))
     rep = truth_report(qa, images, gt)
     row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "images": len(images),
-           "mean_iou": ev["mean_iou_all"], "iou_at_25": ev["iou_at_25"], "questions": len(qa),
+           "mean_iou": ev["mean_iou_all"], "iou_oracle_scale": ev["iou_oracle_scale"],
+           "iou_at_25": ev["iou_at_25"], "questions": len(qa),
            "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, **rep.as_dict()}
     return row, rep
 
@@ -89,13 +92,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1000, help="held-out seed (default 1000; never tune on 1000+)")
     ap.add_argument("--scenes", type=int, default=40, help="scenes per combination (default 40)")
-    ap.add_argument("--scene-types", default="indoor,outdoor")
+    ap.add_argument("--scene-types", default=None, help="default indoor,outdoor (--one-cause: indoor)")
     ap.add_argument("--annotations", default="masks,box-only")
     ap.add_argument("--modes", default="sensor,monocular", help="sensor, monocular, sensor-as-model")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--one-cause", action="store_true",
-                    help="instead: indoor masks, model depth, one monocular error class at a time")
+                    help="instead: masks, model depth, one monocular error class at a time (indoor unless "
+                         "--scene-types says otherwise)")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
     if a.seed < 1000:
@@ -103,8 +107,9 @@ def main(argv=None) -> int:
         return 2
     rows, reps = [], {}
     if a.one_cause:
-        a.scene_types, a.annotations = "indoor", "masks"
+        a.scene_types, a.annotations = a.scene_types or "indoor", "masks"
         a.modes = ",".join(["sensor-as-model", "only-none"] + [f"only-{c}" for c in _CAUSES] + ["monocular"])
+    a.scene_types = a.scene_types or "indoor,outdoor"
     with tempfile.TemporaryDirectory(prefix="bench_truth_") as td:
         for st in a.scene_types.split(","):
             for an in a.annotations.split(","):
@@ -112,21 +117,24 @@ def main(argv=None) -> int:
                     row, rep = run_one(Path(td), st, an, mode, a.seed, a.scenes, a.width, a.height)
                     rows.append(row)
                     reps[(st, an, mode)] = rep
-                    print(f"  {st}/{an}/{mode}: {row['images']} images, IoU {row['mean_iou']:.3f}, "
+                    print(f"  {st}/{an}/{mode}: {row['images']} images, IoU {row['mean_iou']:.3f} "
+                          f"(per-image scale from the truth: {row['iou_oracle_scale']:.3f}), "
                           f"{row['questions']} questions, {_pct(row['share_true'])} % true ({row['build_s']:.0f} s)",
                           flush=True)
     base = "sensor-as-model" if a.one_cause else "sensor"
     sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == base}
     forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
     print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
-    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
+    print("IoU*: with each image's scale from the truth (a diagnostic)")
+    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'IoU*':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
           + "".join(f"{f:>14}" for f in forms) + f"{'box IoU':>9}")
     for r in rows:
         rel = r["q_per_image"] / sensor_q.get((r["scene_type"], r["annotation"]), float("nan"))
         r["q_per_image_rel_sensor"] = rel
         cells = "".join(f"{_pct(r['by_form'][f][0]) + ' (' + str(r['by_form'][f][1]) + ')':>14}" if f in r["by_form"]
                         else f"{'-':>14}" for f in forms)
-        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}{r['q_per_image']:>7.1f}"
+        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}"
+              f"{r['iou_oracle_scale']:>6.3f}{r['q_per_image']:>7.1f}"
               f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
     # per question type, every scene type and annotation together, per depth mode
     per_mode: dict = defaultdict(TruthReport)

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lift3d.evaluate import _ap_101, ap3d, evaluate, evaluate_predictions, format_report, load_gt, object_errors
+from lift3d.evaluate import (_ap_101, ap3d, evaluate, evaluate_predictions, format_report, load_gt, object_errors,
+                             oracle_scale_iou)
 from lift3d.geometry.boxes import Box3D
 
 
@@ -125,3 +126,29 @@ def test_unmatched_predictions_are_counted():
     r = evaluate_predictions({1: [dict(g, annotation_id=99, quality=1.0)]}, {1: [load_gt_like(g)]})
     assert r["n_pred_unmatched"] == 1 and r["overall"]["n_lifted"] == 0
     assert r["AP3D"]["all"] == pytest.approx(1.0)  # AP matches by IoU, not by id
+
+
+def test_oracle_scale_iou_undoes_one_factor_per_image():
+    # image 1: both boxes 20 % too near and small (one per-image factor): the oracle makes them exact; image 2: two
+    # boxes exact, one 1 m off sideways: the median ratio is 1, the offset stays; one GT object never lifted
+    g1, g2 = _obj(1, "chair", [0.5, 0.5, 4], [0.5, 0.9, 0.6], 0.2), _obj(2, "table", [-1, 0.6, 6], [0.8, 0.75, 1.4], -0.4)
+    g3, g4 = _obj(3, "car", [0, 0.8, 12], [1.8, 1.5, 4.4], 0.1), _obj(4, "car", [3, 0.8, 12], [1.8, 1.5, 4.4], 0.1)
+    g5 = _obj(5, "lamp", [1, 0.6, 3], [0.3, 0.5, 0.3], 0.0)
+    g6 = _obj(6, "person", [-2, 0.9, 9], [0.5, 1.7, 0.3], 0.0)
+    gt = {1: [load_gt_like(g) for g in (g1, g2, g5)], 2: [load_gt_like(g) for g in (g3, g4, g6)]}
+
+    def scaled(o, k):
+        return dict(o, center_cam=(np.asarray(o["center_cam"]) * k).tolist(),
+                    dimensions=(np.asarray(o["dimensions"]) * k).tolist())
+
+    off = dict(g4, center_cam=[4, 0.8, 12])
+    preds = {1: [scaled(g1, 0.8), scaled(g2, 0.8)], 2: [g3, off, g6]}
+    plain = evaluate_predictions(preds, gt)["overall"]["mean_iou_all"]
+    iou_off = object_errors(off, load_gt_like(g4))["iou"]
+    assert 0.0 < iou_off < 0.7
+    assert plain < 0.6
+    assert oracle_scale_iou(preds, gt) == pytest.approx((1.0 + 1.0 + 1.0 + iou_off + 1.0) / 6)
+    r = evaluate_predictions(preds, gt)
+    assert r["overall"]["iou_oracle_scale"] == pytest.approx(oracle_scale_iou(preds, gt))
+    assert "scale from the GT" in format_report(r)
+    assert np.isnan(oracle_scale_iou({}, {}))

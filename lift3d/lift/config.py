@@ -207,6 +207,9 @@ class GravityConfig:
     # precisions (lift3d.lift.vanishing.focal_length); 0: the given intrinsics are trusted
     focal_log_sd: float = 0.0
     fov_prior_focal_log_sd: float = 0.25  # the same for intrinsics from the field-of-view prior (intrinsics_source)
+    # with focal_log_sd > 0: also the focal length from the floor's horizon and the vertical point (a pitched camera;
+    # lift3d.lift.horizon), combined with the one from the lines by their precisions
+    horizon_focal: bool = False
 
 
 @dataclass

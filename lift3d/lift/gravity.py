@@ -109,6 +109,17 @@ def point_and_normal_grid(depth: np.ndarray, K: np.ndarray, max_side: int = 120,
     return P, n, ok, nok, vv, uu
 
 
+def rescale_grid(grid, s: float):
+    """:func:`point_and_normal_grid`'s result for the focal length scaled by ``s``: x and y of every point shrink by
+    it (x = (u - cx) z / f), the normals tilt the other way (n -> S^-T n), depths and validity stay."""
+    P, n, ok, nok, vv, uu = grid
+    P = P * np.array([1.0 / s, 1.0 / s, 1.0])
+    n = n * np.array([s, s, 1.0])
+    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    n = np.where(n[..., 1:2] < 0, -n, n)
+    return P, n, ok, nok, vv, uu
+
+
 def plane_hypotheses(pts: np.ndarray, n_hyp: int, rng: np.random.Generator, accept=None):
     """Three-point plane hypotheses (RANSAC sampling): the planes through ``n_hyp`` random triples of the points
     ``pts`` (N, 3), drawn with ``rng``.  Returns (unit normals (m, 3), a point of each plane (m, 3)) of the

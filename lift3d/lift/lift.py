@@ -59,12 +59,14 @@ from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
-from lift3d.lift.gravity import NUMERICAL, GravityEstimate, floor_height, image_gravity, point_and_normal_grid
+from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, floor_height, image_gravity, point_and_normal_grid,
+                                 rescale_grid)
 from lift3d.lift.observe import observe
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
 from lift3d.lift.soft_edges import edge_ramp_px
+from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.vanishing import vanishing_points
 
 
@@ -174,12 +176,19 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
         return None, None, None, None
     try:
-        down, conf, Kf, ksd = vanishing_points(rgb, K, focal_log_sd)
+        down, conf, Kf, ksd, vertical = vanishing_points(rgb, K, focal_log_sd, with_segments=True)
         if down is None:
             return None, None, None, None
         K = K if Kf is None else Kf
         grid = point_and_normal_grid(depth, K)
-        return GravityEstimate(down, "vanishing", conf, floor_height(depth, K, down, grid)), grid, Kf, ksd
+        fh = floor_height(depth, K, down, grid)
+        if cfg.gravity.horizon_focal and focal_log_sd > 0 and fh is not None:
+            hz = horizon_focal(grid, K, down, vertical, fh, focal_log_sd if ksd is None else ksd)
+            if hz is not None:
+                grid = rescale_grid(grid, float(hz[0][0, 0] / K[0, 0]))
+                Kf, down, ksd, fh = hz
+                K = Kf
+        return GravityEstimate(down, "vanishing", conf, fh), grid, Kf, ksd
     except NUMERICAL:  # numerical failure: the floor-plane fit
         return None, None, None, None
 

@@ -76,9 +76,10 @@ class VanishingConfig:
 
 
 def image_gradients(rgb: np.ndarray, cfg: VanishingConfig = VanishingConfig()):
-    """(stride, gx, gy, vv, uu) of the image strided to at most ``max_side`` pixels per side: Sobel (/8) on the
-    interior of the channels' mean, float32 (gx, gy are (h - 2, w - 2)), and the rows and columns (row-major order)
-    of the edge pixels, whose gradient exceeds ``min_grad``; computed once for both vanishing points."""
+    """(stride, gx, gy, vv, uu) of the image strided to at most ``max_side`` pixels per side: the Sobel sums of the
+    channels' sum on its interior (gx, gy are (h - 2, w - 2); int16 for 8-bit images, else float32: only their
+    directions and ratios are used, in units of 8 x the channels), and the rows and columns (row-major order) of the
+    edge pixels, whose gradient of the channels' mean exceeds ``min_grad``; computed once for both vanishing points."""
     img = np.asarray(rgb)
     st = max(1, int(np.ceil(max(img.shape[:2]) / cfg.max_side)))
     img = img[::st, ::st]
@@ -91,12 +92,16 @@ def image_gradients(rgb: np.ndarray, cfg: VanishingConfig = VanishingConfig()):
         g += p
     sm_v = g[:-2] + 2 * g[1:-1] + g[2:]  # smoothed down the rows
     sm_h = g[:, :-2] + 2 * g[:, 1:-1] + g[:, 2:]  # smoothed along the columns
-    unit = np.float32(1.0 / (8.0 * len(planes)))  # Sobel / 8 of the channels' mean
-    gx = (sm_v[:, 2:] - sm_v[:, :-2]).astype(np.float32)
-    gy = (sm_h[2:] - sm_h[:-2]).astype(np.float32)
-    gx *= unit
-    gy *= unit
-    vv, uu = np.divmod(np.flatnonzero(gx * gx + gy * gy > cfg.min_grad ** 2), gx.shape[1])  # (np.nonzero's, faster)
+    gx = sm_v[:, 2:] - sm_v[:, :-2]
+    gy = sm_h[2:] - sm_h[:-2]
+    # |Sobel / 8 of the channels' mean| > min_grad, on the sums (exact in int32 for 8-bit images)
+    wide = np.int32 if work is np.int16 else np.float32
+    gx2, gy2 = gx.astype(wide), gy.astype(wide)
+    gx2 *= gx2
+    gy2 *= gy2
+    gx2 += gy2
+    thr = (cfg.min_grad * 8.0 * len(planes)) ** 2
+    vv, uu = np.divmod(np.flatnonzero(gx2 > thr), gx.shape[1])  # (np.nonzero's, faster)
     return st, gx, gy, vv, uu
 
 
@@ -297,20 +302,8 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
         return None
     B = cfg.focal_bootstrap
 
-    def resampled_lines(c, dd, ln):  # (B, M, 3): each segment turned by its direction's error (edge noise over its
-        # length, at least a floor) and given a Poisson(1) resampling weight (B, M)
-        sd = np.hypot(np.sqrt(12.0) * cfg.edge_noise_px / ln, np.radians(cfg.direction_floor_deg))
-        a = rng.normal(0.0, 1.0, (B, len(ln))) * sd
-        ca, sa = np.cos(a), np.sin(a)
-        q = np.stack([c[None, :, 0] + ca * dd[:, 0] - sa * dd[:, 1], c[None, :, 1] + sa * dd[:, 0] + ca * dd[:, 1]],
-                     axis=-1)
-        return _planes(c, q, K), ln[None, :] * rng.poisson(1.0, (B, len(ln)))
-
-    def points(lb, wb):  # (B, 3): each resample's least-squares point (the smallest eigenvector)
-        return np.linalg.eigh(np.einsum("bmi,bm,bmj->bij", lb, wb, lb))[1][:, :, 0]
-
-    u = np.broadcast_to(d, (B, 3)) if vertical is None else points(*resampled_lines(*vertical))
-    boot = scale2(points(*resampled_lines(C[inl], D[inl], w[inl])), u)
+    u = np.broadcast_to(d, (B, 3)) if vertical is None else _points(*_resampled_lines(*vertical, K, B, rng, cfg))
+    boot = scale2(_points(*_resampled_lines(C[inl], D[inl], w[inl], K, B, rng, cfg)), u)
     good = np.isfinite(boot) & (boot > 0)
     if good.mean() < 0.8:
         return None
@@ -327,19 +320,49 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     return K2, d2 / np.linalg.norm(d2), float((wp + we) ** -0.5)
 
 
-def vanishing_points(rgb, K, focal_log_sd: float = 0.0, cfg: VanishingConfig = VanishingConfig()):
+def _resampled_lines(c, dd, ln, K, B: int, rng, cfg: VanishingConfig):
+    """(B, M, 3) lines of the segments (centres ``c``, unit directions ``dd``, lengths ``ln``), each turned by its
+    direction's error (edge noise over its length, at least a floor), and their Poisson(1) resampling weights (B, M)."""
+    sd = np.hypot(np.sqrt(12.0) * cfg.edge_noise_px / ln, np.radians(cfg.direction_floor_deg))
+    a = rng.normal(0.0, 1.0, (B, len(ln))) * sd
+    ca, sa = np.cos(a), np.sin(a)
+    q = np.stack([c[None, :, 0] + ca * dd[:, 0] - sa * dd[:, 1], c[None, :, 1] + sa * dd[:, 0] + ca * dd[:, 1]], axis=-1)
+    return _planes(c, q, K), ln[None, :] * rng.poisson(1.0, (B, len(ln)))
+
+
+def _points(lb: np.ndarray, wb: np.ndarray) -> np.ndarray:
+    """(B, 3): each resample's least-squares point (the smallest eigenvector)."""
+    return np.linalg.eigh(np.matmul((lb * wb[:, :, None]).transpose(0, 2, 1), lb))[1][:, :, 0]
+
+
+def down_samples(vertical, K, cfg: VanishingConfig = VanishingConfig()) -> np.ndarray:
+    """(B, 3) resampled down directions, under ``K``, of the vertical point (its segments ``vertical``: centres,
+    directions, lengths, as :func:`vanishing_points` returns them), each segment turned by its direction's error and
+    resampled: the up direction's spread."""
+    rng = np.random.default_rng(cfg.seed + 1)
+    p = _points(*_resampled_lines(*vertical, np.asarray(K, dtype=np.float64), cfg.focal_bootstrap, rng, cfg))
+    p = np.where(p[:, 1:2] < 0, -p, p)
+    return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+
+def vanishing_points(rgb, K, focal_log_sd: float = 0.0, cfg: VanishingConfig = VanishingConfig(),
+                     with_segments: bool = False):
     """The image's up direction and, with ``focal_log_sd`` > 0 (the given focal length's log error), its focal
     length, from one gradient pass: (down or None, confidence, K with the focal length or None, that focal length's
-    log sd or None).  The down direction is under the returned K when there is one."""
+    log sd or None).  The down direction is under the returned K when there is one.  ``with_segments``: a fifth
+    element, the vertical point's segments (centres, directions, lengths; None without a down), for its spread
+    (:func:`down_samples`)."""
+    none = (None, 0.0, None, None) + ((None,) if with_segments else ())
     if rgb is None or np.ndim(rgb) < 2:
-        return None, 0.0, None, None
+        return none
     grads = image_gradients(rgb, cfg)
     found = _vertical(grads, K, np.shape(rgb)[1], cfg)
     if found is None:
-        return None, 0.0, None, None
+        return none
     down, conf, vertical = found
+    out = (down, conf, None, None)
     if focal_log_sd > 0 and abs(down[2]) >= np.sin(np.radians(cfg.focal_min_pitch_deg)):
         focal = focal_length(rgb, K, down, focal_log_sd, cfg, segments=_all_segments(grads, cfg), vertical=vertical)
         if focal is not None:
-            return focal[1], conf, focal[0], focal[2]
-    return down, conf, None, None
+            out = (focal[1], conf, focal[0], focal[2])
+    return out + (vertical,) if with_segments else out

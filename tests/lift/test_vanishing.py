@@ -11,7 +11,7 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.gravity import floor_height
-from lift3d.lift.vanishing import vanishing_points, vertical_direction
+from lift3d.lift.vanishing import down_samples, vanishing_points, vertical_direction
 from lift_scenes import box_on_floor, raycast
 
 
@@ -72,6 +72,23 @@ def test_a_wrong_focal_length_tilts_it_little():
     Kw[1, 1] *= 1.08  # 8 % off, as a model's focal length is
     d, _ = vertical_direction(img, Kw)
     assert np.degrees(np.arccos(np.clip(d @ down, -1.0, 1.0))) < 2.0
+
+
+def test_the_vertical_points_segments_and_its_spread():
+    W, H = 480, 360
+    K = K_from_fov(W, H, 65.0)
+    down = tilted_down(12.0, 4.0)
+    img = render_lines(K, W, H, down, room_lines(seed=2))
+    d, conf, K2, sd, vertical = vanishing_points(img, K, 0.0, with_segments=True)
+    d4, conf4, K4, sd4 = vanishing_points(img, K, 0.0)  # the same estimate without the segments
+    assert np.array_equal(d, d4) and conf == conf4 and K2 is None and K4 is None and sd is None and sd4 is None
+    c, dirs, lengths = vertical
+    assert len(lengths) >= 3 and c.shape == dirs.shape == (len(lengths), 2)
+    samples = down_samples(vertical, K)
+    ang = np.degrees(np.arccos(np.clip(samples @ d, -1.0, 1.0)))
+    assert samples.shape == (32, 3) and np.all(samples[:, 1] > 0)
+    assert 0.0 < np.median(ang) < 1.0  # a spread, not a copy, and a small one for long clean lines
+    assert vanishing_points(None, K, 0.0, with_segments=True) == (None, 0.0, None, None, None)
 
 
 def test_no_estimate_without_enough_vertical_lines():
