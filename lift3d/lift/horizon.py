@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lift3d.lift.vanishing import down_samples
+from lift3d.lift.vanishing import combine_focal, down_samples
 
 
 @dataclass(frozen=True)
@@ -156,16 +156,11 @@ def horizon_focal(depth_grid, K: np.ndarray, down: np.ndarray, vertical, floor_h
     reach = float(np.min(np.abs(X[:, 0] * ah[0] + X[:, 1] * ah[1] - th)) / abs(th))
     var_model = (0.5 * cfg.gradient_error * reach) ** 2
     sd = float(np.sqrt(var_fit + var_vp + var_model + cfg.min_log_sd ** 2))
-    if abs(est) > cfg.gate * np.hypot(sd, prior_log_sd):
+    out = combine_focal(K, d, est, sd, prior_log_sd, cfg.gate)
+    if out is None:
         return None
-    wp, we = prior_log_sd ** -2, sd ** -2
-    s = float(np.exp(est * we / (wp + we)))
-    K2 = K.copy()
-    K2[0, 0] *= s
-    K2[0, 1] *= s
-    K2[1, 1] *= s
-    d2 = np.array([d[0] / s, d[1] / s, d[2]])
-    d2 /= np.linalg.norm(d2)
+    K2, d2, sd2 = out
+    s = float(K2[0, 0] / K[0, 0])
     # the floor's level along the new down direction: its points with x and y shrunk by s
     level = float(np.median((P[fl] * np.array([1.0 / s, 1.0 / s, 1.0])) @ d2))
-    return K2, d2, float((wp + we) ** -0.5), level
+    return K2, d2, sd2, level

@@ -308,11 +308,18 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     if good.mean() < 0.8:
         return None
     est, sd = 0.5 * np.log(s2), max(float(np.std(0.5 * np.log(boot[good]))), cfg.focal_min_log_sd)
-    if abs(est) > cfg.focal_gate * np.hypot(sd, prior_log_sd):
+    return combine_focal(K, d, est, sd, prior_log_sd, cfg.focal_gate)
+
+
+def combine_focal(K: np.ndarray, d: np.ndarray, est: float, sd: float, prior_log_sd: float, gate: float):
+    """(K with the focal length scaled by the precision-weighted factor of the estimate ``est`` (log, sd ``sd``) and
+    K's own (log 0, sd ``prior_log_sd``), the down direction ``d`` under it, the combined log sd), or None when the
+    estimate lies beyond ``gate`` combined sds."""
+    if abs(est) > gate * np.hypot(sd, prior_log_sd):
         return None
     wp, we = prior_log_sd ** -2, sd ** -2
     s = float(np.exp(est * we / (wp + we)))
-    K2 = K.copy()
+    K2 = np.asarray(K, dtype=np.float64).copy()
     K2[0, 0] *= s
     K2[0, 1] *= s
     K2[1, 1] *= s
