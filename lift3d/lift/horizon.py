@@ -51,10 +51,9 @@ class HorizonConfig:
 def _solve(xtx: np.ndarray, xtt: np.ndarray):
     """The least-squares coefficients from the normal equations' moments, or None when they are singular."""
     try:
-        sol = np.linalg.solve(xtx, xtt[:3])
+        return np.linalg.solve(xtx, xtt)
     except np.linalg.LinAlgError:
         return None
-    return sol
 
 
 def _horizon(X: np.ndarray, lw: np.ndarray, gammas: np.ndarray):
@@ -92,7 +91,8 @@ def _jackknife(X: np.ndarray, lw: np.ndarray, gam: float, bands: int) -> list:
 
 
 def _log_f(a: np.ndarray, g: np.ndarray) -> float:
-    """log f from the vertical point's offsets ``a`` (px) and the horizon vector ``g``: f^2 = a . g / |g|^2."""
+    """log of the focal length's factor from the vertical point's offset ``a`` and the horizon vector ``g``, both in
+    units of the focal length used (pixel offsets over it): f^2 = a . g / |g|^2, 1 when the two agree."""
     f2 = float(a @ g) / max(float(g @ g), 1e-30)
     return 0.5 * np.log(f2) if f2 > 0 else np.nan
 

@@ -61,12 +61,12 @@ from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, floor_height, image_gravity, point_and_normal_grid,
                                  rescale_grid)
+from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.observe import observe
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues
 from lift3d.lift.soft_edges import edge_ramp_px
-from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.vanishing import vanishing_points
 
 
@@ -171,7 +171,8 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
     """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal grid,
     the intrinsics with the focal length from the vanishing points or None, its log sd or None) with
     ``gravity.vanishing``, an image and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it;
-    the focal length only with ``focal_log_sd`` > 0, the given one's log error); (None, None, None, None) otherwise or
+    the focal length only with ``focal_log_sd`` > 0, the given one's log error, from the horizontal lines and, with
+    ``gravity.horizon_focal``, the floor's horizon, :mod:`lift3d.lift.horizon`); (None, None, None, None) otherwise or
     when the lines do not fix the up direction (the floor-plane fit is used)."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
         return None, None, None, None
