@@ -57,7 +57,7 @@ class BuildConfig:
 MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.15, "failure_prob": 0.05,
                               "failure_std": 0.6},
                     "crop": {"soft_edges": True}, "gravity": {"vanishing": True, "focal_log_sd": 0.08, "horizon_focal": True},
-                    "contact": {"local_floor_band": 0.15}}
+                    "contact": {"local_floor_band": 0.15}, "separation": {"smear_window": 1.0}}
 
 
 def make_stages(cfg: BuildConfig) -> list[Stage]:

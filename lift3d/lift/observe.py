@@ -16,7 +16,7 @@ from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_mask, erode_
 from lift3d.lift.priors import lookup
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
-from lift3d.lift.separation import footprint_trim, separate_box_only, top_without_on_top
+from lift3d.lift.separation import footprint_trim, separate_box_only, smear_trim, top_without_on_top
 from lift3d.lift.soft_edges import redepth_rim
 
 OCCLUDER_MARGIN = 0.10  # m; a pixel nearer than the object's near depth by max(this, 5 % of it) is an occluder
@@ -72,6 +72,7 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     q, z_sel = object_points(sel, cr, K, G, cfg)
     if box_only and prior is not None and cfg.separation.footprint_radius > 0:
         q, z_sel = footprint_trim(q, z_sel, prior, cfg)
+    q, z_sel = smear_trim(q, z_sel, prior, K, G, cfg)
 
     flags, trunc_v, cut_lr = view_flags(bbox, box_only, W, H, cfg.crop.border_px)
     if occluded(cr, z_sel):

@@ -223,6 +223,37 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     return q, z_sel
 
 
+def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.ndarray, cfg: LiftConfig):
+    """Soft-edged (model) depth: a ramp joins an object to what lies behind or in front of it with no gap in depth,
+    so its points (a pole's or a person's few columns, a box-only foreground) can run along the line of sight far
+    beyond any size its category has.  No object reaches further in ground range (horizontal distance from the
+    camera) than its footprint's diagonal (the prior's, x (1 + 3 rel_std), widened by the seen height as
+    :func:`footprint_trim` does).  When the points' robust ground range (2 / 98 %) is more than ``smear_window`` x
+    that reach, the object is placed by the nearest point of each image row (the least blended with what lies
+    behind it; a thin object has no clean pixel at all): the median of those per-row nearest ranges is its near
+    face, and only the points from half a reach in front of it to a reach behind it are kept (at least
+    ``clean.min_points``).  Off with ``smear_window`` 0 or without a prior."""
+    w = cfg.separation.smear_window
+    if w <= 0 or prior is None or len(q) < cfg.clean.min_points:
+        return q, z_sel
+    rng_ = np.hypot(q[:, 0], q[:, 2])
+    near, far = percentile(rng_, ROBUST_PCT)
+    reach = w * float(np.hypot(prior.l, prior.w)) * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
+    if cfg.separation.footprint_grow_max > 1.0:  # a taller object than the prior is likely wider too
+        h = float(np.ptp(percentile(q[:, 1], ROBUST_PCT)))
+        reach *= float(np.clip(h / prior.h, 1.0, cfg.separation.footprint_grow_max))
+    if far - near <= reach:
+        return q, z_sel
+    rows = np.floor(project(q @ G.T, K)[:, 1]).astype(np.int64)
+    order = np.lexsort((rng_, rows))  # by row, nearest first within a row
+    first = np.concatenate([[True], np.diff(rows[order]) != 0])
+    face = float(np.median(rng_[order][first]))
+    keep = (rng_ >= face - 0.5 * reach) & (rng_ <= face + reach)
+    if keep.sum() >= cfg.clean.min_points:
+        return q[keep], z_sel[keep]
+    return q, z_sel
+
+
 def top_without_on_top(q: np.ndarray, K: np.ndarray, G: np.ndarray, others, bbox, cfg: LiftConfig):
     """Box-only: the object's top (down coordinate, ``pct_lo`` percentile) from its points that do not
     project into the 2D box of an annotation standing on it (:func:`on_top_points`); None when no point

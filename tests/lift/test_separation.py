@@ -267,3 +267,50 @@ def test_box_only_with_occluder_in_front(scene):
     o = {x["annotation_id"]: x for x in res.objects}
     assert iou_3d(o[100], back) > 0.5
     assert iou_3d(o[101], front) > 0.6
+
+
+def _smeared_pole(range_m=10.0, behind_m=30.0, floor_m=1.0, rows=60, per_row=12, seed=0):
+    """A pole's points as a soft-edged depth map gives them: in each image row a few pixels near the pole's range and
+    the rest blended towards a facade ``behind_m`` away; the bottom rows blend with the floor in front instead."""
+    rng = np.random.default_rng(seed)
+    K = K_from_fov(320, 240, 50.0)
+    G = gravity_frame([0.0, 1.0, 0.0])
+    pts = []
+    for r in range(rows):
+        v = 60.0 + 2.0 * r + 0.5  # image rows 60..178
+        t = rng.uniform(0.0, 1.0, per_row) ** 2  # blend share: most pixels blended
+        t[0] = 0.0
+        z = range_m + t * (behind_m - range_m)
+        if r >= rows - 4:
+            z = range_m - t * floor_m  # the floor in front of the pole's base
+        ray = np.linalg.solve(K, np.array([160.0, v, 1.0]))
+        pts.append(z[:, None] * ray[None, :])
+    P = np.vstack(pts)
+    return P @ G, K, G  # gravity-frame points (x, down, forward)
+
+
+def test_smear_trim_keeps_the_poles_reach_from_its_near_face():
+    """separation.smear_window: the per-row nearest points place the near face (not the floor blended under the base,
+    not the facade); only the category's reach from it is kept, over the pole's whole height."""
+    from lift3d.lift.separation import smear_trim
+
+    q, K, G = _smeared_pole()
+    cfg = LiftConfig(separation={"smear_window": 1.0})
+    prior = lookup("pole")
+    q2, z2 = smear_trim(q, q[:, 2].copy(), prior, K, G, cfg)
+    r2 = np.hypot(q2[:, 0], q2[:, 2])
+    reach = np.hypot(prior.l, prior.w) * (1.0 + 3.0 * prior.rel_std) * 1.5
+    assert len(q2) == len(z2) < len(q) and r2.min() > 10.0 - reach and r2.max() < 10.0 + reach
+    on_pole = np.abs(np.hypot(q[:, 0], q[:, 2]) - 10.0) < 0.01
+    assert np.ptp(q2[:, 1]) > 0.9 * np.ptp(q[on_pole, 1])  # the whole height stays
+    off = smear_trim(q, q[:, 2].copy(), prior, K, G, LiftConfig())[0]
+    assert len(off) == len(q)  # off by default (sensor depth)
+
+
+def test_smear_trim_leaves_an_object_within_its_reach():
+    from lift3d.lift.separation import smear_trim
+
+    q, K, G = _smeared_pole(behind_m=10.3, floor_m=0.1)  # blended over 0.4 m only: within a pole's reach
+    cfg = LiftConfig(separation={"smear_window": 1.0})
+    q2, _ = smear_trim(q, q[:, 2].copy(), lookup("pole"), K, G, cfg)
+    assert len(q2) == len(q)
