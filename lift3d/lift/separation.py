@@ -239,11 +239,13 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     rng_ = np.hypot(q[:, 0], q[:, 2])
     near, far = percentile(rng_, ROBUST_PCT)
     reach = w * float(np.hypot(prior.l, prior.w)) * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
+    if far - near <= reach:
+        return q, z_sel
     if cfg.separation.footprint_grow_max > 1.0:  # a taller object than the prior is likely wider too
         h = float(np.ptp(percentile(q[:, 1], ROBUST_PCT)))
         reach *= float(np.clip(h / prior.h, 1.0, cfg.separation.footprint_grow_max))
-    if far - near <= reach:
-        return q, z_sel
+        if far - near <= reach:
+            return q, z_sel
     rows = np.floor(project(q @ G.T, K)[:, 1]).astype(np.int64)
     order = np.lexsort((rng_, rows))  # by row, nearest first within a row
     first = np.concatenate([[True], np.diff(rows[order]) != 0])
