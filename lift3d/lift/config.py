@@ -92,7 +92,7 @@ class SeparationConfig:
     footprint_grow_max: float = 1.5  # ... widened by seen height / prior height, up to this factor
     footprint_gap: float = 0.10  # m; ... or cut at the first empty gap this wide beyond the prior's half diagonal
     footprint_min_share: float = 0.6  # ... applied only when this share of the points stays
-    smear_window: float = 0.0  # model depth: ground-range reach kept from the near end, x the prior's diagonal (0 = off)
+    smear_window: float = 0.0  # model depth: ground-range reach kept about the near face, x the prior's diagonal (0 = off)
     on_top_boxes: bool = True  # the top is measured without the pixels of annotations standing on ours
     on_top_margin: float = 0.1  # ... their box ends this share of our box's height above our bottom edge
     on_top_width: float = 0.5  # ... and overlaps at most this share of our box's width

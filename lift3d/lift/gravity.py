@@ -165,13 +165,22 @@ def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
     return float(np.median(near)) if len(near) else float(centre)
 
 
+def horizontal_points(grid, down: np.ndarray, max_tilt_deg: float) -> np.ndarray:
+    """Which points of a :func:`point_and_normal_grid` have a normal (so also a valid depth) within ``max_tilt_deg``
+    of the up direction ``down``: the candidates of a floor level (:func:`floor_height`,
+    :func:`lift3d.lift.horizon.horizon_focal`)."""
+    _, n, _, nok, _, _ = grid
+    return nok & (np.abs(n @ down) > np.cos(np.radians(max_tilt_deg)))
+
+
 def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
                  max_tilt_deg: float = 20.0) -> float | None:
     """Distance from the camera down to the floor along ``down`` (None when no floor is seen): the lowest
     well-supported level of horizontal surfaces, unless more than ``MAX_BELOW_FLOOR_SHARE`` of the scene lies clearly
     below it (then the level is a table or bed top over a floor the image does not show)."""
-    P, n, ok, nok, _, _ = grid if grid is not None else point_and_normal_grid(depth, K)
-    horiz = nok & (np.abs(n @ down) > np.cos(np.radians(max_tilt_deg)))
+    grid = grid if grid is not None else point_and_normal_grid(depth, K)
+    P, ok = grid[0], grid[2]
+    horiz = horizontal_points(grid, down, max_tilt_deg)
     h = P[horiz] @ down
     fh = _floor_from_heights(h, min_support=25)
     if fh is None or not (0.1 < fh < 50.0):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lift3d.lift.gravity import horizontal_points
 from lift3d.lift.vanishing import combine_focal, down_samples
 
 
@@ -110,11 +111,10 @@ def horizon_focal(depth_grid, K: np.ndarray, down: np.ndarray, vertical, floor_h
     d = np.asarray(down, dtype=np.float64)
     if prior_log_sd <= 0 or floor_h is None or abs(d[2]) < np.sin(np.radians(cfg.min_pitch_deg)):
         return None
-    P, n, ok, nok, vv, uu = depth_grid
+    P, vv, uu = depth_grid[0], depth_grid[4], depth_grid[5]
     h = P @ d
     dist = np.linalg.norm(P, axis=-1)
-    fl = (ok & nok & (np.abs(h - floor_h) < cfg.floor_tol_rel * dist)
-          & (np.abs(n @ d) > np.cos(np.radians(cfg.floor_max_tilt_deg))))
+    fl = horizontal_points(depth_grid, d, cfg.floor_max_tilt_deg) & (np.abs(h - floor_h) < cfg.floor_tol_rel * dist)
     if int(fl.sum()) < cfg.min_points:
         return None
     iv, iu = np.nonzero(fl)

@@ -195,6 +195,15 @@ def contact_window(ok: np.ndarray, bbox, dz: np.ndarray, ax, bx, by, K: np.ndarr
     return inside
 
 
+def height_growth(down: np.ndarray, prior, cfg: LiftConfig) -> float:
+    """How much wider than its category's prior an object likely is: its seen height (robust range of the points'
+    ``down`` coordinates) over the prior's, within [1, ``footprint_grow_max``]; 1 with ``footprint_grow_max`` <= 1."""
+    if cfg.separation.footprint_grow_max <= 1.0:
+        return 1.0
+    h = float(np.ptp(percentile(down, ROBUST_PCT)))
+    return float(np.clip(h / prior.h, 1.0, cfg.separation.footprint_grow_max))
+
+
 def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     """Box-only: background seen around or through the object (between a table's legs, beside a lamp)
     spreads the ground-plane footprint beyond the category's size.  Distances from the robust footprint
@@ -206,12 +215,9 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     near = rng_ <= np.median(rng_)
     c = np.median(g[near], axis=0)
     dist = np.hypot(g[:, 0] - c[0], g[:, 1] - c[1])
-    diag = float(np.hypot(prior.l, prior.w))
-    if cfg.separation.footprint_grow_max > 1.0:
-        # an object taller than its category's prior (seen in the nearer half of the points: the object,
-        # not the background behind it) is likely wider too
-        h_near = float(np.ptp(percentile(q[near, 1], ROBUST_PCT)))
-        diag *= float(np.clip(h_near / prior.h, 1.0, cfg.separation.footprint_grow_max))
+    # an object taller than its category's prior (seen in the nearer half of the points: the object, not the
+    # background behind it) is likely wider too
+    diag = float(np.hypot(prior.l, prior.w)) * height_growth(q[near, 1], prior, cfg)
     cut = cfg.separation.footprint_radius * diag * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
     ds = np.sort(dist)
     jump = np.nonzero((np.diff(ds) > cfg.separation.footprint_gap) & (ds[:-1] >= 0.5 * diag))[0]
@@ -241,11 +247,9 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     reach = w * float(np.hypot(prior.l, prior.w)) * (1.0 + FOOTPRINT_SPREADS * prior.rel_std)
     if far - near <= reach:
         return q, z_sel
-    if cfg.separation.footprint_grow_max > 1.0:  # a taller object than the prior is likely wider too
-        h = float(np.ptp(percentile(q[:, 1], ROBUST_PCT)))
-        reach *= float(np.clip(h / prior.h, 1.0, cfg.separation.footprint_grow_max))
-        if far - near <= reach:
-            return q, z_sel
+    reach *= height_growth(q[:, 1], prior, cfg)  # a taller object than the prior is likely wider too
+    if far - near <= reach:
+        return q, z_sel
     rows = np.floor(project(q @ G.T, K)[:, 1]).astype(np.int64)
     order = np.lexsort((rng_, rows))  # by row, nearest first within a row
     first = np.concatenate([[True], np.diff(rows[order]) != 0])
