@@ -240,6 +240,7 @@ class ScaleConfig:
     # camera's height above the floor), with prior_std as the depth source's spread and Student-t weights
     cues: bool = False
     camera_height: bool = True  # with cues: the camera height above a fitted floor / ground is a cue
+    room_height: bool = True  # with cues: a seen ceiling's height above the floor is a cue
     shared_std: float = 0.08  # with cues: log spread every cue shares (a model's focal length), never averaged out
     failure_prob: float = 0.0  # with cues: prior probability of a gross whole-image scale failure (x1.5-x3)
     failure_std: float = 0.6  # with cues: its log spread
@@ -267,6 +268,7 @@ _RENAMED = {
     "scale_meas_std": ("scale", "meas_std"), "scale_box_only_factor": ("scale", "box_only_factor"),
     "scale_outlier_k": ("scale", "outlier_k"), "scale_t_nu": ("scale", "t_nu"), "scale_max": ("scale", "max_factor"),
     "scale_cues": ("scale", "cues"), "scale_camera_height": ("scale", "camera_height"),
+    "scale_room_height": ("scale", "room_height"),
     "scale_shared_std": ("scale", "shared_std"), "scale_failure_prob": ("scale", "failure_prob"),
     "scale_failure_std": ("scale", "failure_std"), "scale_outlier_prob": ("scale", "outlier_prob"),
     "scale_spread_factor": ("scale", "spread_factor"), "scale_censored": ("scale", "censored"),

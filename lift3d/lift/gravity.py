@@ -190,6 +190,29 @@ def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
     return fh
 
 
+# a ceiling lies this many times the camera's height above the floor above the camera (seated or standing, 1.0-1.8 m,
+# under a 2.3-4 m ceiling: 0.3-3); a horizontal level beyond it is no room's ceiling (the sky of a street canyon)
+CEILING_OVER_CAMERA = (0.2, 3.0)
+
+
+def ceiling_height(grid, down: np.ndarray, floor_h, max_tilt_deg: float = 20.0) -> float | None:
+    """Distance from the camera up to the ceiling along ``-down`` (None when no ceiling is seen): the highest
+    well-supported level of horizontal surfaces above the camera, when it lies within ``CEILING_OVER_CAMERA`` times
+    the floor's distance ``floor_h`` above the camera and at most ``MAX_BELOW_FLOOR_SHARE`` of the scene's points lie
+    clearly above it.  Same depth units as ``floor_h``: their sum is the room's height (a scale cue,
+    :func:`lift3d.lift.metric_scale.room_height_cue`)."""
+    if floor_h is None or not np.isfinite(floor_h) or floor_h <= 0:
+        return None
+    P, ok = grid[0], grid[2]
+    h = -(P[horizontal_points(grid, down, max_tilt_deg)] @ down)  # height above the camera
+    ch = _floor_from_heights(h, min_support=25)
+    if ch is None or not (CEILING_OVER_CAMERA[0] <= ch / floor_h <= CEILING_OVER_CAMERA[1]):
+        return None
+    if below_share(P[ok], -down, ch) > MAX_BELOW_FLOOR_SHARE:
+        return None
+    return ch
+
+
 def below_share(points: np.ndarray, down: np.ndarray, level):
     """Share of the points (N, 3) clearly below the level ``level`` along ``down``: by more than 8 cm or 4 % of
     their depth (the noise of a floor's points grows with the distance).  ``down`` (3,) and a level: a float;

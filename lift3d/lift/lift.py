@@ -59,8 +59,8 @@ from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
-from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, floor_height, image_gravity, point_and_normal_grid,
-                                 rescale_grid)
+from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, ceiling_height, floor_height, image_gravity,
+                                 point_and_normal_grid, rescale_grid)
 from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.observe import observe
 from lift3d.lift.priors import lookup
@@ -97,7 +97,10 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
             cfg = cfg.replaced(scale=replace(cfg.scale, shared_std=ksd))
     if ge is None:
         ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
+    if grid is None and room_cue(cfg, ge):
+        grid = point_and_normal_grid(depth, Km)  # (made once for the ceiling and the depth field)
     fld = depth_distortion(depth, Km, anns, ge, grid, cfg)
+    ceil_h = ceiling_height(grid, ge.down, ge.floor_h) if room_cue(cfg, ge) else None
     res.gravity = None if ge.down is None else [float(t) for t in ge.down]
     res.gravity_source, res.gravity_confidence = ge.source, float(ge.confidence)
     res.floor_height, res.depth_field = ge.floor_h, fld
@@ -112,7 +115,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
                                                                  others, priors)))
     scale = 1.0
     if cfg.scale.from_priors and cfg.scale.cues:
-        est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg)
+        est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg, ceil_h)
         scale, res.depth_scale_log_sigma = est.factor, est.log_sigma
     elif cfg.scale.from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
@@ -192,6 +195,13 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
         return GravityEstimate(down, "vanishing", conf, fh), grid, Kf, ksd
     except NUMERICAL:  # numerical failure: the floor-plane fit
         return None, None, None, None
+
+
+def room_cue(cfg: LiftConfig, ge: GravityEstimate) -> bool:
+    """Is the room's height a scale cue here (model depth with ``scale.cues`` and ``scale.room_height``, an up direction
+    and a floor level)?"""
+    return bool(cfg.scale.from_priors and cfg.scale.cues and cfg.scale.room_height and ge.down is not None
+                and ge.floor_h is not None)
 
 
 def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEstimate, grid,

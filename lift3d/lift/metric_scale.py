@@ -11,7 +11,9 @@ its own spread:
   the prior's spread): a one-sided, censored term ``P(log k + eta >= r)`` instead of a two-sided one;
 * the camera's height above the fitted floor / ground plane: ``log(floor distance / typical camera height)``;
   people take photos standing or seated (hand-held and street photos sit at about 1.2-1.8 m); a tripod, a table or
-  a window is the outlier that the robust terms discount.
+  a window is the outlier that the robust terms discount;
+* a room whose floor and ceiling are both seen: ``log((floor distance + ceiling distance) / typical room height)``
+  (rooms are 2.4-3 m high; a hall is the outlier).
 
 The posterior of ``log k`` is evaluated on a grid (the terms are not Gaussian): a prior that is a mixture of the
 ordinary per-image error (``prior_sigma``) and gross failures (``failure_prob``, ``failure_sigma``); per cue a
@@ -40,6 +42,9 @@ class ScaleCueConfig:
     camera_height_m: float = 1.4  # typical camera height of a photo above the floor / ground (seated 1.0-1.2, standing 1.4-1.7), m
     camera_height_log_sd: float = 0.18  # its log spread: about 1.17-1.68 m at one sigma
     camera_height_min_confidence: float = 0.3  # floor fits less confident than this give no camera-height cue
+    # a room's floor-to-ceiling height: homes 2.4-2.75 m, offices and schools 2.7-3.0 m; a hall is the outlier
+    room_height_m: float = 2.7
+    room_height_log_sd: float = 0.1  # about 2.44-2.98 m at one sigma
     # errors every cue of the image shares, which no number of cues averages out: a model's or a prior's focal
     # length (off by ~8 %: it rescales x and y against z, so heights and the floor's distance alike)
     shared_sigma: float = 0.08
@@ -78,6 +83,19 @@ def camera_height_cue(floor_h: float | None, confidence: float, cfg: ScaleCueCon
     if floor_h is None or not np.isfinite(floor_h) or floor_h <= 0 or confidence < cfg.camera_height_min_confidence:
         return None
     return Cue("camera_height", float(np.log(floor_h / cfg.camera_height_m)), cfg.camera_height_log_sd)
+
+
+def room_height_cue(floor_h: float | None, ceiling_h: float | None, confidence: float,
+                    cfg: ScaleCueConfig = ScaleCueConfig()) -> Cue | None:
+    """The room-height cue from the floor's distance below and the ceiling's above the camera (model depth units,
+    :func:`lift3d.lift.gravity.ceiling_height`), or None without both or with a floor fit less confident than
+    ``camera_height_min_confidence``."""
+    if floor_h is None or ceiling_h is None or confidence < cfg.camera_height_min_confidence:
+        return None
+    room = float(floor_h) + float(ceiling_h)
+    if not (np.isfinite(room) and room > 0 and floor_h > 0 and ceiling_h > 0):
+        return None
+    return Cue("room_height", float(np.log(room / cfg.room_height_m)), cfg.room_height_log_sd)
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,8 @@ import numpy as np
 
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
-from lift3d.lift.metric_scale import Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues
+from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
+                                     room_height_cue)
 
 
 HALF_PX = 0.5  # px; the extreme points are at pixel centres, this far inside the object's outline
@@ -76,11 +77,13 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     return out
 
 
-def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig) -> ScaleEstimate:
+def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig, ceiling_h=None) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
-    (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`) and the camera's
+    (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`), the camera's
     height above the floor (the median of the floor levels measured under the objects, where there are any: the scale is
-    wanted at the objects' depths, which a range exponent sets apart from the near floor), with ``scale.prior_std`` /
+    wanted at the objects' depths, which a range exponent sets apart from the near floor) and, with ``scale.room_height``
+    and a ceiling seen (``ceiling_h``, :func:`lift3d.lift.gravity.ceiling_height`), the room's height (the image's
+    floor level ``floor_h`` plus the ceiling's, both measured on the same point grid), with ``scale.prior_std`` /
     ``failure_prob`` / ``failure_std`` as the depth source's spread, ``outlier_prob`` and ``spread_factor`` for cues
     that are wrong or scatter more than they say, and ``scale.shared_std`` as the error every cue shares."""
     sc = cfg.scale
@@ -93,6 +96,10 @@ def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig
         cam = camera_height_cue(float(np.median(local)) if local else floor_h, floor_confidence, mcfg)
         if cam is not None:
             cues.append(cam)
+    if sc.room_height:
+        room = room_height_cue(floor_h, ceiling_h, floor_confidence, mcfg)
+        if room is not None:
+            cues.append(room)
     return combine_cues(cues, mcfg)
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.gravity import GravityEstimate, image_gravity, plane_hypotheses, resolve_gravity
+from lift3d.lift.gravity import (GravityEstimate, ceiling_height, floor_height, image_gravity, plane_hypotheses,
+                                 point_and_normal_grid, resolve_gravity)
 from lift_scenes import box_on_floor
 
 
@@ -60,3 +61,44 @@ def test_lift_image_uses_a_given_estimate_and_gives_the_same_boxes(scene):
     # the given estimate is what the lifter uses: the camera frame given, the camera frame used
     c = lift_image(depth, K, anns, [0.0, 1.0, 0.0], estimate=GravityEstimate(None, "camera", 0.0, None))
     assert c.gravity is None and c.gravity_source == "camera" and c.floor_height is None
+
+
+def _room_depth(floor_below: float, ceiling_above: float | None, far: float = 6.0, pitch_deg: float = 0.0,
+                W: int = 320, H: int = 240, f: float = 220.0):
+    """Depth (z) of a camera pitched down by ``pitch_deg`` in a room: a floor, a ceiling (None: none) and a wall
+    ``far`` ahead, all axis-aligned with gravity; (depth, K, down)."""
+    K = np.array([[f, 0.0, (W - 1) / 2], [0.0, f, (H - 1) / 2], [0.0, 0.0, 1.0]])
+    p = np.radians(pitch_deg)
+    down = np.array([0.0, np.cos(p), np.sin(p)])  # gravity in the camera frame
+    fwd = np.array([0.0, -np.sin(p), np.cos(p)])  # the horizontal forward direction
+    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
+    r = np.stack([(u - K[0, 2]) / f, (v - K[1, 2]) / f, np.ones_like(u)], axis=-1)  # rays with z = 1
+    rd, rf = r @ down, r @ fwd
+    with np.errstate(divide="ignore"):
+        t = np.where(rd > 1e-9, floor_below / rd, np.inf)
+        if ceiling_above is not None:
+            t = np.minimum(t, np.where(rd < -1e-9, ceiling_above / -rd, np.inf))
+        t = np.minimum(t, np.where(rf > 1e-9, far / rf, np.inf))
+    return np.where(np.isfinite(t), t, 0.0).astype(np.float32), K, down
+
+
+@pytest.mark.parametrize("k", [1.0, 2.0])
+def test_ceiling_height_reads_the_room_at_the_depths_scale(k):
+    depth, K, down = _room_depth(1.4, 1.3)
+    grid = point_and_normal_grid(depth * k, K)
+    fh = floor_height(depth * k, K, down, grid)
+    ch = ceiling_height(grid, down, fh)
+    assert fh == pytest.approx(1.4 * k, rel=0.02) and ch == pytest.approx(1.3 * k, rel=0.02)
+
+
+def test_no_ceiling_and_a_sky_are_not_a_ceiling():
+    depth, K, down = _room_depth(1.4, None, pitch_deg=20.0)  # floor and wall only
+    grid = point_and_normal_grid(depth, K)
+    assert ceiling_height(grid, down, floor_height(depth, K, down, grid)) is None
+    # a street canyon's sky 30 m above a camera 1.5 m up: 20x the camera's height, no room's ceiling
+    depth, K, down = _room_depth(1.5, 30.0, far=200.0)
+    grid = point_and_normal_grid(depth, K)
+    fh = floor_height(depth, K, down, grid)
+    assert fh == pytest.approx(1.5, rel=0.02)
+    assert ceiling_height(grid, down, fh) is None
+    assert ceiling_height(grid, down, None) is None

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lift3d.lift.metric_scale import Cue, ScaleCueConfig, camera_height_cue, combine_cues
+from lift3d.lift.metric_scale import Cue, ScaleCueConfig, camera_height_cue, combine_cues, room_height_cue
 
 CFG = ScaleCueConfig()
 NOSHARED = ScaleCueConfig(shared_sigma=0.0)
@@ -22,6 +22,17 @@ def test_camera_height_cue():
     assert camera_height_cue(None, 0.9, CFG) is None
     assert camera_height_cue(1.5, 0.1, CFG) is None  # an unconfident floor says nothing
     assert camera_height_cue(-1.0, 0.9, CFG) is None
+
+
+def test_room_height_cue():
+    """Floor 2.8 below and ceiling 2.6 above the camera in model depth: a 5.4 m room, the depth x2 too large."""
+    c = room_height_cue(2.8, 2.6, 0.9, CFG)
+    assert c.kind == "room_height" and c.log_ratio == pytest.approx(np.log(5.4 / CFG.room_height_m))
+    assert c.sigma == CFG.room_height_log_sd and not c.lower
+    assert room_height_cue(2.8, None, 0.9, CFG) is None  # no ceiling seen
+    assert room_height_cue(None, 2.6, 0.9, CFG) is None
+    assert room_height_cue(2.8, 2.6, 0.1, CFG) is None  # an unconfident floor says nothing
+    assert room_height_cue(2.8, -1.0, 0.9, CFG) is None
 
 
 @pytest.mark.parametrize("cfg,lo,hi", [(EXACT, 0.92, 0.985), (NOSHARED, 0.93, 0.995)])

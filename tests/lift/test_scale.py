@@ -210,3 +210,19 @@ def test_camera_height_cue_reads_the_floor_under_the_objects():
     # 1.6 m (vs the 1.4 m prior) pulls it above
     assert under.factor < without.factor
     assert abs(np.log(under.factor)) < 0.02 < np.log(without.factor)
+
+
+def test_a_seen_ceiling_adds_the_rooms_height_as_a_cue():
+    """Only the floor and the ceiling are seen, in depth 1.5x too large: the camera height alone moves the scale a
+    quarter of the way to 1.5 (its prior is wide); with the room's height (2.7 m as its prior) over half the way."""
+    from lift3d.lift.scale import scale_from_cues
+
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15})
+    floor_h, ceil_h = 1.5 * 1.4, 1.5 * 1.3
+    alone = scale_from_cues([], floor_h, 1.0, cfg)
+    room = scale_from_cues([], floor_h, 1.0, cfg, ceil_h)
+    off = scale_from_cues([], floor_h, 1.0, LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15,
+                                                             "room_height": False}), ceil_h)
+    assert off.factor == alone.factor and off.log_sigma == alone.log_sigma
+    assert alone.factor < 1.15 and 1.22 < room.factor < 1.5
+    assert room.log_sigma < alone.log_sigma
