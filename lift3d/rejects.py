@@ -51,6 +51,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "no_valid_depth": ("lift", "annotation", "no valid depth inside the mask/box"),
     "too_few_points": ("lift", "annotation", "fewer than the minimum number of points after cleaning"),
     "implausible_size": ("lift", "annotation", "lifted box too small/large, far beyond its category prior, or behind the camera"),
+    "see_through": ("lift", "annotation", "the lifted box would show around its 2D box where the image sees the scene behind it (taken from the wrong points)"),
     "bad_depth": ("lift", "annotation", "depth map missing or of the wrong shape (every annotation of the image)"),
     "lift_error": ("lift", "annotation", "unexpected numerical failure (detail says what)"),
     # any stage / executor

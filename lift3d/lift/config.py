@@ -192,6 +192,13 @@ class PlausibleConfig:
     max_dim: float = 60.0  # m; ... or larger
     max_prior_ratio: float = 8.0  # ... or larger than this x the category prior's largest side
     few_points: int = 150  # fewer points than this: flag ``few_points``
+    # a box whose projection outside its 2D box (grown by see_through_band_px + the soft-edge rim) shows the scene
+    # behind it over more than this x the 2D box's area is rejected (``see_through``, lift3d.lift.visibility): it was
+    # lifted from the wrong points (a nearer occluder, a smear along the view); a right box exceeds its 2D box only
+    # at its corners.  Scale- and focal-free (0 = off)
+    max_see_through: float = 2.0
+    see_through_band_px: float = 4.0
+    see_through_margin: float = 0.10  # a pixel is behind the box beyond max(this m, this x the box's exit depth)
 
 
 @dataclass

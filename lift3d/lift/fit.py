@@ -13,6 +13,7 @@ from lift3d.lift.contact import object_height
 from lift3d.lift.cover import grow_to_cover
 from lift3d.lift.quality import box_flags, quality_score
 from lift3d.lift.result import LiftReject, Observation
+from lift3d.lift.visibility import see_through_area
 from lift3d.lift.yaw import fit_yaw, seen_extents
 
 
@@ -48,6 +49,8 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
 
     centre_cam, dims, R, yaw, ext = oriented_box(e4, c, s, hl, hh_, G, cfg.plausible.min_dim)
     check_plausible(centre_cam, dims, prior, cfg)
+    if image and cfg.plausible.max_see_through > 0:
+        check_visible(centre_cam, dims, R, ob.bbox, depth, K, scale, cfg)
     flags += box_flags(n_pts, ext, yaw_conf, down, on_floor, scale, cfg.plausible.few_points)
     return box_record(ob, centre_cam, dims, R, yaw, quality_score(n_pts, ob.cover, flags, yaw_conf, ob.box_only),
                       flags, n_pts, yaw_conf, on_floor)
@@ -65,6 +68,18 @@ def check_plausible(centre_cam: np.ndarray, dims: np.ndarray, prior, cfg: LiftCo
                          f"dimensions {np.round(dims, 2).tolist()} vs prior {[prior.w, prior.h, prior.l]}")
     if centre_cam[2] <= 0:
         raise LiftReject("implausible_size", "box centre behind the camera")
+
+
+def check_visible(centre_cam, dims, R, bbox, depth: np.ndarray, K: np.ndarray, scale: float, cfg: LiftConfig) -> None:
+    """Raise :class:`LiftReject` (``see_through``) when the box projects outside its 2D box over pixels whose depth
+    lies behind it, on more than ``plausible.max_see_through`` x the 2D box's area (:mod:`lift3d.lift.visibility`)."""
+    pc = cfg.plausible
+    limit = pc.max_see_through
+    a = see_through_area(centre_cam, dims, R, bbox, depth / scale if scale != 1.0 else depth, K,
+                         pc.see_through_band_px + cfg.crop.rim_px, pc.see_through_margin, pc.see_through_margin, limit)
+    if a > limit:
+        raise LiftReject("see_through", f"the box would show over {a:.1f}x its 2D box's area where the image sees "
+                                        f"the scene behind it")
 
 
 def box_record(ob: Observation, centre_cam, dims, R, yaw: float, quality: float, flags, n_pts: int,

@@ -18,6 +18,7 @@ REJECT_REASONS = (
     "no_valid_depth",  # no valid depth inside the mask/box
     "too_few_points",  # fewer than min_points after cleaning
     "implausible_size",  # lifted box too small/large, or far beyond the category prior
+    "see_through",  # the box would show around its 2D box where the image sees the scene behind it
     "bad_intrinsics",  # K missing or invalid (every annotation of the image)
     "bad_depth",  # depth map missing or of the wrong shape (every annotation of the image)
     "lift_error",  # unexpected numerical failure (detail says what)
