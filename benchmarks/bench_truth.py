@@ -15,7 +15,9 @@ figures), held-out scenes are generated
 ``--one-cause``: scenes with masks (indoor, or ``--scene-types``), built as model depth, under the monocular preset
 with all but one error class switched off (scale, range, field, soft edges, focal, no gravity), to see what each
 class costs.  Every row also gives the IoU with each image's scale taken from the truth
-(:func:`lift3d.evaluate.oracle_scale_iou`, a diagnostic): the part of the error that one number per image carries.
+(:func:`lift3d.evaluate.oracle_scale_iou`, a diagnostic): the part of the error that one number per image carries;
+and with each box moved along its ray to its true distance (``IoU@d``, :func:`lift3d.evaluate.oracle_range_iou`):
+the part that the objects' distances carry, all causes together.
 
 Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]`` (figures -> docs/benchmarks.md).
 """
@@ -79,6 +81,7 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     rep = truth_report(qa, images, gt)
     row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "images": len(images),
            "mean_iou": ev["mean_iou_all"], "iou_oracle_scale": ev["iou_oracle_scale"],
+           "iou_oracle_range": ev["iou_oracle_range"],
            "iou_at_25": ev["iou_at_25"], "questions": len(qa),
            "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, **rep.as_dict()}
     return row, rep
@@ -125,8 +128,8 @@ def main(argv=None) -> int:
     sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == base}
     forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
     print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
-    print("IoU*: with each image's scale from the truth (a diagnostic)")
-    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'IoU*':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
+    print("IoU*: with each image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
+    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
           + "".join(f"{f:>14}" for f in forms) + f"{'box IoU':>9}")
     for r in rows:
         rel = r["q_per_image"] / sensor_q.get((r["scene_type"], r["annotation"]), float("nan"))
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
         cells = "".join(f"{_pct(r['by_form'][f][0]) + ' (' + str(r['by_form'][f][1]) + ')':>14}" if f in r["by_form"]
                         else f"{'-':>14}" for f in forms)
         print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}"
-              f"{r['iou_oracle_scale']:>6.3f}{r['q_per_image']:>7.1f}"
+              f"{r['iou_oracle_scale']:>6.3f}{r['iou_oracle_range']:>6.3f}{r['q_per_image']:>7.1f}"
               f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
     # per question type, every scene type and annotation together, per depth mode
     per_mode: dict = defaultdict(TruthReport)

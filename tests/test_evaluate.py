@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lift3d.evaluate import (_ap_101, ap3d, evaluate, evaluate_predictions, format_report, load_gt, object_errors,
-                             oracle_scale_iou)
+                             oracle_range_iou, oracle_scale_iou)
 from lift3d.geometry.boxes import Box3D
 
 
@@ -152,3 +152,25 @@ def test_oracle_scale_iou_undoes_one_factor_per_image():
     assert r["overall"]["iou_oracle_scale"] == pytest.approx(oracle_scale_iou(preds, gt))
     assert "scale from the GT" in format_report(r)
     assert np.isnan(oracle_scale_iou({}, {}))
+
+
+def test_oracle_range_iou_puts_each_box_at_its_true_distance():
+    # a box 15 % too far along its ray becomes exact; one 10 % too far AND 30 % too wide keeps only the width's error;
+    # one 1 m off sideways at the right distance is not helped; an unlifted GT object counts 0
+    g1, g2 = _obj(1, "chair", [0.5, 0.5, 4], [0.5, 0.9, 0.6], 0.2), _obj(2, "table", [-1, 0.6, 6], [0.8, 0.75, 1.4], -0.4)
+    g3, g4 = _obj(3, "car", [0, 0.8, 12], [1.8, 1.5, 4.4], 0.1), _obj(4, "lamp", [1, 0.6, 3], [0.3, 0.5, 0.3], 0.0)
+    gt = {1: [load_gt_like(g) for g in (g1, g2)], 2: [load_gt_like(g) for g in (g3, g4)]}
+    far = dict(g1, center_cam=(np.asarray(g1["center_cam"]) * 1.15).tolist())
+    wide_dims = (np.asarray(g2["dimensions"]) * [1.3, 1.0, 1.0]).tolist()
+    wide = dict(g2, center_cam=(np.asarray(g2["center_cam"]) * 1.1).tolist(), dimensions=wide_dims)
+    side = dict(g3, center_cam=[1.0, 0.8, float(np.sqrt(12.0 ** 2 - 1.0))])  # 1 m to the side, same distance
+    preds = {1: [far, wide], 2: [side]}
+    iou_wide = object_errors(dict(g2, dimensions=wide_dims), load_gt_like(g2))["iou"]
+    iou_side = object_errors(side, load_gt_like(g3))["iou"]
+    assert 0.5 < iou_wide < 0.9 and 0.0 < iou_side < 0.9
+    assert oracle_range_iou(preds, gt) == pytest.approx((1.0 + iou_wide + iou_side + 0.0) / 4)
+    r = evaluate_predictions(preds, gt)
+    assert r["overall"]["mean_iou_all"] < oracle_range_iou(preds, gt)
+    assert r["overall"]["iou_oracle_range"] == pytest.approx(oracle_range_iou(preds, gt))
+    assert "true distance" in format_report(r)
+    assert np.isnan(oracle_range_iou({}, {}))
