@@ -283,18 +283,25 @@ def evaluate_predictions(preds: dict, gt: dict) -> dict:
     }
 
 
+def _matched_pairs(preds: dict, gt: dict) -> tuple[int, list[list[tuple[dict, dict]]]]:
+    """(the number of GT objects, per image the (lifted box fields, GT object) pairs matched by annotation id): what
+    the oracle diagnostics rescore."""
+    gt_by_ann = {(img, o["annotation_id"]): o for img, objs in gt.items() for o in objs}
+    return len(gt_by_ann), [[(_box_fields(po), g) for po in objs
+                             if (g := gt_by_ann.get((img, po.get("annotation_id")))) is not None]
+                            for img, objs in preds.items()]
+
+
 def oracle_scale_iou(preds: dict, gt: dict) -> float:
     """Mean 3D IoU over all GT objects (unlifted = 0) after each image's lifted boxes are scaled about the camera
     by that image's median ratio of true to lifted centre distance over its matched objects: what the lifter would
     reach with a perfect per-image metric scale and everything else as it is.  A diagnostic (it reads the truth):
     the gap to ``mean_iou_all`` is the share of the error that one number per image carries."""
-    gt_by_ann = {(img, o["annotation_id"]): o for img, objs in gt.items() for o in objs}
-    n_gt = len(gt_by_ann)
+    n_gt, matched = _matched_pairs(preds, gt)
     if n_gt == 0:
         return float("nan")
     total = 0.0
-    for img, objs in preds.items():
-        pairs = [(_box_fields(po), g) for po in objs if (g := gt_by_ann.get((img, po.get("annotation_id")))) is not None]
+    for pairs in matched:
         ratios = [np.linalg.norm(g["center_cam"]) / np.linalg.norm(pb["center_cam"]) for pb, g in pairs
                   if np.linalg.norm(pb["center_cam"]) > 0]
         if not ratios:
@@ -312,20 +319,15 @@ def oracle_range_iou(preds: dict, gt: dict) -> float:
     ``mean_iou_all`` is the share of the error that the distances along the view carry (a per-image scale, a focal
     length, a depth-range exponent, a box pushed back by a blended edge alike); the gap from it to 1 is the boxes'
     size, shape, orientation and placement across the view."""
-    gt_by_ann = {(img, o["annotation_id"]): o for img, objs in gt.items() for o in objs}
-    if not gt_by_ann:
+    n_gt, matched = _matched_pairs(preds, gt)
+    if n_gt == 0:
         return float("nan")
     total = 0.0
-    for img, objs in preds.items():
-        for po in objs:
-            g = gt_by_ann.get((img, po.get("annotation_id")))
-            if g is None:
-                continue
-            pb = _box_fields(po)
-            d = float(np.linalg.norm(pb["center_cam"]))
-            c = pb["center_cam"] * (float(np.linalg.norm(g["center_cam"])) / d) if d > 0 else pb["center_cam"]
-            total += iou_3d((c, pb["dimensions"], pb["R_cam"]), (g["center_cam"], g["dimensions"], g["R_cam"]))
-    return total / len(gt_by_ann)
+    for pb, g in (pair for pairs in matched for pair in pairs):
+        d = float(np.linalg.norm(pb["center_cam"]))
+        c = pb["center_cam"] * (float(np.linalg.norm(g["center_cam"])) / d) if d > 0 else pb["center_cam"]
+        total += iou_3d((c, pb["dimensions"], pb["R_cam"]), (g["center_cam"], g["dimensions"], g["R_cam"]))
+    return total / n_gt
 
 
 def evaluate(pred_dir, gt_path) -> dict:
