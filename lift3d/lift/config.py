@@ -227,6 +227,9 @@ class DepthFieldConfig:
     # divide out the smooth multiplicative distortion measured on the room's planes; only with
     # scale.from_priors (model depth), never applied to sensor depth
     enabled: bool = True
+    # with it, the part of the distortion that follows the depth read (a depth-range exponent: near too far, far
+    # too near), fitted on the same planes and divided out at each pixel's own depth, not the planes' around it
+    range_term: bool = True
 
     def __bool__(self) -> bool:  # the flat key ``depth_field`` was this switch: ``if cfg.depth_field`` still reads it
         return bool(self.enabled)

@@ -41,7 +41,7 @@ def read_crop(depth: np.ndarray, r0: int, r1: int, c0: int, c1: int, st: int, fi
     cols = np.arange(c0, c1, st, dtype=np.float64)
     d = np.asarray(depth[r0:r1:st, c0:c1:st], dtype=np.float64)
     if field is not None:
-        d = d / field.factor(rows, cols)
+        d = field.correct(d, rows, cols)
     return d, rows, cols
 
 

@@ -215,7 +215,8 @@ def depth_distortion(depth: np.ndarray, K: np.ndarray, anns: list, ge: GravityEs
         if grid is None:
             grid = point_and_normal_grid(depth, K)
         return estimate_depth_field(grid, ge.down, ge.floor_h, depth.shape,
-                                    exclusion_grid(anns, grid[4], grid[5], depth.shape))
+                                    exclusion_grid(anns, grid[4], grid[5], depth.shape),
+                                    range_term=cfg.depth_field.range_term)
     except NUMERICAL:  # numerical failure: not applied
         return None
 

@@ -110,3 +110,51 @@ def test_exclusion_covers_the_mask_or_the_box(with_mask):
     assert np.array_equal(ex, want)
     grown = exclusion_grid([ann], vv, uu, (H, W), margin_cells=1)
     assert grown.sum() > ex.sum() and np.all(grown[ex])
+
+
+def _range_distorted(depth, gamma):
+    """A depth-range exponent around the median depth (a network compressing the range: near too far, far too near)."""
+    m = float(np.median(depth[depth > 0]))
+    return np.where(depth > 0, m * (np.maximum(depth, 1e-6) / m) ** gamma, 0.0).astype(np.float32)
+
+
+def test_a_range_exponent_is_corrected_at_each_objects_own_depth():
+    # synthetic rooms (floor, walls, furniture) with a range exponent of 0.85: near objects read too far, far ones too
+    # near, and a smooth function of the image position measured on the planes behind them cannot undo that; the
+    # range term, applied at each object's own depth, does in part (the field takes the rest of it on the planes)
+    from lift3d.synth.corrupt import CorruptionConfig
+    from lift3d.synth.dataset import make_sample
+
+    gamma = 0.85
+    slopes, spreads = {False: [], True: []}, {False: [], True: []}
+    for idx in range(5):
+        s = make_sample(3, idx, width=320, height=240, corruption=CorruptionConfig.none())
+        z, inst, K, down = s.result.depth, s.result.instance, s.scene.K, s.scene.down
+        bent = _range_distorted(z, gamma)
+        grid = point_and_normal_grid(bent, K)
+        floor_h = floor_height(bent, K, down, grid)
+        ex = exclusion_grid([{"mask": inst == k + 1} for k in range(len(s.scene.objects))], grid[4], grid[5], z.shape)
+        rows, cols = np.arange(z.shape[0], dtype=np.float64), np.arange(z.shape[1], dtype=np.float64)
+        fields = {term: estimate_depth_field(grid, down, floor_h, z.shape, ex, range_term=term) for term in (False, True)}
+        if any(f is None for f in fields.values()):
+            continue
+        assert fields[True].range_slope < -0.01  # 1 - 1 / gamma = -0.18
+        for term, fld in fields.items():
+            err = np.log(fld.correct(bent.astype(np.float64), rows, cols) / z)
+            objs = [k for k in range(len(s.scene.objects)) if (inst == k + 1).sum() >= 50]
+            e = [np.median(err[inst == k + 1]) for k in objs]
+            d = [np.log(np.median(z[inst == k + 1])) for k in objs]
+            slopes[term].append(np.polyfit(d, e, 1)[0])  # the objects' distance error against their log depth
+            spreads[term].append(np.std(e))  # what one per-image scale cannot fix
+    assert len(slopes[True]) >= 3
+    assert np.mean(slopes[False]) < -0.1
+    assert np.mean(slopes[True]) > 0.9 * np.mean(slopes[False])
+    assert np.mean(spreads[True]) < 0.92 * np.mean(spreads[False])
+
+
+def test_no_range_term_on_an_undistorted_room(scene):
+    _, depth, K, anns, _ = _room(scene)
+    fld = _fit(depth, K, anns)
+    assert abs(fld.range_slope) < 0.01
+    d = np.full((3, 4), 2.5)
+    assert np.allclose(DepthField(np.zeros((2, 2)), (3, 4)).correct(d, np.arange(3.0), np.arange(4.0)), d)

@@ -67,11 +67,11 @@ PINNED = {
     ("box-only", False, True):
         "73a4fddbfcd47248282bc0312c7a25a3ca4b47d8edadecb54c7fbc234dd706da",
     ("masks", True, True):
-        "d775940479e5dfcf04d1a5b5b4d2b123d9d8774540190792683b4b95b63a8d38",
+        "60ba809e9ffc6fc6d709889a158ea69411590dca691da9a8682d9791c77e045b",
     ("box-only", True, True):
-        "50a85f1f368bdb47fe6215618cd85c1012f8f944a23dff0ef2208962ab03e7b2",
+        "52cc3ec33d085ee290e8258a27979325167f373a6a0a74dece46c124a4418eb5",
     ("masks", True, False):
-        "79a66ef32d6bc51bd0a2cc2bcf228389006b9be3fdcbaa97c74051fff921e7e3",
+        "a208ef44bec7796d5f05262231d26c797430658e32f52513f770bd13b167cd9f",
 }
 
 

@@ -238,4 +238,6 @@ def test_a_refined_focal_length_narrows_the_scale_uncertainty(scene):
     assert given.K is None and given.focal_log_sigma is None
     assert 0 < refined.depth_scale_log_sigma < given.depth_scale_log_sigma
     same = lift_image(depth, K2, anns, None, off.update({"scale_shared_std": refined.focal_log_sigma}), rgb=rgb)
-    assert refined.depth_scale_log_sigma == pytest.approx(same.depth_scale_log_sigma, rel=1e-6)
+    # (the two lifts build the point grid differently, rescaled vs from K2: equal up to rounding, which the depth
+    # field's robust fit carries into the 7th digit)
+    assert refined.depth_scale_log_sigma == pytest.approx(same.depth_scale_log_sigma, rel=1e-5)
