@@ -27,7 +27,8 @@ give an object the distortion of the farther wall or floor behind it (image 18 o
 1.3 m lifted 9 % too far, a night stand at 5.7 m 12 % too near, against the image's median).  So with
 ``range_term`` one more column, each plane pixel's own log depth, is fitted jointly with the field, and the
 correction applies it at each object pixel's own depth (:meth:`DepthField.correct`).  The planes fix b only in
-part (the smooth field can mimic it over the floor, whose depth follows the image row); on scratch indoor scenes
+part (the smooth field can mimic it over the floor, whose depth follows the image row; what it cannot mimic cheaply
+are the creases of log z where two planes meet); on scratch indoor scenes
 (monocular preset, range exponent 0.85-1.05) the fitted b correlates 0.56 with the true one, shrunk towards 0.
 
 Only for model depth: sensor depth has no such field.  Pure numpy/scipy; works on the strided point grid
