@@ -112,12 +112,6 @@ def test_exclusion_covers_the_mask_or_the_box(with_mask):
     assert grown.sum() > ex.sum() and np.all(grown[ex])
 
 
-def _range_distorted(depth, gamma):
-    """A depth-range exponent around the median depth (a network compressing the range: near too far, far too near)."""
-    m = float(np.median(depth[depth > 0]))
-    return np.where(depth > 0, m * (np.maximum(depth, 1e-6) / m) ** gamma, 0.0).astype(np.float32)
-
-
 def test_a_range_exponent_is_corrected_at_each_objects_own_depth():
     # synthetic rooms (floor, walls, furniture) with a range exponent of 0.85: near objects read too far, far ones too
     # near, and a smooth function of the image position measured on the planes behind them cannot undo that; the
@@ -125,12 +119,14 @@ def test_a_range_exponent_is_corrected_at_each_objects_own_depth():
     from lift3d.synth.corrupt import CorruptionConfig
     from lift3d.synth.dataset import make_sample
 
-    gamma = 0.85
+    # the generator's own range exponent (z' = m (z / m) ** gamma about the median), every other error off
+    only_range = CorruptionConfig.monocular(scale_log_sigma=0.0, scale_failure_prob=0.0, range_exponent=(0.85, 0.85),
+                                            field_amplitude=0.0, soft_edge_px=0, focal_sigma=0.0, write_gravity=True)
     slopes, spreads = {False: [], True: []}, {False: [], True: []}
     for idx in range(5):
-        s = make_sample(3, idx, width=320, height=240, corruption=CorruptionConfig.none())
-        z, inst, K, down = s.result.depth, s.result.instance, s.scene.K, s.scene.down
-        bent = _range_distorted(z, gamma)
+        s = make_sample(3, idx, width=320, height=240, corruption=only_range)
+        z, bent, inst, K, down = s.result.depth, s.depth, s.result.instance, s.scene.K, s.scene.down
+        assert s.corruption.range_exponent == 0.85 and s.corruption.scale == 1.0
         grid = point_and_normal_grid(bent, K)
         floor_h = floor_height(bent, K, down, grid)
         ex = exclusion_grid([{"mask": inst == k + 1} for k in range(len(s.scene.objects))], grid[4], grid[5], z.shape)
@@ -140,7 +136,7 @@ def test_a_range_exponent_is_corrected_at_each_objects_own_depth():
             continue
         assert fields[True].range_slope < -0.01  # 1 - 1 / gamma = -0.18
         for term, fld in fields.items():
-            err = np.log(fld.correct(bent.astype(np.float64), rows, cols) / z)
+            err = np.log(fld.correct(bent, rows, cols) / z)
             objs = [k for k in range(len(s.scene.objects)) if (inst == k + 1).sum() >= 50]
             e = [np.median(err[inst == k + 1]) for k in objs]
             d = [np.log(np.median(z[inst == k + 1])) for k in objs]
