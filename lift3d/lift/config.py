@@ -117,6 +117,7 @@ class ContactConfig:
     contact_tol: float = 0.10  # m; ... the footprint's ground range +- this ...
     contact_tol_rel: float = 0.05  # ... + this fraction of the far ground range
     box_reach: bool = True  # the object reaches down at least to its 2D box's bottom edge
+    top_reach: bool = True  # ... and up to its top edge where thin top parts left no point there
     # model depth: the floor level under each object, measured on the floor seen just below its 2D box (a band this
     # share of the box's height, at least local_floor_min_px rows), which shares the object's local depth errors
     # (lift3d.lift.contact.local_floor); 0 = off: the image's floor level

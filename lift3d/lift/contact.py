@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lift3d.geometry.camera import project
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import crop_dot, ray_parts, read_crop
 from lift3d.lift.priors import resolve_mode
@@ -15,6 +16,7 @@ from lift3d.lift.result import Observation
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
 LOCAL_FLOOR_MAX_PX = 4000.0  # the band below a box is read with a stride giving at most this many pixels
 MAX_BELOW_FLOOR = 0.10  # m; a bottom up to this far below the floor level is put on it (depth noise)
+TOP_LOST_ROWS = 1.0  # rows; the box's top rows without a point from which the top reach applies (top_reach)
 
 
 def bottom_ray(bbox, K: np.ndarray, G: np.ndarray, H: int) -> np.ndarray:
@@ -22,6 +24,13 @@ def bottom_ray(bbox, K: np.ndarray, G: np.ndarray, H: int) -> np.ndarray:
     bottom edge (the image's bottom pixel row where the box reaches below it)."""
     x1, _, x2, y2 = (float(t) for t in bbox)
     return np.linalg.solve(K, np.array([0.5 * (x1 + x2), min(y2, H - 0.5) - 0.5, 1.0])) @ G
+
+
+def top_ray(bbox, K: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Gravity-frame direction (z = 1 in the camera frame) of the ray through the middle of the 2D box's top edge
+    (the image's top pixel row where the box reaches above it)."""
+    x1, y1, x2, _ = (float(t) for t in bbox)
+    return np.linalg.solve(K, np.array([0.5 * (x1 + x2), max(y1, 0.5) - 0.5, 1.0])) @ G
 
 
 def bottom_floor_range(bbox, K: np.ndarray, G: np.ndarray, floor_h: float, H: int, cfg: LiftConfig):
@@ -59,6 +68,26 @@ def bottom_reach(bbox, K: np.ndarray, G: np.ndarray, ground_range: tuple[float, 
     near, far = ground_range
     k = float(rg[1]) / hz
     return min(near * k, far * k)
+
+
+def top_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray):
+    """How far up (gravity-frame ``down`` coordinate) the object reaches at least, where the top row of its 2D box
+    (pixel centre ``bbox[1]``) holds none of its points ``q`` (a head's top on soft-edged depth, a handlebar, a
+    lamp's finial: parts too thin to survive the cleaning), else None.  The mirror of :func:`bottom_reach`: the top
+    edge touches the object somewhere between its points' nearest and farthest ground range, so the top is at least
+    as high as the ray through the middle of that edge at the end where the ray is lower (the near end when it
+    rises, the far end when it falls: a bound, never a guess).  The fit does not use it where a top face is seen
+    from above (its far edge is the box's top row whatever the lost rows)."""
+    rows = project(q @ G.T, K)[:, 1]
+    if float(rows.min()) < float(bbox[1]) + TOP_LOST_ROWS:
+        return None
+    rg = top_ray(bbox, K, G)
+    hz = float(np.hypot(rg[0], rg[2]))
+    if hz <= 1e-6:
+        return None
+    rng = np.hypot(q[:, 0], q[:, 2])
+    k = float(rg[1]) / hz
+    return max(float(rng.min()) * k, float(rng.max()) * k)
 
 
 def floor_contact(bbox, K: np.ndarray, G: np.ndarray, floor_h, ground_range: tuple[float, float], H: int,
@@ -157,6 +186,7 @@ def contact_and_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, floor_h
     surface it was found standing on, never below the floor."""
     contact = reach = None
     ground_range = points_ground_range(q)
+    top = top_reach(bbox, K, G, q) if cfg.contact.top_reach else None
     if cfg.contact.floor_contact:
         contact = floor_contact(bbox, K, G, floor_h, ground_range, H, cfg)
         if contact is False and occluded:
@@ -167,7 +197,7 @@ def contact_and_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, floor_h
             reach = support if reach is None else max(reach, support)
         if reach is not None and floor_h is not None:
             reach = min(reach, floor_h)  # never below the floor
-    return contact, reach
+    return contact, reach, top
 
 
 def floor_mode(prior, q: np.ndarray, reach, floor_h, trunc_v: bool, contact, cfg: LiftConfig):

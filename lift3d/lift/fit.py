@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.lift.amodal import (COMPLETED_SHARE, complete_far_side, complete_height, complete_hidden_sides,
-                                prior_extents, square_footprint, view_axes)
+                                prior_extents, square_footprint, top_face_seen, view_axes)
 from lift3d.lift.boxgeom import oriented_box
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
@@ -29,6 +29,8 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
     u, v, e4 = seen_extents(q, c, s, cfg.extent.pct_lo, cfg.extent.pct_hi)
     ext = np.array([e4[1] - e4[0], e4[3] - e4[2]])
     hl, hh_, on_floor = object_height(ob, floor_h, cfg, scale)
+    if ob.top_reach is not None and ob.top_reach / scale < hl and not top_face_seen(q[:, 1], u, v, ext, hl, cfg):
+        hl = ob.top_reach / scale  # thin top parts left no point in the box's top rows (contact.top_reach)
     hl, hh_, on_floor = complete_height(ob, hl, hh_, on_floor, floor_h, scale, cfg)
 
     vis, across, far = view_axes(c, s, e4)

@@ -9,9 +9,9 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov, project
 from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range
+from lift3d.lift.contact import bottom_floor_range, bottom_reach, floor_contact, points_ground_range, top_reach
 from lift3d.lift.priors import lookup, resolve_mode
-from lift_scenes import box_on_floor, lamp_on_table
+from lift_scenes import bbox_of, box_on_floor, lamp_on_table
 
 
 CAM_H = 1.3
@@ -99,6 +99,40 @@ def test_bottom_reach_is_the_box_bottom_at_the_near_range():
     u, v = project(np.array([[0.0, 0.7, near]]), K)[0]  # the box's bottom edge sees 0.7 m below the camera there
     assert bottom_reach([u - 5, 10.0, u + 5, v + 0.5], K, G, points_ground_range(q), H) == pytest.approx(0.7, rel=1e-9)
 
+
+
+def test_top_reach_is_the_box_top_where_its_top_rows_hold_no_point():
+    """The ray through the box's top edge at the end of the points' ground range where it is lower: the nearest point's
+    range when it rises (a top above the camera), the farthest's when it falls; None where the points reach the
+    box's top row."""
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    q = np.array([[0.0, -0.2, 2.0], [0.0, 0.1, 2.3], [0.0, 0.0, 2.6]] * 40)
+
+    def box_seeing(level, rng):  # the 2D box whose top edge (v - 0.5 in pixel centres) sees (0, level, rng)
+        u, v = project(np.array([[0.0, level, rng]]), K)[0]
+        return [u - 5, v + 0.5, u + 5, 200.0]
+
+    assert top_reach(box_seeing(-0.5, 2.0), K, G, q) == pytest.approx(-0.5, rel=1e-9)
+    low = q + [0.0, 0.5, 0.0]  # the points all below the camera: the top edge's ray falls
+    assert top_reach(box_seeing(0.2, 2.6), K, G, low) == pytest.approx(0.2, rel=1e-9)
+    top_row = float(project(low, K)[:, 1].min())
+    assert top_reach([100.0, top_row - 0.4, 120.0, 200.0], K, G, low) is None  # a point on the box's top row
+
+
+def test_a_thin_finial_lost_to_the_cleaning_keeps_its_height(scene):
+    """A 2 cm finial on a lamp's shade is too thin to survive the mask's erosion: the box's top rows hold none of the
+    lamp's points, and its top edge gives the height back (contact.top_reach); off, the lamp ends at the shade."""
+    shade = box_on_floor(0.0, 3.0, SHADE, 0.3, lift=LIFT, cam_h=CAM_H)
+    finial = box_on_floor(0.0, 3.0, [0.02, 0.25, 0.02], 0.3, lift=LIFT + SHADE[1], cam_h=CAM_H)
+    depth, K, anns, owner = scene([shade, finial], cam_h=CAM_H, wall_dist=6.0)
+    mask = (owner == 0) | (owner == 1)
+    lamp = dict(anns[0], category="lamp", mask=mask, bbox2d=bbox_of(mask))
+    on = lift_image(depth, K, [lamp], [0.0, 1.0, 0.0]).objects[0]
+    off = lift_image(depth, K, [lamp], [0.0, 1.0, 0.0], LiftConfig(contact={"top_reach": False})).objects[0]
+    assert off["dimensions"][1] == pytest.approx(SHADE[1], abs=0.03)
+    assert on["dimensions"][1] == pytest.approx(SHADE[1] + 0.25, abs=0.03)
 
 
 def test_chair_with_thin_legs_reaches_the_floor(scene):

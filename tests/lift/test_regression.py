@@ -65,11 +65,11 @@ PINNED = {
     ("masks", False, True):
         "3e2127fafb4051d240fe0d90d8d2a63b91e7d1566996d10ab95c4757a34253fb",
     ("box-only", False, True):
-        "73a4fddbfcd47248282bc0312c7a25a3ca4b47d8edadecb54c7fbc234dd706da",
+        "ccad9848d6b35775fd3ffef02ae9d1eb2097fc6694bdd8151af03616ccfb6c88",
     ("masks", True, True):
         "60ba809e9ffc6fc6d709889a158ea69411590dca691da9a8682d9791c77e045b",
     ("box-only", True, True):
-        "52cc3ec33d085ee290e8258a27979325167f373a6a0a74dece46c124a4418eb5",
+        "222bd481114f1146c0bc4fb1ec95d2971f2549982556398a834445c52d7e7dbe",
     ("masks", True, False):
         "a208ef44bec7796d5f05262231d26c797430658e32f52513f770bd13b167cd9f",
 }
