@@ -77,8 +77,10 @@ class QAConfig:
     # +/- numeric_tolerance, and at 3D IoU >= box_min_iou).
     numeric_tolerance: float = 0.25
     # Model depth (depth_scale_log_sigma > 0): a numeric answer's log error is modelled as N(0, sd^2) with
-    # sd^2 = sigma_k^2 + focal_log_sigma^2 * share (the image: scale, and the focal length that a size-based scale
-    # leaves in every depth) + (range_log_sigma * ln(z / z_anchor))^2 (the depth-range distortion, which bends depths
+    # sd^2 = max(sigma_k^2 - sigma_f^2, 0) + sigma_f^2 * share (the image: sigma_k, the lifter's depth-scale sd, holds
+    # the focal length's error sigma_f, which a scale fitted to sizes in the image plane leaves in depth alone:
+    # depths carry all of sigma_k, image-plane extents its cues' part; Scene.scale_var) + (range_log_sigma * ln(z /
+    # z_anchor))^2 (the depth-range distortion, which bends depths
     # away from z_anchor, the geometric mean depth of the image's objects: the scale cues are the objects, so the
     # scale is right about there) + the object's own terms (position sigma relative to the value, or size_log_sigma;
     # for a horizontal extent the soft edge: edge_gain * edge_ramp_px * z / (f * extent)). The focal term enters with
