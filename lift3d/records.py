@@ -93,8 +93,6 @@ CONTRACT: tuple[Boundary, ...] = (
             "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth)",
             "edge_ramp_px": "float or None, width of the depth map's edge ramps in pixels (model depth: measured for "
                             "the soft-edge erosion; the QA guards' size uncertainty); not an output column",
-            "focal_log_sigma": "float or None, sd of the log of the focal length the lifter refined from the image's "
-                               "vanishing points (None: not refined); the QA guards' focal term; not an output column",
         },
         changes={
             "gravity": "the down direction used (estimated when the dataset has none)",

@@ -69,7 +69,6 @@ class LiftStage(Stage):
                          rgb=record.get("rgb"), focal_log_sd=fsd)
         if res.K is not None:  # the focal length from the image's vanishing points: what the boxes were lifted with
             record["K"], record["intrinsics_source"] = res.K, "vanishing"
-        record["focal_log_sigma"] = res.focal_log_sigma  # the QA guards' focal term (None: their default)
         by_id = {a["annotation_id"]: a for a in record["annotations"]}
         for o in res.objects:
             a = by_id.get(o["annotation_id"], {})

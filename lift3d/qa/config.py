@@ -77,16 +77,13 @@ class QAConfig:
     # +/- numeric_tolerance, and at 3D IoU >= box_min_iou).
     numeric_tolerance: float = 0.25
     # Model depth (depth_scale_log_sigma > 0): a numeric answer's log error is modelled as N(0, sd^2) with
-    # sd^2 = max(sigma_k^2 - sigma_f^2, 0) + sigma_f^2 * share (the image: sigma_k, the lifter's depth-scale sd, holds
-    # the focal length's error sigma_f, which a scale fitted to sizes in the image plane leaves in depth alone:
-    # depths carry all of sigma_k, image-plane extents its cues' part; Scene.scale_var) + (range_log_sigma * ln(z /
-    # z_anchor))^2 (the depth-range distortion, which bends depths
-    # away from z_anchor, the geometric mean depth of the image's objects: the scale cues are the objects, so the
-    # scale is right about there) + the object's own terms (position sigma relative to the value, or size_log_sigma;
-    # for a horizontal extent the soft edge: edge_gain * edge_ramp_px * z / (f * extent)). The focal term enters with
-    # the squared optical-axis component of the measured direction: a scale fitted to sizes in the image plane
-    # (heights, the camera height) leaves the focal error in depth only. Asked only when
-    # P(answer within +/- numeric_tolerance of the truth) >= numeric_min_p (lift3d.qa.scene.numeric_p).
+    # sd^2 = sigma_k^2 (the lifter's depth-scale sd, which holds the focal length's error: its scale.shared_std, the
+    # refined focal's sd where the vanishing points gave one; counted once) + (range_log_sigma * ln(z / z_anchor))^2
+    # (the depth-range distortion, which bends depths away from z_anchor, the geometric mean depth of the image's
+    # objects: the scale cues are the objects, so the scale is right about there) + the object's own terms (position
+    # sigma relative to the value, or size_log_sigma; for a horizontal extent the soft edge: edge_gain * edge_ramp_px
+    # * z / (f * extent)). Asked only when P(answer within +/- numeric_tolerance of the truth) >= numeric_min_p
+    # (lift3d.qa.scene.numeric_p).
     numeric_min_p: float = 0.95
     # Model depth, box answers: P(IoU >= box_min_iou) = lift3d.qa.scene.box_true_p (the lifter's own IoU, log-normal
     # with this spread about the box_p model, times the closed-form IoU of the box with its scaled self under the
@@ -96,8 +93,6 @@ class QAConfig:
     box_min_iou: float = 0.25
     box_iou_log_spread: float = 0.6
     box_min_p_model: float = 0.8
-    focal_log_sigma: float = 0.08  # sd of ln(focal used / true focal) for model depth (predicted intrinsics), where
-    # the lifter did not refine the focal length (else its record field focal_log_sigma, from the vanishing points)
     range_log_sigma: float = 0.08  # rms of (range exponent - 1): model depth compresses / stretches its range
     # the lifter's own log error of an extent on exact-scale depth, times the object's sigma multiplier (quality,
     # flags): rms 0.03-0.08 for heights and lengths on the sensor-like scratch scenes (seed 5000), 0.14 for outdoor

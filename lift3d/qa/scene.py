@@ -118,7 +118,6 @@ class Scene:
         self.has_gravity = down is not None
         self.down = down
         ex, ed, ef = gravity_axes(down)
-        self._ez = (ex[2], ed[2], ef[2])  # the camera's optical axis in the gravity frame
 
         objs, geo = [], []
         incomplete: Counter = Counter(str(c) for c in (image.get("rejected_categories") or ()))
@@ -143,10 +142,10 @@ class Scene:
         self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
         self._box_p_answer = None
         # model depth: the image's share of a numeric answer's log variance (QAConfig.numeric_min_p)
-        fs = image.get("focal_log_sigma")  # the lifter's refined focal length (vanishing points), else the config's
-        self.focal_sigma = float(fs) if fs is not None and math.isfinite(float(fs)) and float(fs) >= 0 \
-            else cfg.focal_log_sigma
-        self.img_var = self.scale_var(1.0)  # a box moves with the depth scale along its ray
+        # model depth: the image's part of a numeric or box answer's log variance: the depth scale's sd, which holds
+        # the focal length's error (the lifter's scale.shared_std: the refined focal length's sd where the vanishing
+        # points gave one), which a scale fitted to sizes in the image plane leaves in every depth
+        self.img_var = self.scale_sigma ** 2
         ramp = image.get("edge_ramp_px")
         self.edge_ramp = float(ramp) if ramp is not None and math.isfinite(float(ramp)) else cfg.edge_ramp_px
         if n == 0:
@@ -444,34 +443,16 @@ class Scene:
                                       for i, (p, (c, d, R)) in enumerate(zip(self.box_p, self.geo))]
         return self._box_p_answer
 
-    def scale_var(self, share: float) -> float:
-        """Model depth: the image's part of the log variance of a quantity whose direction has ``share`` (0..1) of its
-        squared length along the optical axis.  The lifter's ``depth_scale_log_sigma`` is the scale of depths: the
-        posterior of its cues, which are sizes in the image plane (heights, the camera's height above the floor),
-        and the focal length's error, which every cue shares and which such a scale leaves in depth alone (the
-        lifter's ``scale.shared_std``, the same sd as ``focal_sigma``).  So image-plane extents carry the cues' part
-        only and depths all of it: ``max(sigma_k^2 - sigma_f^2, 0) + share * sigma_f^2``; 0 for sensor depth."""
-        if self.scale_sigma <= 0:
-            return 0.0
-        f2 = self.focal_sigma ** 2
-        return max(self.scale_sigma ** 2 - f2, 0.0) + share * f2
-
     def metric1_var(self, i: int, q: str, v: float) -> float:
         """Model depth: variance of ln(answer / truth) of the numeric answer ``v`` (> 0) of quantity ``q``
-        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p). The focal length's
-        share is the squared optical-axis component of the quantity's direction: a scale fitted to sizes in the
-        image plane leaves the focal error in depth alone."""
-        c, dims, R = self.geo[i]
+        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p): the image's depth
+        scale (``img_var``, the focal length's error in it), the range term and the object's own terms."""
+        c, _, _ = self.geo[i]
         cfg = self.cfg
-        var = self.range_var[i]
+        var = self.img_var + self.range_var[i]
         if q == "d":
-            share = c[2] * c[2] / (c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
-            return var + self.scale_var(share) + (self.pos_sig[i] / v) ** 2
-        if q == "h":
-            k = 1
-        else:  # the box axis (0 or 2) whose extent is the width (the smaller) or the length (the larger)
-            k = 0 if (dims[0] <= dims[2]) == (q == "w") else 2
-        var += self.scale_var(R[6 + k] ** 2) + (cfg.size_log_sigma * self.mult[i]) ** 2
+            return var + (self.pos_sig[i] / v) ** 2
+        var += (cfg.size_log_sigma * self.mult[i]) ** 2
         if q != "h":  # a horizontal extent: the soft edge's ramp, in metres at the object's depth, against it
             e = cfg.edge_gain * self.edge_ramp * c[2] / (self.K[0] * v)
             var += e * e
@@ -479,13 +460,12 @@ class Scene:
 
     def metric2_var(self, a: int, b: int, delta) -> float:
         """Model depth: variance of ln(answer / truth) of the length of ``delta`` (the gravity-frame vector the
-        answer measures between objects a and b, > 0): the image's scale, the focal length's share along the
-        optical axis, the range term of the farther-bent object and both objects' position sigmas."""
-        rv, ez = self.range_var, self._ez
+        answer measures between objects a and b, > 0): the image's depth scale (``img_var``), the range term of the
+        farther-bent object and both objects' position sigmas."""
+        rv = self.range_var
         dx, dy, dz = delta
         n2 = dx * dx + dy * dy + dz * dz
-        share = (dx * ez[0] + dy * ez[1] + dz * ez[2]) ** 2 / n2
-        return (self.scale_var(share) + max(rv[a], rv[b])
+        return (self.img_var + max(rv[a], rv[b])
                 + (self.ps2[a] + self.ps2[b]) / n2)
 
     def numeric_true_p(self, var: float) -> float:

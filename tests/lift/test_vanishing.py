@@ -214,7 +214,7 @@ def test_lift_image_and_the_lift_stage_record_the_refined_intrinsics(scene):
            "rgb": rgb, "intrinsics_source": "model"}
     out = LiftStage(cfg).process_record(rec)
     assert out["intrinsics_source"] == "vanishing" and out["K"] == res.K and "rgb" not in out
-    assert 0 < out["focal_log_sigma"] == res.focal_log_sigma < 0.08  # for the QA guards
+    assert 0 < res.focal_log_sigma < 0.08 and out["depth_scale_log_sigma"] == res.depth_scale_log_sigma
 
 
 def test_a_refined_focal_length_narrows_the_scale_uncertainty(scene):

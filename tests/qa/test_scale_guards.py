@@ -88,50 +88,35 @@ def test_variance_terms():
     import random
 
     img, objs = _scene(0.1)
-    cfg = QAConfig(focal_log_sigma=0.08, range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
+    cfg = QAConfig(range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
     S = Scene(img, objs, cfg, random.Random(0))
     # the range term: log distance from the geometric mean of the objects' distances
     la, lb = math.log(S.dist[0]), math.log(S.dist[1])
     assert S.range_var[0] == pytest.approx((0.1 * (la - lb) / 2) ** 2)
     assert S.range_var[1] == pytest.approx(S.range_var[0])
-    # the image's depth-scale sd (0.1) holds the focal length's error (0.08): the cues' own part is what remains
-    # (0.1^2 - 0.08^2), and the focal error enters with the optical-axis share of the direction (z^2 / d^2)
-    cues = 0.1 ** 2 - 0.08 ** 2
-    assert S.scale_var(1.0) == pytest.approx(0.1 ** 2) and S.scale_var(0.0) == pytest.approx(cues)
-    assert S.img_var == pytest.approx(0.1 ** 2)  # a box moves along its ray with the depth scale
-    c = objs[0]["center_cam"]
-    share = c[2] ** 2 / sum(t * t for t in c)
+    # the image's depth-scale sd (0.1) already holds the focal length's error (the lifter's scale.shared_std): every
+    # numeric or box answer takes it once
+    assert S.img_var == pytest.approx(0.1 ** 2)
     v = S.dist[0]
-    want = cues + share * 0.08 ** 2 + S.range_var[0] + (S.pos_sig[0] / v) ** 2
-    assert S.metric1_var(0, "d", v) == pytest.approx(want)
-    # a height (level camera: the box's up axis has no optical-axis component) has no focal term
+    assert S.metric1_var(0, "d", v) == pytest.approx(0.1 ** 2 + S.range_var[0] + (S.pos_sig[0] / v) ** 2)
     h = S.h[0]
-    assert S.metric1_var(0, "h", h) == pytest.approx(cues + S.range_var[0] + (0.05 * S.mult[0]) ** 2)
-    # the chair's width (0.45 m, box axis 0, across the view) adds the ramp in metres at its depth against it; its
-    # length (0.5 m, axis 2, along the optical axis) carries the focal error instead
+    own = (0.05 * S.mult[0]) ** 2
+    assert S.metric1_var(0, "h", h) == pytest.approx(0.1 ** 2 + S.range_var[0] + own)
+    # a horizontal extent adds the ramp in metres at its depth against it (the chair at 2 m)
     w, l = S.w[0], S.l[0]
     edge_w, edge_l = 8.0 * 2.0 / (S.K[0] * w), 8.0 * 2.0 / (S.K[0] * l)
-    own = (0.05 * S.mult[0]) ** 2
-    assert S.metric1_var(0, "w", w) == pytest.approx(cues + S.range_var[0] + own + edge_w ** 2)
+    assert S.metric1_var(0, "w", w) == pytest.approx(0.1 ** 2 + S.range_var[0] + own + edge_w ** 2)
     assert S.metric1_var(0, "l", l) == pytest.approx(0.1 ** 2 + S.range_var[0] + own + edge_l ** 2)
-    # between two objects: the share of the optical axis in the measured vector, the larger range term
+    # between two objects: the larger range term and both position sigmas over the measured length
     dx, dy, dz = 2.0, 0.0, 0.6
-    want2 = cues + 0.08 ** 2 * dz ** 2 / (dx * dx + dz * dz) + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / (dx * dx + dz * dz)
+    want2 = 0.1 ** 2 + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / (dx * dx + dz * dz)
     assert S.metric2_var(0, 1, (dx, dy, dz)) == pytest.approx(want2)
-    assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(cues + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / 0.64)
+    assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(0.1 ** 2 + S.range_var[0] + (S.ps2[0] + S.ps2[1]) / 0.64)
     # an image that states its ramp width uses it
     assert Scene({**img, "edge_ramp_px": 2.0}, objs, cfg, random.Random(0)).edge_ramp == 2.0
-    # an image whose focal length the lifter refined (vanishing points) states that focal length's log sd: it
-    # replaces the config's in every focal term (the lifter's scale sd holds that one); None or missing: the config's
-    S2 = Scene({**img, "focal_log_sigma": 0.02}, objs, cfg, random.Random(0))
-    assert S2.focal_sigma == 0.02 and S2.img_var == pytest.approx(0.1 ** 2)
-    assert S2.metric1_var(0, "d", v) == pytest.approx(want + (1.0 - share) * (0.08 ** 2 - 0.02 ** 2))
-    assert S2.metric1_var(0, "l", l) == pytest.approx(0.1 ** 2 + S.range_var[0] + own + edge_l ** 2)
-    assert S2.metric1_var(0, "h", h) == pytest.approx(0.1 ** 2 - 0.02 ** 2 + S.range_var[0] + own)
-    assert Scene({**img, "focal_log_sigma": None}, objs, cfg, random.Random(0)).focal_sigma == 0.08
-    # a scale sd below the focal term's (a lifter configured without the shared term): no negative part
-    S3 = Scene({**img, "focal_log_sigma": 0.2}, objs, cfg, random.Random(0))
-    assert S3.scale_var(0.0) == 0.0 and S3.scale_var(0.5) == pytest.approx(0.5 * 0.2 ** 2)
+    # sensor depth: no image term
+    img0, _ = _scene(None)
+    assert Scene(img0, objs, cfg, random.Random(0)).img_var == 0.0
 
 
 def test_range_bend_of_lateral_comparisons():
@@ -152,7 +137,7 @@ def test_sensor_depth_is_unchanged():
 
 
 def test_uncertain_scale_drops_metric_and_box_answers_only():
-    sure, _ = _types(0.01, METRIC + ORDER + BOXES, focal_log_sigma=0.01)
+    sure, _ = _types(0.01, METRIC + ORDER + BOXES)
     assert set(METRIC) & sure and set(BOXES) & sure and set(ORDER) <= sure
     unsure, stats = _types(0.3, METRIC + ORDER + BOXES)
     assert not (set(METRIC) & unsure) and not (set(BOXES) & unsure)
@@ -165,7 +150,7 @@ def test_metric_gate_is_the_modelled_probability():
     import random
 
     img, objs = _scene(0.05)
-    kw = dict(focal_log_sigma=0.0, range_log_sigma=0.0)
+    kw = dict(range_log_sigma=0.0)
     S = Scene(img, objs, QAConfig(**kw), random.Random(0))
     own = max((S.pos_sig[i] / S.dist[i]) ** 2 for i in range(2))
     # the image sd at which the worse object's answer is exactly at numeric_min_p = 0.95
