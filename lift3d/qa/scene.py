@@ -141,7 +141,6 @@ class Scene:
         sk = image.get("depth_scale_log_sigma")
         self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
         self._box_p_answer = None
-        # model depth: the image's share of a numeric answer's log variance (QAConfig.numeric_min_p)
         # model depth: the image's part of a numeric or box answer's log variance: the depth scale's sd, which holds
         # the focal length's error (the lifter's scale.shared_std: the refined focal length's sd where the vanishing
         # points gave one), which a scale fitted to sizes in the image plane leaves in every depth
