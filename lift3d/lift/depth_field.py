@@ -74,9 +74,6 @@ class DepthField:
         bot = (1.0 - wx)[None, :] * g[iy + 1][:, ix] + wx[None, :] * g[iy + 1][:, ix + 1]
         return (1.0 - wy)[:, None] * top + wy[:, None] * bot
 
-    def factor(self, rows, cols) -> np.ndarray:
-        return np.exp(self.log_factor(rows, cols))
-
     def correct(self, d: np.ndarray, rows, cols) -> np.ndarray:
         """The depths ``d`` (len(rows), len(cols)) read at those pixel rows x columns with the distortion divided
         out: the smooth field there and the range term at each depth's own value (invalid depths stay as they are)."""

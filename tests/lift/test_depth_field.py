@@ -42,7 +42,8 @@ def test_bilinear_field_reproduces_a_linear_function_exactly():
     rows, cols = np.array([0.0, 13.5, 60.0, 119.0]), np.array([0.0, 7.25, 150.0, 199.0])
     want = 0.01 + 2e-4 * rows[:, None] - 1e-4 * cols[None, :]
     assert np.allclose(fld.log_factor(rows, cols), want, atol=1e-12)
-    assert np.allclose(fld.factor(rows, cols), np.exp(want))
+    d = np.full((4, 4), 3.0)  # no range term: the depths divided by the field's factor
+    assert np.allclose(fld.correct(d, rows, cols), d / np.exp(want))
 
 
 def test_undistorted_room_gives_no_field(scene):
