@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from lift3d.lift.quantiles import percentile_columns
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import Crop, crop_dot, ray_parts
 from lift3d.lift.result import LiftReject
@@ -44,7 +45,7 @@ def robust_keep(q: np.ndarray, k: float) -> np.ndarray:
     Percentile based rather than median/MAD: a visible surface is strongly skewed (a dense front face
     and a thin top), which a MAD test would cut away.
     """
-    lo, hi = np.percentile(q, ROBUST_PCT, axis=0)
+    lo, hi = percentile_columns(q, ROBUST_PCT)
     m = np.maximum(OUTLIER_MIN_MARGIN, (k / OUTLIER_K_UNIT) * (hi - lo))
     return np.all((q >= lo - m) & (q <= hi + m), axis=1)
 

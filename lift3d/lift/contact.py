@@ -9,7 +9,7 @@ from lift3d.geometry.camera import project
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import crop_dot, ray_parts, read_crop
 from lift3d.lift.priors import resolve_mode
-from lift3d.lift.quantiles import percentile
+from lift3d.lift.quantiles import median, percentile
 from lift3d.lift.result import Observation
 
 
@@ -151,7 +151,7 @@ def local_floor(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, floor_h, 
     n_on = int(on.sum())
     if n_on < cfg.contact.local_floor_min_points or n_on < cfg.contact.local_floor_min_share * int(valid.sum()):
         return None
-    return float(np.median(h[on]))
+    return float(median(h[on]))
 
 
 def object_height(ob: Observation, floor_h, cfg: LiftConfig, scale: float = 1.0):

@@ -45,7 +45,7 @@ from scipy import linalg, ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.lift.gravity import box_on_grid
-from lift3d.lift.quantiles import percentile
+from lift3d.lift.quantiles import median, percentile
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
         add(np.flatnonzero(floor), np.log(h[floor] / floor_h), "floor")
     ceil = usable & (nd < -cosa) & (h < -0.3)
     if ceil.sum() >= min_plane:
-        ch = float(np.median(-h[ceil]))
+        ch = float(median(-h[ceil]))
         ceil &= np.abs(-h / ch - 1.0) < band
         if ceil.sum() >= min_plane:
             add(np.flatnonzero(ceil), np.log(-h[ceil] / ch), "ceiling")
@@ -169,7 +169,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
             inl = np.abs(d / dw - 1.0) < band
             if inl.sum() < min_plane:
                 continue
-            dw = float(np.median(d[inl]))
+            dw = float(median(d[inl]))
             inl = np.abs(d / dw - 1.0) < band
             if inl.sum() < min_plane:
                 continue
@@ -224,7 +224,7 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     ref = 0.0
     if range_term:  # the distortion that follows the depth read (a depth-range exponent): b (log z - ref)
         lz = np.log(P.reshape(-1, 3)[idx, 2])
-        ref = float(np.median(lz))
+        ref = float(median(lz))
         cols.append(lz - ref)
         col_prior.append(range_prior)
     ncol = nn + len(cols)
@@ -236,12 +236,14 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     reg += np.diag(diag + 1e-9)
     w = np.ones(len(t))
     x = np.zeros(ncol)
+    Ac = A.tocsc()  # A by columns, once: the format A.T @ (W A) takes without converting W A in every iteration
     for _ in range(iterations):
-        Aw = A.multiply(w[:, None]).tocsr()
+        Aw = Ac.copy()
+        Aw.data *= w[Ac.indices]  # each entry times its row's weight: W A (the same products as A.multiply)
         x = linalg.cho_solve(linalg.cho_factor((A.T @ Aw).toarray() + reg, check_finite=False), Aw.T @ t,
                              check_finite=False)  # the normal matrix is positive definite (reg > 0)
         res = t - A @ x
-        sc = 1.4826 * float(np.median(np.abs(res))) + 1e-4
+        sc = 1.4826 * float(median(np.abs(res))) + 1e-4
         w = 1.0 / (1.0 + (res / (2.5 * sc)) ** 2)
     g = x[:nn].reshape(gh, gw)
     if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > limit:

@@ -77,8 +77,8 @@ def check_visible(centre_cam, dims, R, bbox, depth: np.ndarray, K: np.ndarray, s
     lies behind it, on more than ``plausible.max_see_through`` x the 2D box's area (:mod:`lift3d.lift.visibility`)."""
     pc = cfg.plausible
     limit = pc.max_see_through
-    a = see_through_area(centre_cam, dims, R, bbox, depth / scale if scale != 1.0 else depth, K,
-                         pc.see_through_band_px + cfg.crop.rim_px, pc.see_through_margin, pc.see_through_margin, limit)
+    a = see_through_area(centre_cam, dims, R, bbox, depth, K, pc.see_through_band_px + cfg.crop.rim_px,
+                         pc.see_through_margin, pc.see_through_margin, limit, depth_scale=scale)
     if a > limit:
         raise LiftReject("see_through", f"the box would show over {a:.1f}x its 2D box's area where the image sees "
                                         f"the scene behind it")

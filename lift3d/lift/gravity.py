@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lift3d.geometry.camera import backproject
+from lift3d.lift.quantiles import median
 
 CAM_DOWN = np.array([0.0, 1.0, 0.0])
 
@@ -162,7 +163,7 @@ def _floor_from_heights(h: np.ndarray, min_support: int) -> float | None:
     peak = lo_b + int(np.argmax(sm[lo_b: b + 1]))
     centre = lo + (peak + 0.5) * bin_w
     near = h[np.abs(h - centre) < 2 * bin_w]
-    return float(np.median(near)) if len(near) else float(centre)
+    return float(median(near)) if len(near) else float(centre)
 
 
 def horizontal_points(grid, down: np.ndarray, max_tilt_deg: float) -> np.ndarray:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lift3d.lift.gravity import horizontal_points
+from lift3d.lift.quantiles import median
 from lift3d.lift.vanishing import combine_focal, down_samples
 
 
@@ -162,5 +163,5 @@ def horizon_focal(depth_grid, K: np.ndarray, down: np.ndarray, vertical, floor_h
     K2, d2, sd2 = out
     s = float(K2[0, 0] / K[0, 0])
     # the floor's level along the new down direction: its points with x and y shrunk by s
-    level = float(np.median((P[fl] * np.array([1.0 / s, 1.0 / s, 1.0])) @ d2))
+    level = float(median((P[fl] * np.array([1.0 / s, 1.0 / s, 1.0])) @ d2))
     return K2, d2, sd2, level

@@ -135,7 +135,12 @@ def cue_likelihoods(cues: list[Cue], g: np.ndarray, tau: float, cfg: ScaleCueCon
     s = tau * np.array([c.sigma for c in cues])[:, None]
     lower = np.array([c.lower for c in cues])[:, None]
     u = (g[None, :] - r) / s  # how far log k lies above the cue, in spreads
-    inl = np.where(lower, t_cdf(u, cfg.t_nu), t_pdf(u, cfg.t_nu) / s)
+    inl = np.empty_like(u)  # a bound's probability, a value's density (each table read only where it is used)
+    b = lower[:, 0]
+    if b.any():
+        inl[b] = t_cdf(u[b], cfg.t_nu)
+    if not b.all():
+        inl[~b] = t_pdf(u[~b], cfg.t_nu) / s[~b]
     # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
     out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones_like(u)
     return inl, out

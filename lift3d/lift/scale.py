@@ -8,6 +8,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
 from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
                                      room_height_cue)
+from lift3d.lift.quantiles import median
 
 
 HALF_PX = 0.5  # px; the extreme points are at pixel centres, this far inside the object's outline
@@ -93,7 +94,7 @@ def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig
     cues = height_cues(obs, floor_h, cfg)
     if sc.camera_height:
         local = [ob.floor for ob in obs if ob.floor is not None]  # the floor where the objects stand
-        cam = camera_height_cue(float(np.median(local)) if local else floor_h, floor_confidence, mcfg)
+        cam = camera_height_cue(float(median(local)) if local else floor_h, floor_confidence, mcfg)
         if cam is not None:
             cues.append(cam)
     if sc.room_height:

@@ -11,7 +11,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import bottom_floor_range
 from lift3d.lift.crop import crop_dot, pix_points, ray_parts, read_crop
 from lift3d.lift.gravity import plane_hypotheses
-from lift3d.lift.quantiles import percentile
+from lift3d.lift.quantiles import median, percentile
 
 
 # the wall test (remove_background_plane)
@@ -106,7 +106,7 @@ def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.nd
     if not len(nrm):
         return ok
     off = np.einsum("ij,ij->i", nrm, a)
-    tol = np.maximum(WALL_TOL, WALL_TOL_REL * np.median(d[ring]))
+    tol = np.maximum(WALL_TOL, WALL_TOL_REL * median(d[ring]))
     inl = (np.abs(pts @ nrm.T - off) < tol).mean(axis=0)
     j = int(np.argmax(inl))
     if inl[j] < WALL_MIN_INLIERS:
@@ -116,7 +116,7 @@ def remove_background_plane(ok: np.ndarray, dz: np.ndarray, ax, bx, by, G: np.nd
         n, o = -n, -o  # camera side: n.x < o
     cv_, cu_ = np.nonzero(centre)
     cen = pix_points(dz, cv_, cu_, ax, bx, by, G) @ n - o
-    if np.mean(np.abs(cen) < tol) > WALL_MAX_CENTRE_ON or np.median(cen) > -tol:
+    if np.mean(np.abs(cen) < tol) > WALL_MAX_CENTRE_ON or median(cen) > -tol:
         return ok  # the plane is the object itself (or in front of it): keep
     band = outside() if outside is not None else None
     if band is not None and np.mean(np.abs(band @ n - o) < tol) < cfg.separation.outside_min_share:
@@ -142,7 +142,7 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
     if band.sum() < max(SUPPORT_MIN_BAND_PX, SUPPORT_MIN_BAND_SHARE * band.size):
         return ok, None
     hb, zb = h_band[band], d_band[band]
-    tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * float(np.median(zb))
+    tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * float(median(zb))
     # the most populated height level (bins of tol, two offsets)
     best = None
     for off in (0.0, 0.5):
@@ -151,7 +151,7 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
         j = int(np.argmax(cnt))
         if best is None or cnt[j] > best[0]:
             best = (int(cnt[j]), (vals[j] + 0.5 - off) * tol)
-    level = float(np.median(hb[np.abs(hb - best[1]) <= tol]))
+    level = float(median(hb[np.abs(hb - best[1]) <= tol]))
     on = band & (np.abs(h_band - level) <= tol)
     if on.sum() < SUPPORT_MIN_LEVEL_SHARE * band.sum():
         return ok, None
@@ -167,7 +167,7 @@ def support_surface(ok: np.ndarray, hd: np.ndarray, d: np.ndarray, cfg: LiftConf
         return ok, None
     # the object stands on it: what is left above is at the surface's depths (an occluder's top is nearer
     # than the object behind it; a chair's own seat seen behind its backrest is farther)
-    zr = float(np.median(d[keep]))
+    zr = float(median(d[keep]))
     lo, hi = percentile(zs, SUPPORT_DEPTH_PCT)
     m = DEPTH_MARGIN + DEPTH_MARGIN_REL * zr
     return (keep, level) if lo - m <= zr <= hi + m else (ok, None)
@@ -212,7 +212,7 @@ def footprint_trim(q: np.ndarray, z_sel: np.ndarray, prior, cfg: LiftConfig):
     ``footprint_radius`` x the prior's diagonal x (1 + 3 rel_std), when most points stay."""
     g = q[:, [0, 2]]
     rng_ = np.hypot(g[:, 0], g[:, 1])
-    near = rng_ <= np.median(rng_)
+    near = rng_ <= median(rng_)
     c = np.median(g[near], axis=0)
     dist = np.hypot(g[:, 0] - c[0], g[:, 1] - c[1])
     # an object taller than its category's prior (seen in the nearer half of the points: the object, not the
@@ -253,7 +253,7 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     rows = np.floor(project(q @ G.T, K)[:, 1]).astype(np.int64)
     order = np.lexsort((rng_, rows))  # by row, nearest first within a row
     first = np.concatenate([[True], np.diff(rows[order]) != 0])
-    face = float(np.median(rng_[order][first]))
+    face = float(median(rng_[order][first]))
     keep = (rng_ >= face - 0.5 * reach) & (rng_ <= face + reach)
     if keep.sum() >= cfg.clean.min_points:
         return q[keep], z_sel[keep]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lift3d.lift.quantiles import median
+
 
 @dataclass(frozen=True)
 class SoftEdgeConfig:
@@ -51,7 +53,7 @@ def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> f
     w = np.concatenate(widths) if widths else np.empty(0)
     if len(w) < cfg.min_samples:
         return 1.0
-    return float(np.clip(np.median(w) * st, 1.0, cfg.max_px))
+    return float(np.clip(median(w) * st, 1.0, cfg.max_px))
 
 
 def _ramp_widths(jump: np.ndarray, step: np.ndarray, R: int, jump_min: float) -> np.ndarray:

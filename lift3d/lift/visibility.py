@@ -34,12 +34,13 @@ def box_ray_span(centre: np.ndarray, dims: np.ndarray, R: np.ndarray, rays: np.n
 
 
 def see_through_area(centre, dims, R, bbox, depth: np.ndarray, K: np.ndarray, band_px: float,
-                     rel_margin: float, abs_margin: float, limit: float = np.inf) -> float:
+                     rel_margin: float, abs_margin: float, limit: float = np.inf, depth_scale: float = 1.0) -> float:
     """The area (in px, over the 2D box's area) where the box projects outside its 2D box ``bbox`` (grown by
     ``band_px`` on every side: soft edges and the box's corners) and the image shows the scene behind it: a valid
     depth beyond the box's exit along that pixel's ray by more than ``max(abs_margin, rel_margin x exit)``.
-    ``depth`` in the box's units (z, metres at the image's scale).  0 without reading a pixel when the projection's
-    bounding rectangle outside the grown 2D box is not larger than ``limit`` (nothing there could exceed it)."""
+    ``depth`` / ``depth_scale`` in the box's units (z, metres at the image's scale; only the pixels read are divided).
+    0 without reading a pixel when the projection's bounding rectangle outside the grown 2D box is not larger than
+    ``limit`` (nothing there could exceed it)."""
     H, W = depth.shape
     x1, y1, x2, y2 = (float(t) for t in bbox)
     area = max((x2 - x1) * (y2 - y1), 1.0)
@@ -64,7 +65,8 @@ def see_through_area(centre, dims, R, bbox, depth: np.ndarray, K: np.ndarray, ba
     if not out.any():
         return 0.0
     u, v = U[out], V[out]
-    z = depth[v.astype(np.int64), u.astype(np.int64)].astype(np.float64)
+    z = depth[v.astype(np.int64), u.astype(np.int64)]
+    z = (z / depth_scale if depth_scale != 1.0 else z).astype(np.float64)
     rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=1)
     t_in, t_out = box_ray_span(centre, dims, R, rays)
     hit = t_out >= t_in

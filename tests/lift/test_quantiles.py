@@ -1,11 +1,11 @@
-"""The lifter's percentile (lift3d.lift.quantiles): numpy's linear-method result, bit for bit."""
+"""The lifter's percentile and median (lift3d.lift.quantiles): numpy's results, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lift3d.lift.quantiles import percentile
+from lift3d.lift.quantiles import median, percentile, percentile_columns
 
 
 def _same(a, b) -> bool:
@@ -31,3 +31,24 @@ def test_percentile_nan_and_other_inputs_go_as_numpy_does():
     assert _same(percentile(np.arange(5.0), np.float32(40.0)), np.percentile(np.arange(5.0), np.float32(40.0)))
     with pytest.raises(ValueError):
         percentile(np.arange(5.0), 101)
+
+
+def test_median_equals_numpy_bit_for_bit():
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 4, 17, 18, 256, 1001):
+        for x in (rng.normal(size=n) * 10.0 ** rng.uniform(-3, 3), np.round(rng.normal(size=n), 1), np.full(n, 0.1)):
+            assert _same(median(x), np.median(x)), n
+    x = np.array([1.0, np.nan, 3.0])
+    assert np.isnan(median(x))
+    for a in (np.arange(7), np.arange(6, dtype=np.float32), np.ones((4, 3)), [3.0, 1.0, 2.0]):
+        assert _same(median(a), np.median(a))
+
+
+def test_percentile_columns_equals_numpy_along_the_first_axis():
+    rng = np.random.default_rng(12)
+    for n in (1, 2, 5, 300):
+        q = rng.normal(size=(n, 3))
+        assert _same(percentile_columns(q, [2, 98]), np.percentile(q, [2, 98], axis=0))
+        assert _same(percentile_columns(q, 50), np.percentile(q, 50, axis=0))
+    q = rng.normal(size=(6, 3)).astype(np.float32)
+    assert _same(percentile_columns(q, [2, 98]), np.percentile(q, [2, 98], axis=0))

@@ -11,7 +11,7 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.gravity import floor_height
-from lift3d.lift.vanishing import down_samples, vanishing_points, vertical_direction
+from lift3d.lift.vanishing import VanishingConfig, down_samples, image_gradients, vanishing_points, vertical_direction
 from lift_scenes import box_on_floor, raycast
 
 
@@ -241,3 +241,19 @@ def test_a_refined_focal_length_narrows_the_scale_uncertainty(scene):
     # (the two lifts build the point grid differently, rescaled vs from K2: equal up to rounding, which the depth
     # field's robust fit carries into the 7th digit: 0.98e-6 apart with its range term off, 1.01e-6 with it on)
     assert refined.depth_scale_log_sigma == pytest.approx(same.depth_scale_log_sigma, rel=1e-5)
+
+
+@pytest.mark.parametrize("min_grad", [4.0, 12.0, 40.0])
+def test_the_edge_pixels_are_those_whose_gradient_exceeds_the_threshold(min_grad):
+    """The 8-bit path tests |gx| + |gy| first and the exact magnitude on those pixels only: the same pixels, in the
+    same order, as the magnitude test on every pixel."""
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    img[:, 40:] //= 4  # strong and weak edges
+    cfg = VanishingConfig(min_grad=min_grad)
+    st, gx, gy, vv, uu = image_gradients(img, cfg)
+    mag2 = gx.astype(np.int64) ** 2 + gy.astype(np.int64) ** 2
+    want = np.nonzero(mag2 > (min_grad * 8.0 * 3) ** 2)
+    assert np.array_equal(vv, want[0]) and np.array_equal(uu, want[1]) and 0 < len(vv) < mag2.size
+    st2, gx2, gy2, vv2, uu2 = image_gradients(img.astype(np.float32), cfg)  # the float path: the same pixels
+    assert np.array_equal(vv2, vv) and np.array_equal(uu2, uu)

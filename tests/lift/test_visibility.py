@@ -80,3 +80,15 @@ def test_check_visible_rejects_a_see_through_box():
     check_visible(far_centre, dims, I3, bbox, depth * 2.0, K, 2.0, cfg)
     off = LiftConfig(plausible={"max_see_through": 0.0})
     assert off.plausible.max_see_through == 0.0
+
+
+def test_the_depth_scale_divides_the_pixels_read_as_a_scaled_map_would():
+    """``depth_scale``: only the pixels read are divided, with the same result as dividing the whole map."""
+    K = np.array([[500.0, 0.0, 160.0], [0.0, 500.0, 120.0], [0.0, 0.0, 1.0]])
+    rng = np.random.default_rng(3)
+    depth = (4.0 + rng.random((240, 320))).astype(np.float32)
+    centre, dims, bbox = np.array([0.3, 0.0, 3.0]), np.array([1.2, 0.8, 1.0]), [150.0, 100.0, 170.0, 130.0]
+    for k in (0.8, 1.0, 1.37):
+        a = see_through_area(centre, dims, np.eye(3), bbox, depth, K, 2.0, 0.05, 0.05, depth_scale=k)
+        b = see_through_area(centre, dims, np.eye(3), bbox, depth / k if k != 1.0 else depth, K, 2.0, 0.05, 0.05)
+        assert a == b and a > 0
