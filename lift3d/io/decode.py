@@ -35,7 +35,7 @@ def read_rgb(path: Path) -> tuple[np.ndarray, float | None]:
                 focal = float(v) if v else None
             except Exception:  # EXIF is optional metadata; a broken block only loses the hint
                 focal = None
-            return np.asarray(im.convert("RGB")), focal
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB")), focal  # (convert copies an RGB one)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise RecordRejected("image_unreadable", f"{path}: {type(exc).__name__}: {exc}") from None
 
