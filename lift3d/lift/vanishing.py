@@ -172,7 +172,7 @@ def _all_segments(grads, cfg: VanishingConfig):
     src, dst = [], []
     for off in (1, wp - 1, wp, wp + 1):  # each neighbour pair once: right, down-left, down, down-right
         j = index[flat + off]
-        d = (b[j] - b) % nb  # (j = -1 reads the last bin: masked below)
+        d = np.abs(b[j] - b)  # the same or the next bin, round the turn (j = -1 reads the last bin: masked below)
         near = ((d <= 1) | (d == nb - 1)) & (j >= 0)
         src.append(np.flatnonzero(near))
         dst.append(j[near])
