@@ -92,7 +92,7 @@ def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: 
     r = int(np.ceil(rim_px - 1e-9))
     if r <= 0 or not region.any():
         return d, np.zeros(region.shape, dtype=bool)
-    # the crop's border is not the outline's (the region may go on beyond it): outside the crop counts as outside
+    # outside the crop reads as outside the region: no pixel within r - 1 of the crop's border is core
     core = ndimage.minimum_filter(region, size=2 * r - 1, mode="constant", cval=False)
     if not core.any():  # thinner than two rims: its innermost pixels
         inside = ndimage.distance_transform_cdt(np.pad(region, 1), metric="chessboard")[1:-1, 1:-1]
