@@ -50,7 +50,7 @@ build-dataset: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py --scenes 40
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000,400000 --old 100000 --stream 100
-	$(BIN)/python benchmarks/bench_pipeline.py --parts cost,scaling,memory --small 20 --large 400
+	$(BIN)/python benchmarks/bench_pipeline.py --parts cost,steps,scaling,memory --small 20 --large 400
 	$(BIN)/python benchmarks/bench_lift.py --seed 1000 --scenes 20 --per-category
 	$(BIN)/python benchmarks/bench_lift.py --seed 1000,2000,3000,4000 --scenes 40 --no-baseline
 	$(BIN)/python benchmarks/bench_lift_headroom.py --seed 1000 --scenes 20

@@ -5,6 +5,9 @@
   .venv/bin/python benchmarks/bench_pipeline.py --small 20 --large 400
 
 cost:    local executor, one process, COCO-sized synthetic images (640x480); CPU ms per image per stage.
+steps:   the lift stage's own steps on the cost part's images (each --cost-depth path), wall ms per image, best of
+         --steps-passes passes in one process: where the lift stage's time goes (nested: a step includes the ones
+         indented under it).
 scaling: Ray executor with 1 vs 2 CPUs on the same input; images/s and the ratio.
 memory:  peak RSS of the build's whole process tree (driver + Ray processes), `--small` vs `--large` scenes.
 """
@@ -97,6 +100,72 @@ def part_cost(root: Path, n: int, depth_origin: str = "sensor") -> dict:
             "coco_sum_ms": sum(coco.values()), "process_cpu_ms_per_image": 1000 * cpu / n}
 
 
+# the lift stage's steps, by the names lift_image, observe and fit_box call them by (timed by wrapping those names)
+LIFT_STEPS = {
+    "lift3d.lift.lift": ["soft_edge_erosion", "vanishing_points", "horizon_focal", "point_and_normal_grid",
+                         "floor_height", "exclusion_grid", "estimate_depth_field", "scale_from_cues", "observe",
+                         "fit_box"],
+    "lift3d.lift.observe": ["read_box_crop", "erode_mask", "redepth_rim", "flying_pixels", "separate_box_only",
+                            "select_components", "object_points", "smear_trim", "contact_and_reach", "local_floor"],
+    "lift3d.lift.fit": ["fit_yaw", "seen_extents", "complete_far_side", "grow_to_cover", "check_visible"],
+}
+
+
+def part_steps(root: Path, n: int, depth_origin: str, passes: int = 3) -> dict:
+    import importlib
+
+    from lift3d.build import BuildConfig, make_stages
+    from lift3d.io.coco import read_coco3d
+    from lift3d.pipeline.run import blas_threads
+
+    ann = coco_like(root, n)
+    recs = read_coco3d(ann, ann.parent).records
+    stages = make_stages(BuildConfig(depth_origin=depth_origin))
+    for st in stages:
+        st.setup()
+    li = [st.name for st in stages].index("lift")
+    for st in stages[:li]:
+        recs = st.process(recs)
+    lift = stages[li]
+    spent: dict = {}
+    saved = []
+
+    def timed(mod, name):
+        f = getattr(mod, name)
+        saved.append((mod, name, f))
+
+        def g(*args, **kw):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kw)
+            finally:
+                spent[(mod.__name__, name)] = spent.get((mod.__name__, name), 0.0) + time.perf_counter() - t
+        setattr(mod, name, g)
+
+    for modname, names in LIFT_STEPS.items():
+        mod = importlib.import_module(modname)
+        for name in names:
+            if hasattr(mod, name):
+                timed(mod, name)
+    best = None
+    try:
+        with blas_threads(lift):
+            for _ in range(passes + 1):  # the first pass warms up
+                spent.clear()
+                t = time.perf_counter()
+                for r in recs:
+                    lift.process_record(dict(r, annotations=[dict(a) for a in r["annotations"]]))
+                wall = time.perf_counter() - t
+                if best is None or wall < best[0]:
+                    best = (wall, dict(spent))
+    finally:
+        for mod, name, f in saved:
+            setattr(mod, name, f)
+    wall, spent = best
+    return {"images": len(recs), "lift_ms": 1000 * wall / len(recs),
+            "steps": {k: 1000 * v / len(recs) for k, v in spent.items()}}
+
+
 def _build_cmd(ann: Path, root: Path, out: Path, executor: str, extra=(), per_unit: int = 8):
     return [sys.executable, "-m", "lift3d", "build", "--annotations", str(ann), "--images", str(root),
             "--out", str(out), "--executor", executor, "--no-progress", "--images-per-unit", str(per_unit), *extra]
@@ -178,6 +247,7 @@ def main(argv=None):
                     help="cost part: the sensor path (sensor-like synth depth, --depth-origin sensor) and/or the "
                          "model path (monocular synth depth errors, --depth-origin model: scale cues, soft edges, "
                          "depth field)")
+    ap.add_argument("--steps-passes", type=int, default=3, help="steps part: timed passes (the best is shown)")
     ap.add_argument("--scaling-images", type=int, default=800)
     ap.add_argument("--cache", default=str(REPO / ".bench" / "pipeline_synth"))
     a = ap.parse_args(argv)
@@ -203,6 +273,20 @@ def main(argv=None):
         print(f"| **sum, all stages** | **{r['sum_ms']:.1f}** |")
         print(f"| **sum, COCO build (no depth read/dataset-depth stage)** | **{r['coco_sum_ms']:.1f}** |")
         print(f"(process CPU {r['process_cpu_ms_per_image']:.1f} ms/image over the local build)")
+    for origin in origins if "steps" in parts else []:
+        src = root if origin == "sensor" else synth(Path(a.cache + f"_mono_{a.cost_images}"), a.cost_images,
+                                                    monocular=True)
+        r = part_steps(src, a.cost_images, origin, a.steps_passes)
+        print(f"\n## The lift stage's steps, {origin} depth path ({r['images']} images; wall ms per image, best of "
+              f"{a.steps_passes} passes): lift {r['lift_ms']:.1f}")
+        print("| step | ms / image |\n|---|---|")
+        inner = {"observe": "lift3d.lift.observe", "fit_box": "lift3d.lift.fit"}  # their steps, under them
+        for name in LIFT_STEPS["lift3d.lift.lift"]:
+            subs = [(inner[name], k) for k in LIFT_STEPS[inner[name]]] if name in inner else []
+            for modname, sub in [("lift3d.lift.lift", name)] + subs:
+                v = r["steps"].get((modname, sub))
+                if v is not None:
+                    print(f"| {'' if sub == name else '- '}{sub} | {v:.2f} |")
     if "scaling" in parts:
         r = part_scaling(root, a.scaling_images)
         print(f"\n## Worker scaling (Ray, {a.scaling_images} images, 16 per unit)")
