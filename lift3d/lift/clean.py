@@ -47,7 +47,11 @@ def robust_keep(q: np.ndarray, k: float) -> np.ndarray:
     """
     lo, hi = percentile_columns(q, ROBUST_PCT)
     m = np.maximum(OUTLIER_MIN_MARGIN, (k / OUTLIER_K_UNIT) * (hi - lo))
-    return np.all((q >= lo - m) & (q <= hi + m), axis=1)
+    low, high = lo - m, hi + m
+    keep = np.ones(len(q), dtype=bool)
+    for j in range(q.shape[1]):  # column by column (np.all along a short last axis is slow)
+        keep &= (q[:, j] >= low[j]) & (q[:, j] <= high[j])
+    return keep
 
 
 def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: int, c0: int, st: int, rad: int):
