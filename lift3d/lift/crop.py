@@ -143,16 +143,30 @@ def mask_on_crop(mask, shape, cr: Crop) -> np.ndarray:
     return region
 
 
-def erode_mask(region: np.ndarray, cr: Crop, erode_px: int, min_points: int) -> np.ndarray:
+def erode_mask(region: np.ndarray, cr: Crop, erode_px: int, min_points: int, inside=None) -> np.ndarray:
     """A mask on the crop (:func:`mask_on_crop`) eroded by ``erode_px`` pixels against 1-2 px of mask bleed onto
     the background, not at the crop's edges (the 2D box's, which the object touches), unless that leaves fewer than
-    ``min_points`` or MASK_ERODE_KEEP of its pixels."""
+    ``min_points`` or MASK_ERODE_KEEP of its pixels.  ``inside``: the mask's :func:`inner_distance`, when it is
+    eroded more than once (each erosion is then a threshold of it)."""
     if erode_px > 0:
         it = max(1, int(round(erode_px / cr.st)))
-        er = ndimage.binary_erosion(region, iterations=it, border_value=1)
+        if inside is None:
+            er = ndimage.binary_erosion(region, iterations=it, border_value=1)
+        else:
+            er = inside > it
         if er.sum() >= max(min_points, MASK_ERODE_KEEP * region.sum()):
             region = er
     return region
+
+
+def inner_distance(region: np.ndarray) -> np.ndarray:
+    """City-block distance (pixels) of each pixel of ``region`` to the nearest crop pixel outside it (0 outside;
+    beyond the crop's edges the region goes on): ``inner_distance(region) > k`` is ``region`` eroded k times by the
+    3x3 cross with the crop's edges not eroding, as ``ndimage.binary_erosion(region, iterations=k, border_value=1)``
+    gives it."""
+    if region.all():  # nothing outside: no erosion removes a pixel
+        return np.full(region.shape, np.iinfo(np.int32).max, dtype=np.int32)
+    return ndimage.distance_transform_cdt(region, metric="taxicab")
 
 
 MASK_ERODE_KEEP = 0.3  # the erosion is kept only when at least this share of the mask's pixels survives

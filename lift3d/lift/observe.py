@@ -11,8 +11,8 @@ from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, s
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import contact_and_reach, floor_mode, local_floor
-from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_mask, erode_region, mask_on_crop, read_box_crop,
-                             read_surround)
+from lift3d.lift.crop import (Crop, annotation_box, crop_dot, erode_mask, erode_region, inner_distance, mask_on_crop,
+                             read_box_crop, read_surround)
 from lift3d.lift.priors import lookup
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
@@ -39,7 +39,8 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
         region_valid, n_region = cr.valid, int(cr.valid.size)
     else:
         on_crop = mask_on_crop(ann["mask"], depth.shape, cr)
-        region = erode_mask(on_crop, cr, cfg.crop.mask_erode_px, cfg.clean.min_points)
+        inside = inner_distance(on_crop) if cfg.crop.rim_px > 0 else None  # (eroded twice: the body and thin parts)
+        region = erode_mask(on_crop, cr, cfg.crop.mask_erode_px, cfg.clean.min_points, inside)
         region_valid, n_region = cr.valid & region, int(region.sum())
     if not region_valid.any():
         raise LiftReject("no_valid_depth", "no valid depth in the " + ("box" if box_only else "mask"))
@@ -50,7 +51,7 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
         cr = replace(cr, d=d2, dz=np.where(cr.valid, d2, 0.0))
         # parts thinner than two rims away from the body (legs, handles) are eroded by half a ramp instead
         ok &= near | erode_mask(on_crop, cr, max(cfg.crop.mask_erode_px, cfg.crop.thin_erode_px),
-                                cfg.clean.min_points)
+                                cfg.clean.min_points, inside)
     # height (down coordinate) of every pixel: z * (G[:,1] . ray); a floor level implies an up direction
     hdown = crop_dot(cr.dz, cr.ax, cr.bx, cr.by, G[:, 1]) if down is not None else None
     if floor_h is not None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lift3d.geometry.camera import K_from_fov, backproject
-from lift3d.lift.crop import (annotation_box, crop_bounds, crop_dot, erode_mask, mask_on_crop, ray_parts,
-                             read_box_crop)
+from lift3d.lift.crop import (annotation_box, crop_bounds, crop_dot, erode_mask, inner_distance, mask_on_crop,
+                             ray_parts, read_box_crop)
 from lift3d.lift.result import LiftReject
 
 
@@ -70,3 +70,22 @@ def test_mask_on_crop_eroded_against_bleed_unless_too_little_is_left():
     with pytest.raises(LiftReject) as e:
         mask_on_crop(m[:-1], d.shape, cr)
     assert e.value.reason == "empty_mask"
+
+
+def test_a_threshold_of_the_inner_distance_is_the_iterated_erosion():
+    """``inner_distance(region) > k`` is ``binary_erosion(region, iterations=k, border_value=1)`` (the crop's edges do
+    not erode), also for a region without a pixel outside it; erode_mask gives the same either way."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    masks = [ndimage.binary_closing(rng.random((30, 40)) < 0.7, iterations=2), rng.random((9, 7)) < 0.8,
+             np.ones((6, 5), dtype=bool), np.zeros((4, 4), dtype=bool)]
+    K = K_from_fov(40, 30, 60.0)
+    cr = read_box_crop(np.full((30, 40), 2.0), K, [-0.5, -0.5, 39.5, 29.5], 16000)
+    for m in masks:
+        inside = inner_distance(m)
+        for k in (1, 2, 3):
+            assert np.array_equal(inside > k, ndimage.binary_erosion(m, iterations=k, border_value=1))
+    m = masks[0]
+    for px in (1, 2, 3):
+        assert np.array_equal(erode_mask(m, cr, px, 20, inner_distance(m)), erode_mask(m, cr, px, 20))
