@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from lift3d.lift.quantiles import percentile_columns
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import Crop, crop_dot, ray_parts
+from lift3d.lift.quantiles import percentile_columns
 from lift3d.lift.result import LiftReject
 
 
