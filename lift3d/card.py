@@ -137,7 +137,9 @@ def render_card(out: str, info: dict) -> str:
             f"{st.get('image_rejects', 0)} image rejects, {st.get('annotation_rejects', 0)} annotation rejects.",
             f"- Depth: `{cfg.get('depth')}`"
             + (" (depth files from a depth model: treated as model depth, scale from size priors)"
-               if cfg.get("depth_origin") == "model" else "")
+               if cfg.get("depth_origin") == "model" else
+               f" (sensor depth, its scale of log sd {cfg.get('sensor_scale_sd')} fused with the size priors)"
+               if (cfg.get("sensor_scale_sd") or 0) > 0 and cfg.get("depth") == "dataset" else "")
             + "; images whose depth scale assumes a focal length: "
             f"{st.get('depth_assumed_focal', 0)}.",
             f"- Seed {cfg.get('seed')}, masks `{cfg.get('masks')}`, executor `{s.get('executor')}`.",
@@ -166,8 +168,8 @@ def render_card(out: str, info: dict) -> str:
         if sig and any(sig):
             edges = (0.0,) + SCALE_SIGMA_BINS
             names = [f"{a:.2f}-{b:.2f}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]:.2f}"]
-            lines += ["Model depth: uncertainty of each image's metric scale (sd of log scale, `depth_scale_log_sigma`; "
-                      "metric and box questions are asked only below ~0.11).", "",
+            lines += ["Uncertainty of each image's metric scale (sd of log scale, `depth_scale_log_sigma`; model "
+                      "depth's metric and box questions are asked only below ~0.11).", "",
                       "| scale sd | images |", "|---|---|"]
             lines += [f"| {n} | {c} |" for n, c in zip(names, sig)] + [""]
         hist = st.get("quality_hist")

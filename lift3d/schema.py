@@ -62,14 +62,16 @@ OBJECTS_ROW: dict[str, tuple] = {
     "gravity_confidence": (Value("float32"), "Confidence of the down direction in [0, 1] (1 for dataset gravity)."),
     "depth_scale_factor": (
         Value("float32"),
-        "Global depth scale divided out before lifting, estimated from category size priors (model depth only); "
+        "Global depth scale divided out before lifting, estimated from category size priors (model depth, and "
+        "sensor depth with --sensor-scale-sd); "
         "1.0 when not applied.",
     ),
     "depth_scale_log_sigma": (
         Value("float32"),
         "Uncertainty of the image's metric scale after that correction: standard deviation of log(true / used "
-        "depth scale), from the size priors, the camera height and the depth source's known spread (model depth); "
-        "0 for sensor depth. Metric and box questions are asked only where it keeps them true.",
+        "depth scale), from the size priors, the camera height and the depth source's known spread (model depth, "
+        "and sensor depth with --sensor-scale-sd); 0 for sensor depth taken as metric. Model depth's metric and box "
+        "questions are asked only where it keeps them true (sensor depth keeps its own guards).",
     ),
     "objects": (List({k: v[0] for k, v in OBJECT_FIELDS.items()}), "Lifted 3D objects of the image (fields below)."),
     "depth": (

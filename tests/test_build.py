@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -244,22 +245,39 @@ def test_depth_origin_model_treats_dataset_depth_as_model_depth(tmp_path):
         return next(s for s in make_stages(BuildConfig(**kw)) if s.name == "lift").config
 
     assert not lift_cfg().scale_from_priors  # sensor depth files: metric, never rescaled
+    sensor = lift_cfg(sensor_scale_sd=0.03)  # a poorly calibrated scale (log sd 0.03): fused with the cues
+    assert sensor.scale_from_priors and sensor.scale.cues and sensor.scale.prior_std == 0.03
+    assert sensor.scale.failure_prob == 0.0 and not sensor.depth_field and not sensor.crop.soft_edges
     assert lift_cfg(depth_origin="model").scale_from_priors and lift_cfg(depth_origin="model").depth_field
     d = tmp_path / "mono"
     generate(d, 3, 5, width=320, height=240, corruption=CorruptionConfig.monocular())
     out = {}
-    for origin in ("sensor", "model"):
-        cfg = BuildConfig(images_per_unit=2, depth_origin=origin)
-        build(d / "annotations.json", d, tmp_path / origin, cfg, executor="local", progress=False)
-        out[origin] = read_config_table(tmp_path / origin, "objects").to_pylist()
-    assert {r["depth_source"] for r in out["sensor"]} == {"dataset"}
+    for name, origin, sd in (("sensor", "sensor", 0.0), ("fused", "sensor", 0.03), ("model", "model", 0.0)):
+        cfg = BuildConfig(images_per_unit=2, depth_origin=origin, sensor_scale_sd=sd)
+        build(d / "annotations.json", d, tmp_path / name, cfg, executor="local", progress=False)
+        out[name] = read_config_table(tmp_path / name, "objects").to_pylist()
+    assert {r["depth_source"] for r in out["sensor"] + out["fused"]} == {"dataset"}
     assert {r["depth_source"] for r in out["model"]} == {"dataset-model"}
-    assert all(r["depth_scale_factor"] == 1.0 for r in out["sensor"])
+    assert all(r["depth_scale_factor"] == 1.0 and r["depth_scale_log_sigma"] == 0.0 for r in out["sensor"])
+    # the sensor's own scale (sd 0.03) dominates the cues: a few per cent at most, and the sd no larger than its own
+    assert all(abs(math.log(r["depth_scale_factor"])) < 0.05 for r in out["fused"])
+    assert all(0 < r["depth_scale_log_sigma"] <= 0.0305 for r in out["fused"])
+    assert min(r["depth_scale_log_sigma"] for r in out["model"]) > 0.05
+    fused = (tmp_path / "fused" / "README.md").read_text()
+    assert "log sd 0.03 fused with the size priors" in fused and "Uncertainty of each image's metric scale" in fused
+    assert "fused with the size priors" not in (tmp_path / "sensor" / "README.md").read_text()
     assert any(abs(r["depth_scale_factor"] - 1.0) > 1e-3 for r in out["model"])  # rescaled from size priors
     card = (tmp_path / "model" / "README.md").read_text()
     assert "dataset-model" in card and "depth files from a depth model" in card
     info = json.loads((tmp_path / "model" / "build_info.json").read_text())
     assert info["splits"]["train"]["config"]["depth_origin"] == "model"
+
+
+def test_cli_sensor_scale_sd_needs_sensor_dataset_depth(tmp_path):
+    for extra in (["--depth-origin", "model", "--sensor-scale-sd", "0.03"], ["--sensor-scale-sd", "-1"]):
+        r = subprocess.run([sys.executable, "-m", "lift3d", "build", "--annotations", "a.json", "--images", ".",
+                            "--out", str(tmp_path / "o"), *extra], capture_output=True, text=True, cwd=REPO)
+        assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "--sensor-scale-sd" in r.stderr
 
 
 def test_cli_depth_origin_needs_dataset_depth(tmp_path):

@@ -139,6 +139,9 @@ class Scene:
         self.flags = [frozenset(o.get("flags") or ()) for o in objs]
         self.quality = [float(q) if (q := o.get("quality")) is not None else 1.0 for o in objs]
         sk = image.get("depth_scale_log_sigma")
+        # sensor depth ("dataset"): its guards were calibrated on sensor-like depth, a few per cent of scale error
+        # included, so the (smaller) sd of its fused scale does not switch them to model depth's
+        sk = None if image.get("depth_source") == "dataset" else sk
         self.scale_sigma = float(sk) if sk is not None and math.isfinite(float(sk)) and float(sk) > 0 else 0.0
         self._box_p_answer = None
         # model depth: the image's part of a numeric or box answer's log variance: the depth scale's sd, which holds

@@ -3,6 +3,7 @@ modelled probability of being true (numeric within +/-25 %, boxes at 3D IoU >= 0
 asked as before (a global scale leaves them unchanged). Known-answer tests for the probability models."""
 
 import math
+import random
 from statistics import NormalDist
 
 import pytest
@@ -19,17 +20,19 @@ R0 = [1, 0, 0, 0, 1, 0, 0, 0, 1]
 N = NormalDist()
 
 
-def _scene(sigma=None):
+def _scene(sigma=None, source=None):
     img = make_image(1, [0.0, 1.0, 0.0])
     if sigma is not None:
         img["depth_scale_log_sigma"] = sigma
+    if source is not None:
+        img["depth_source"] = source
     objs = [make_obj(10, "chair", [-1.0, 0.5, 2.0], [0.45, 0.9, 0.5], down=[0, 1, 0], quality=1.0, flags=["on_floor"]),
             make_obj(11, "lamp", [1.0, -0.3, 2.6], [0.5, 1.6, 0.5], down=[0, 1, 0], quality=1.0, flags=["on_floor"])]
     return img, objs
 
 
-def _types(sigma, types, **kw):
-    img, objs = _scene(sigma)
+def _types(sigma, types, source=None, **kw):
+    img, objs = _scene(sigma, source)
     cfg = QAConfig(include_types=types, max_per_image=50, max_per_type_per_image=50, **kw)
     rows, stats = generate_qa(img, objs, cfg, 0)
     return {r["question_type"] for r in rows}, stats
@@ -85,7 +88,6 @@ def test_box_true_p_known_answers():
 
 
 def test_variance_terms():
-    import random
 
     img, objs = _scene(0.1)
     cfg = QAConfig(range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
@@ -120,7 +122,6 @@ def test_variance_terms():
 
 
 def test_range_bend_of_lateral_comparisons():
-    import random
 
     img, objs = _scene(0.1)
     cfg = QAConfig(range_log_sigma=0.1)
@@ -136,6 +137,16 @@ def test_sensor_depth_is_unchanged():
     assert _types(None, METRIC + ORDER + BOXES) == _types(0.0, METRIC + ORDER + BOXES)
 
 
+def test_sensor_depth_with_a_fused_scale_keeps_its_own_guards():
+    # sensor depth files (depth_source "dataset") fused at --sensor-scale-sd carry a scale sd; their guards were
+    # calibrated on sensor-like depth, a few per cent of scale error included, and stay as they are
+    img, objs = _scene(0.3, "dataset")
+    assert Scene(img, objs, QAConfig(), random.Random(0)).scale_sigma == 0.0
+    assert _types(0.3, METRIC + ORDER + BOXES, "dataset") == _types(None, METRIC + ORDER + BOXES)
+    # model depth ("dataset-model", a model id) is guarded by it
+    assert not set(METRIC) & _types(0.3, METRIC + ORDER + BOXES, "dataset-model")[0]
+
+
 def test_uncertain_scale_drops_metric_and_box_answers_only():
     sure, _ = _types(0.01, METRIC + ORDER + BOXES)
     assert set(METRIC) & sure and set(BOXES) & sure and set(ORDER) <= sure
@@ -147,7 +158,6 @@ def test_uncertain_scale_drops_metric_and_box_answers_only():
 
 def test_metric_gate_is_the_modelled_probability():
     # distance to the camera: asked iff numeric_p(sqrt(img_var + range + own)) >= numeric_min_p
-    import random
 
     img, objs = _scene(0.05)
     kw = dict(range_log_sigma=0.0)
