@@ -4,7 +4,8 @@ For every combination of scene type (indoor rooms, outdoor streets), annotation 
 mode (``sensor``: the sensor-like synth errors, built as sensor depth; ``monocular``: ``lift3d synth
 --depth-errors monocular``, built as model depth with ``--depth-origin model``; optionally ``sensor-as-model``:
 the sensor-like data built as model depth, the lifter setting of ``bench_lift.py`` and of issue 22's sensor
-figures), held-out scenes are generated
+figures; ``sensor-fused``: the sensor-like data built as sensor depth with ``--sensor-scale-sd 0.03``, its scale
+fused with the size priors and the camera height), held-out scenes are generated
 (seeds 1000+; never tune on them), built with the local executor, and
 
 * mean 3D IoU of the lifted boxes with the true ones (``lift3d eval``: ``mean_iou_all``, unlifted objects 0);
@@ -47,6 +48,10 @@ _CAUSES = {"scale": ("scale_log_sigma", "scale_failure_prob"), "range": ("range_
            "no-gravity": ("write_gravity",)}
 
 
+# the sensor-fused mode: sensor-like depth built with --sensor-scale-sd 0.03 (its scale fused with the cues)
+SENSOR_FUSED_SD = 0.03
+
+
 def one_cause(cause: str) -> CorruptionConfig:
     full = CorruptionConfig.monocular()
     kw = dict(_ALL_OFF)
@@ -62,14 +67,16 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     data = tmp / f"data-{name}"
     if mode.startswith("only-"):
         corruption = one_cause(mode[5:])
-    elif mode not in ("sensor", "monocular", "sensor-as-model"):
-        raise SystemExit(f"bench_truth: unknown mode {mode!r} (sensor, monocular, sensor-as-model)")
+    elif mode not in ("sensor", "monocular", "sensor-as-model", "sensor-fused"):
+        raise SystemExit(f"bench_truth: unknown mode {mode!r} (sensor, monocular, sensor-as-model, sensor-fused)")
     else:
         corruption = CorruptionConfig.monocular() if mode == "monocular" else CorruptionConfig()
     generate(data, scenes, seed, width=width, height=height, masks=annot == "masks", corruption=corruption,
              scene_type=scene_type)
     out = tmp / f"out-{name}"
-    cfg = BuildConfig(depth="dataset", depth_origin="sensor" if mode == "sensor" else "model",
+    sensor = mode in ("sensor", "sensor-fused")
+    cfg = BuildConfig(depth="dataset", depth_origin="sensor" if sensor else "model",
+                      sensor_scale_sd=SENSOR_FUSED_SD if mode == "sensor-fused" else 0.0,
                       masks="dataset" if annot == "masks" else "depth", images_per_unit=8, seed=0)
     t0 = time.perf_counter()
     build(data / "annotations.json", data, out, cfg, executor="local", progress=False)
@@ -97,7 +104,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scenes", type=int, default=40, help="scenes per combination (default 40)")
     ap.add_argument("--scene-types", default=None, help="default indoor,outdoor (--one-cause: indoor)")
     ap.add_argument("--annotations", default="masks,box-only")
-    ap.add_argument("--modes", default="sensor,monocular", help="sensor, monocular, sensor-as-model")
+    ap.add_argument("--modes", default="sensor,monocular",
+                    help="sensor, monocular, sensor-as-model, sensor-fused (sensor with --sensor-scale-sd 0.03)")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--one-cause", action="store_true",
