@@ -84,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="depth backend: dataset | da2-indoor-small | ... | depth-pro | an HF id or local dir")
     b.add_argument("--depth-origin", choices=["sensor", "model"], default="sensor",
                    help="--depth dataset: where the depth files came from. sensor (default): metric, never "
-                        "rescaled (see --sensor-scale-sd); model: cached monocular-model depth (MoGe, Depth Pro, Depth Anything, "
-                        "WildDet3D-Data), treated as model depth (scale from size priors, depth-field correction)")
+                        "rescaled (see --sensor-scale-sd); model: cached monocular-model depth (MoGe, Depth Pro, "
+                        "Depth Anything, WildDet3D-Data), treated as model depth (scale from size priors, "
+                        "depth-field correction)")
     b.add_argument("--sensor-scale-sd", type=float, default=0.0,
                    help="--depth dataset, sensor: log sd of the depth files' metric scale when their calibration is "
                         "poor (e.g. 0.03); the scale is then fused with the size priors and the camera height and "
@@ -259,7 +260,8 @@ def _cmd_build(a) -> int:
     if not a.sensor_scale_sd >= 0:
         raise UserError(f"--sensor-scale-sd must be 0 or more, not {a.sensor_scale_sd}")
     if a.sensor_scale_sd > 0 and (a.depth != "dataset" or a.depth_origin != "sensor"):
-        raise UserError("--sensor-scale-sd describes sensor depth files: it needs --depth dataset --depth-origin sensor")
+        raise UserError("--sensor-scale-sd describes sensor depth files: it needs --depth dataset "
+                        "--depth-origin sensor")
     cfg = BuildConfig(split=a.split, depth=a.depth, depth_origin=a.depth_origin, sensor_scale_sd=a.sensor_scale_sd,
                       device=a.device, seed=a.seed,
                       images_per_unit=a.images_per_unit, rows_per_shard=a.rows_per_shard, max_shard_mb=a.max_shard_mb,

@@ -75,7 +75,8 @@ SCALE_SIGMA_BINS = (0.05, 0.1, 0.15, 0.25)
 
 
 def scale_sigma_hist(records: list[dict]) -> list[int]:
-    """Images per bin of ``depth_scale_log_sigma`` (model depth, and sensor depth fused at --sensor-scale-sd; a metric sensor's 0 is not counted)."""
+    """Images per bin of ``depth_scale_log_sigma`` (model depth, and sensor depth fused at --sensor-scale-sd; a metric
+    sensor's 0 is not counted)."""
     hist = [0] * (len(SCALE_SIGMA_BINS) + 1)
     for r in records:
         s = r.get("depth_scale_log_sigma") or 0.0

@@ -90,7 +90,8 @@ CONTRACT: tuple[Boundary, ...] = (
             "gravity_source": "str, dataset | vanishing | estimated | camera",
             "gravity_confidence": "float in [0, 1]",
             "depth_scale_factor": "float, the model depth was divided by this (1.0: not rescaled)",
-            "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth taken as metric; --sensor-scale-sd: its fused scale's sd)",
+            "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth "
+                                     "taken as metric; --sensor-scale-sd: its fused scale's sd)",
             "edge_ramp_px": "float or None, width of the depth map's edge ramps in pixels (model depth: measured for "
                             "the soft-edge erosion; the QA guards' size uncertainty); not an output column",
         },
