@@ -88,7 +88,6 @@ def test_box_true_p_known_answers():
 
 
 def test_variance_terms():
-
     img, objs = _scene(0.1)
     cfg = QAConfig(range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
     S = Scene(img, objs, cfg, random.Random(0))
@@ -122,7 +121,6 @@ def test_variance_terms():
 
 
 def test_range_bend_of_lateral_comparisons():
-
     img, objs = _scene(0.1)
     cfg = QAConfig(range_log_sigma=0.1)
     S = Scene(img, objs, cfg, random.Random(0))
@@ -158,7 +156,6 @@ def test_uncertain_scale_drops_metric_and_box_answers_only():
 
 def test_metric_gate_is_the_modelled_probability():
     # distance to the camera: asked iff numeric_p(sqrt(img_var + range + own)) >= numeric_min_p
-
     img, objs = _scene(0.05)
     kw = dict(range_log_sigma=0.0)
     S = Scene(img, objs, QAConfig(**kw), random.Random(0))
