@@ -12,7 +12,7 @@ chair           0.42-0.56    0.78-1.00     0.45-0.58    floor; seat, backrest, 4
 bed             0.95-1.90    0.85-1.20     1.95-2.20    floor, often against a wall; base + headboard
 sofa            1.50-2.40    0.75-0.95     0.80-1.00    floor, often against a wall; seat, back, arms
 cabinet         0.60-1.20    0.80-2.00     0.40-0.60    floor, often against a wall; supports items if h<=1.3
-night_stand     0.40-0.60    0.45-0.65     0.35-0.50    floor; supports items
+night_stand     0.40-0.60    0.50-0.75     0.35-0.50    floor; supports items
 box             0.20-0.60    0.15-0.50     0.20-0.60    floor or on a support (then at most the top's size)
 lamp            0.25-0.45    1.30-1.80     = w          floor lamp: base, pole, shade
 lamp (on top)   0.15-0.35    0.30-0.60     = w          table lamp on a support
@@ -69,7 +69,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category(3, "bed", (0.95, 1.90), (0.85, 1.20), (1.95, 2.20), (0.86, 0.86, 0.90), 0.5, 0.8),
     Category(4, "sofa", (1.50, 2.40), (0.75, 0.95), (0.80, 1.00), (0.33, 0.40, 0.56), 0.7, 0.7),
     Category(5, "cabinet", (0.60, 1.20), (0.80, 2.00), (0.40, 0.60), (0.72, 0.62, 0.46), 0.9, 0.8, True),
-    Category(6, "night_stand", (0.40, 0.60), (0.45, 0.65), (0.35, 0.50), (0.50, 0.33, 0.20), 0.8, 0.5, True),
+    Category(6, "night_stand", (0.40, 0.60), (0.50, 0.75), (0.35, 0.50), (0.50, 0.33, 0.20), 0.8, 0.5, True),
     Category(7, "box", (0.20, 0.60), (0.15, 0.50), (0.20, 0.60), (0.76, 0.60, 0.40), 0.7),
     Category(8, "lamp", (0.25, 0.45), (1.30, 1.80), None, (0.95, 0.90, 0.72), 0.5),
     Category(9, "bookshelf", (0.60, 1.20), (1.00, 2.00), (0.25, 0.40), (0.62, 0.46, 0.30), 0.7, 0.9),

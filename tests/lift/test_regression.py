@@ -67,11 +67,11 @@ PINNED = {
     ("box-only", False, True):
         "ccad9848d6b35775fd3ffef02ae9d1eb2097fc6694bdd8151af03616ccfb6c88",
     ("masks", True, True):
-        "60ba809e9ffc6fc6d709889a158ea69411590dca691da9a8682d9791c77e045b",
+        "721bbadd5a55bd8644370d0c0710bcd4c9fc5bd31b277aaacb9d8e91f9a88720",
     ("box-only", True, True):
-        "222bd481114f1146c0bc4fb1ec95d2971f2549982556398a834445c52d7e7dbe",
+        "aa637fb04a96c3d5f5635495c804c11074c4d2cff33186e07a6db40ee1abd6dc",
     ("masks", True, False):
-        "a208ef44bec7796d5f05262231d26c797430658e32f52513f770bd13b167cd9f",
+        "fdee47adccdef78e196e79c3228d96de6b67957b30ffb4519b56ac8c2059f185",
 }
 
 
