@@ -68,3 +68,11 @@ def test_synonym_lookup():
     assert find("qqqzzz").category == lookup("sofa").category
     assert find("chair") is lookup("chair") or find("chair") == lookup("chair")
     assert synonym_lookup({}) is lookup and synonym_lookup(None) is lookup
+
+
+def test_children_are_not_adults():
+    """OpenImages' Boy / Girl and a child are a row of their own: shorter than an adult's 1.70 m and with a
+    spread wide enough for toddlers to teenagers, so a child does not scale a photo down as an adult would."""
+    adult, child = lookup("person"), lookup("Boy")
+    assert lookup("Girl") is child and lookup("child") is child and lookup("man") is adult
+    assert child.h < 0.85 * adult.h and child.h_rel_std >= 2 * adult.h_rel_std
