@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lift3d.build import MODEL_DEPTH_LIFT
 from lift3d.geometry.boxes import Box3D
 from lift3d.geometry.camera import project
-from lift3d.lift import lift_image
+from lift3d.lift import LiftConfig, lift_image
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sunrgbd_rgbd"
 
@@ -70,15 +71,10 @@ def test_sunrgbd_scale_from_the_priors_is_near_the_kinects():
     for SUN RGB-D's dresser_mirror (a dresser with its mirror, 1.7-2.0 m), 0.58 m for night stands (SUN RGB-D's
     mean 0.68) and 0.95 m for dressers (1.17), with height spreads too narrow for beds with headboards and for
     the benches at a bed's foot that SUN RGB-D calls ottomans; 1.00-1.07 since."""
-    from PIL import Image as PILImage
-
-    from lift3d.build import MODEL_DEPTH_LIFT
-    from lift3d.lift import LiftConfig
-
     cfg = LiftConfig(**MODEL_DEPTH_LIFT)
     logs = []
     for im, depth, anns in _images():
-        rgb = np.asarray(PILImage.open(DATA / im["file_name"]).convert("RGB"))
+        rgb = np.asarray(Image.open(DATA / im["file_name"]).convert("RGB"))
         res = lift_image(depth, im["K"], anns, None, config=cfg, image_id=im["id"], rgb=rgb)
         assert len(res.objects) == len(anns)
         logs.append(np.log(res.depth_scale_factor))
