@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lift3d.geometry.iou import rect_overlap
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
 from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
@@ -15,16 +16,49 @@ HALF_PX = 0.5  # px; the extreme points are at pixel centres, this far inside th
 MIN_HEIGHT = 0.02  # m; a seen height below this says nothing about the scale
 OCCLUDED_MEAS = 1.5  # an occluded object's height is this much less certain
 T_ITERATIONS = 10  # re-weighting iterations of the Student-t mean
+# A person on a seat or a mount is not standing: seated 1.2-1.4 m tall, a rider higher, against a standing person's
+# prior of 1.70 m; COCO's dining rooms, sofas and riders are full of them.  Rows of the priors table (first names).
+PEOPLE = frozenset({"person", "child"})
+SEATS = frozenset({"chair", "stool", "couch", "bench", "bed", "toilet", "wheelchair", "ottoman", "motorcycle",
+                   "bicycle", "horse"})
+SEATED_OVERLAP = 0.5  # a seat's 2D box covers most of the lower half of a person's 2D box: on it (or in front)
+SEATED_DEPTH = 0.2  # and the two are at about one distance (log ratio of their median depths: a ratio, so the
+# image's unknown scale cancels; a seat 1 m deep at 5 m is within 0.1): a bench far in front of a person is not hers
+
+
+def on_a_seat(ob, obs: list) -> bool:
+    """Whether a person has a seat or a mount (``SEATS``) under her: its 2D box covers most of the lower half of
+    hers (``SEATED_OVERLAP``) and it is at about her distance (``SEATED_DEPTH``).  She may sit or ride, so her height
+    is not a standing person's and is no scale cue.  One standing beside a bicycle or just behind a chair is taken
+    for seated as well: a cue lost, not a wrong one."""
+    if ob.prior is None or ob.prior.category not in PEOPLE or not len(ob.z_sel):
+        return False
+    x1, y1, x2, y2 = (float(t) for t in ob.bbox)
+    ym = 0.5 * (y1 + y2)
+    half = (x2 - x1) * (y2 - ym)
+    if not half > 0:
+        return False
+    z = median(ob.z_sel)
+    if not z > 0:
+        return False
+    for o in obs:
+        if o is ob or o.prior is None or o.prior.category not in SEATS or not len(o.z_sel):
+            continue
+        zo = median(o.z_sel)
+        if (zo > 0 and rect_overlap((x1, ym, x2, y2), [float(t) for t in o.bbox]) >= SEATED_OVERLAP * half
+                and abs(np.log(zo / z)) <= SEATED_DEPTH):
+            return True
+    return False
 
 
 def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, float]]:
     """(log(seen height / prior height), its spread) of every object whose full height is seen: it has a prior, is
     not cut at the top or bottom, has enough points and, when occluded, stands on the floor (an occluder may hide
-    the bottom; the floor contact restores it).  The spread is the prior's height spread and the measurement's."""
+    the bottom; the floor contact restores it); not a person on a seat (:func:`on_a_seat`).  The spread is the prior's height spread and the measurement's."""
     out = []
     for ob in obs:
         p = ob.prior
-        if p is None or ob.trunc_v or len(ob.q) < cfg.plausible.few_points:
+        if p is None or ob.trunc_v or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
         hl, hh_, on_floor = object_height(ob, floor_h, cfg)
         occluded = "occluded" in ob.flags
@@ -40,7 +74,8 @@ def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, floa
 
 
 def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
-    """Every object's height against its category prior as a cue on log k: two-sided where the full height is seen
+    """Every object's height against its category prior (not a person on a seat: :func:`on_a_seat`) as a cue on
+    log k: two-sided where the full height is seen
     (not cut at the top or bottom by the image border; when occluded, standing on the floor); with
     ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or occluded and not
     on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
@@ -54,7 +89,7 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     for ob in obs:
         erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.erode_mask)
         p = ob.prior
-        if p is None or len(ob.q) < cfg.plausible.few_points:
+        if p is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
         hl, hh_, on_floor = object_height(ob, floor_h, cfg)
         occluded = "occluded" in ob.flags

@@ -226,3 +226,51 @@ def test_a_seen_ceiling_adds_the_rooms_height_as_a_cue():
     assert off.factor == alone.factor and off.log_sigma == alone.log_sigma
     assert alone.factor < 1.15 and 1.22 < room.factor < 1.5
     assert room.log_sigma < alone.log_sigma
+
+
+def _seated_scene():
+    """A table, and a person 1.30 m tall (seated) in front of an armchair whose sides show around it."""
+    from lift3d.geometry.camera import K_from_fov
+    from lift_scenes import bbox_of, raycast
+
+    boxes = [box_on_floor(-0.9, 3.4, [0.8, TABLE_H, 1.4], 0.3), box_on_floor(0.5, 3.0, [0.45, 1.3, 0.45], 0.0),
+             box_on_floor(0.5, 3.5, [0.85, 0.9, 0.6], 0.0)]
+    K = K_from_fov(320, 240, 70.0)
+    depth, owner = raycast(K, 240, 320, boxes, (0.0, 1.0, 0.0), 1.3, 6.0)
+    anns = [{"annotation_id": 100 + i, "category": c, "category_id": 1, "bbox2d": bbox_of(owner == i),
+             "mask": owner == i, "iscrowd": 0} for i, c in enumerate(["table", "person", "chair"])]
+    return depth, K, anns
+
+
+@pytest.mark.parametrize("masks", [True, False])
+def test_a_seated_person_is_no_scale_cue(masks, monkeypatch):
+    """Exact depth: the seated person's 1.30 m against a standing person's 1.70 would scale the image down; on the
+    chair, it is left out and the table and the chair keep the scale at 1."""
+    import lift3d.lift.scale as scale_mod
+
+    depth, K, anns = _seated_scene()
+    anns = anns if masks else [dict(a, mask=None) for a in anns]
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.15})
+    res = lift_image(depth, K, anns, [0.0, 1.0, 0.0], cfg)
+    assert len(res.objects) == 3
+    assert abs(np.log(res.depth_scale_factor)) < 0.025
+    monkeypatch.setattr(scale_mod, "SEATS", frozenset())  # without the rule, the person pulls the scale down
+    assert lift_image(depth, K, anns, [0.0, 1.0, 0.0], cfg).depth_scale_factor < 0.975
+
+
+def test_on_a_seat_needs_a_seat_over_the_lower_half():
+    from types import SimpleNamespace as NS
+
+    from lift3d.lift.scale import on_a_seat
+
+    def ob(cat, bbox, z=4.0):
+        return NS(prior=lookup(cat), bbox=bbox, z_sel=np.full(50, z))
+
+    person = ob("woman", [100, 50, 140, 200])
+    assert on_a_seat(person, [person, ob("bench", [80, 120, 220, 210], z=4.3)])
+    assert on_a_seat(person, [person, ob("motorbike", [60, 110, 200, 215])])
+    assert not on_a_seat(person, [person, ob("bench", [150, 120, 260, 210])])  # beside it
+    assert not on_a_seat(person, [person, ob("bench", [80, 120, 220, 210], z=2.5)])  # far in front of her
+    assert not on_a_seat(person, [person, ob("table", [80, 120, 220, 210])])  # not a seat
+    table = ob("table", [100, 50, 140, 200])
+    assert not on_a_seat(table, [table, ob("chair", [80, 120, 220, 210])])  # not a person
