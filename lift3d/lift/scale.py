@@ -54,7 +54,8 @@ def on_a_seat(ob, obs: list) -> bool:
 def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, float]]:
     """(log(seen height / prior height), its spread) of every object whose full height is seen: it has a prior, is
     not cut at the top or bottom, has enough points and, when occluded, stands on the floor (an occluder may hide
-    the bottom; the floor contact restores it); not a person on a seat (:func:`on_a_seat`).  The spread is the prior's height spread and the measurement's."""
+    the bottom; the floor contact restores it); not a person on a seat (:func:`on_a_seat`).  The spread is the
+    prior's height spread and the measurement's."""
     out = []
     for ob in obs:
         p = ob.prior
@@ -75,8 +76,8 @@ def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, floa
 
 def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     """Every object's height against its category prior (not a person on a seat: :func:`on_a_seat`) as a cue on
-    log k: two-sided where the full height is seen
-    (not cut at the top or bottom by the image border; when occluded, standing on the floor); with
+    log k: two-sided where the full height is seen (not cut at the top or bottom by the image border; when occluded,
+    standing on the floor); with
     ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or occluded and not
     on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
     spread.  The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
