@@ -75,16 +75,15 @@ def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, floa
 
 
 def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
-    """Every object's height against its category prior (not a person on a seat: :func:`on_a_seat`) as a cue on
-    log k: two-sided where the full height is seen (not cut at the top or bottom by the image border; when occluded,
-    standing on the floor); with
-    ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or occluded and not
-    on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the prior's
-    spread.  The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
-    resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall
-    object's height is uncertain by ~10 %, a 200 px one's by 1 %).  Box-only: the pixels the erosion took off the
-    top (and the bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height
-    (a mask is not eroded at the edges of its 2D box, which it touches: nothing to give back)."""
+    """Every object's height against its category prior (not a person on a seat: :func:`on_a_seat`) as a cue on log k:
+    two-sided where the full height is seen (not cut at the top or bottom by the image border; when occluded, standing
+    on the floor); with ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or
+    occluded and not on the floor): the seen height is at most the full height, so log(seen / prior) <= log k up to the
+    prior's spread. The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
+    resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall object's
+    height is uncertain by ~10 %, a 200 px one's by 1 %). Box-only: the pixels the erosion took off the top (and the
+    bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height (a mask is not
+    eroded at the edges of its 2D box, which it touches: nothing to give back)."""
     sc = cfg.scale
     out = []
     for ob in obs:
