@@ -210,6 +210,24 @@ def load_parents() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def row_name(category: str | None) -> str | None:
+    """The name (first alias) of the table row a category's prior comes from: its own row ('armchair' -> chair), or
+    its vocabulary parent's (``folding_chair`` -> chair, as :func:`fallback_prior`); None when neither has one."""
+    if not category:
+        return None
+    table, parents = load_table(), load_parents()
+    n = normalise_name(category)
+    for _ in range(5):
+        p = _direct(n, table)
+        if p is not None:
+            return p.category
+        n = parents.get(n)
+        if n is None:
+            return None
+    return None
+
+
 FALLBACK_SPREAD = 2.0  # a fallback prior's relative spreads are at least the parent's times this
 
 

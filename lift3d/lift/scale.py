@@ -9,6 +9,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height
 from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
                                      room_height_cue)
+from lift3d.lift.priors import row_name
 from lift3d.lift.quantiles import median
 
 
@@ -17,7 +18,8 @@ MIN_HEIGHT = 0.02  # m; a seen height below this says nothing about the scale
 OCCLUDED_MEAS = 1.5  # an occluded object's height is this much less certain
 T_ITERATIONS = 10  # re-weighting iterations of the Student-t mean
 # A person on a seat or a mount is not standing: seated 1.2-1.4 m tall, a rider higher, against a standing person's
-# prior of 1.70 m; COCO's dining rooms, sofas and riders are full of them.  Rows of the priors table (first names).
+# prior of 1.70 m; COCO's dining rooms, sofas and riders are full of them.  Rows of the priors table (first names;
+# a category without a row of its own counts as its vocabulary parent's: LVIS folding_chair as a chair).
 PEOPLE = frozenset({"person", "child"})
 SEATS = frozenset({"chair", "stool", "couch", "bench", "bed", "toilet", "wheelchair", "ottoman", "motorcycle",
                    "bicycle", "horse"})
@@ -31,7 +33,7 @@ def on_a_seat(ob, obs: list) -> bool:
     hers (``SEATED_OVERLAP``) and it is at about her distance (``SEATED_DEPTH``).  She may sit or ride, so her height
     is not a standing person's and is no scale cue.  One standing beside a bicycle or just behind a chair is taken
     for seated as well: a cue lost, not a wrong one."""
-    if ob.prior is None or ob.prior.category not in PEOPLE or not len(ob.z_sel):
+    if ob.prior is None or row_name(ob.prior.category) not in PEOPLE or not len(ob.z_sel):
         return False
     x1, y1, x2, y2 = (float(t) for t in ob.bbox)
     ym = 0.5 * (y1 + y2)
@@ -42,7 +44,7 @@ def on_a_seat(ob, obs: list) -> bool:
     if not z > 0:
         return False
     for o in obs:
-        if o is ob or o.prior is None or o.prior.category not in SEATS or not len(o.z_sel):
+        if o is ob or o.prior is None or row_name(o.prior.category) not in SEATS or not len(o.z_sel):
             continue
         zo = median(o.z_sel)
         if (zo > 0 and rect_overlap((x1, ym, x2, y2), [float(t) for t in o.bbox]) >= SEATED_OVERLAP * half

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lift3d.lift.priors import VARIANTS, VOCABULARIES, coverage, lookup, resolve, synonym_lookup, vocabulary
+from lift3d.lift.priors import VARIANTS, VOCABULARIES, coverage, lookup, resolve, row_name, synonym_lookup, vocabulary
 
 SIZES = {"lvis": 1203, "objects365": 365, "openimages": 601}
 
@@ -76,3 +76,9 @@ def test_children_are_not_adults():
     adult, child = lookup("person"), lookup("Boy")
     assert lookup("Girl") is child and lookup("child") is child and lookup("man") is adult
     assert child.h < 0.85 * adult.h and child.h_rel_std >= 2 * adult.h_rel_std
+
+
+def test_row_name_follows_aliases_and_parents():
+    assert row_name("armchair") == row_name("folding_chair") == row_name("Chair") == "chair"
+    assert row_name("Boy") == "child" and row_name("Human body") == "person" and row_name("sofa_bed") == "couch"
+    assert row_name("qqqzzz") is None and row_name("") is None

@@ -271,6 +271,7 @@ def test_on_a_seat_needs_a_seat_over_the_lower_half():
     assert on_a_seat(person, [person, ob("motorbike", [60, 110, 200, 215])])
     assert not on_a_seat(person, [person, ob("bench", [150, 120, 260, 210])])  # beside it
     assert not on_a_seat(person, [person, ob("bench", [80, 120, 220, 210], z=2.5)])  # far in front of her
+    assert on_a_seat(person, [person, ob("folding_chair", [80, 120, 220, 210])])  # LVIS: a chair by its parent
     assert not on_a_seat(person, [person, ob("table", [80, 120, 220, 210])])  # not a seat
     table = ob("table", [100, 50, 140, 200])
     assert not on_a_seat(table, [table, ob("chair", [80, 120, 220, 210])])  # not a person
