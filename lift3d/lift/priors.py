@@ -210,22 +210,31 @@ def load_parents() -> dict[str, str]:
     return out
 
 
+MAX_PARENT_LEVELS = 4  # the parent chain of the fallback hierarchy is followed this far
+
+
+def _parent_row(n: str) -> SizePrior | None:
+    """The first table row on the parent chain of the normalised name ``n`` (its own row excluded), or None."""
+    parents, table = load_parents(), load_table()
+    for _ in range(MAX_PARENT_LEVELS):
+        n = parents.get(n)
+        if n is None:
+            return None
+        p = _direct(n, table)
+        if p is not None:
+            return p
+    return None
+
+
 @lru_cache(maxsize=4096)
 def row_name(category: str | None) -> str | None:
     """The name (first alias) of the table row a category's prior comes from: its own row ('armchair' -> chair), or
     its vocabulary parent's (``folding_chair`` -> chair, as :func:`fallback_prior`); None when neither has one."""
     if not category:
         return None
-    table, parents = load_table(), load_parents()
     n = normalise_name(category)
-    for _ in range(5):
-        p = _direct(n, table)
-        if p is not None:
-            return p.category
-        n = parents.get(n)
-        if n is None:
-            return None
-    return None
+    p = _direct(n, load_table()) or _parent_row(n)
+    return None if p is None else p.category
 
 
 FALLBACK_SPREAD = 2.0  # a fallback prior's relative spreads are at least the parent's times this
@@ -233,18 +242,12 @@ FALLBACK_SPREAD = 2.0  # a fallback prior's relative spreads are at least the pa
 
 @lru_cache(maxsize=4096)
 def fallback_prior(category: str | None) -> SizePrior | None:
-    """The parent class's prior with a wider spread (the parent chain is followed up to 4 levels)."""
+    """The parent class's prior with a wider spread (the parent chain is followed up to ``MAX_PARENT_LEVELS``)."""
     if not category:
         return None
-    parents = load_parents()
-    table = load_table()
     n = normalise_name(category)
-    for _ in range(4):
-        n = parents.get(n)
-        if n is None:
-            return None
-        p = _direct(n, table)
-        if p is not None:
-            return SizePrior(normalise_name(category), p.w, p.h, p.l, min(1.0, max(0.5, p.rel_std * FALLBACK_SPREAD)),
-                             min(1.0, max(0.5, p.h_rel_std * FALLBACK_SPREAD)))
-    return None
+    p = _parent_row(n)
+    if p is None:
+        return None
+    return SizePrior(n, p.w, p.h, p.l, min(1.0, max(0.5, p.rel_std * FALLBACK_SPREAD)),
+                     min(1.0, max(0.5, p.h_rel_std * FALLBACK_SPREAD)))
