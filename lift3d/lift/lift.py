@@ -38,7 +38,8 @@ are formed only for the <= ``max_points`` selected pixels, from separable ray ta
    growth until the box's projection reaches the 2D box's side edges (:func:`cover_box_sides`); an about
    square prior footprint (lamps, chairs) then takes half of its completed depth from the width seen across it.
    Box-only, a component lying inside another annotation's 2D box is that object (:func:`other_objects`).
-7. quality score and flags.
+7. quality score and flags; once all are fitted, a box-only object lifted into another object's box, most of
+   its 2D box inside that object's, is flagged ``shared_surface`` (:mod:`lift3d.lift.overlap`).
 
 Model depth (``scale_from_priors``) with ``depth_field``: before step 1, the smooth multiplicative depth
 distortion is measured on the room's planes around the objects - floor, walls, ceiling - and divided out
@@ -58,6 +59,7 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
+from lift3d.lift.overlap import flag_shared_surfaces
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, ceiling_height, floor_height, image_gravity,
                                  point_and_normal_grid, rescale_grid)
@@ -125,6 +127,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     for ob in obs:
         _per_annotation(ob.ann, res, lambda: res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km,
                                                                         depth)))
+    flag_shared_surfaces(res.objects, cfg.plausible.shared_surface_cover)
     return res
 
 

@@ -65,11 +65,11 @@ PINNED = {
     ("masks", False, True):
         "3e2127fafb4051d240fe0d90d8d2a63b91e7d1566996d10ab95c4757a34253fb",
     ("box-only", False, True):
-        "ccad9848d6b35775fd3ffef02ae9d1eb2097fc6694bdd8151af03616ccfb6c88",
+        "b4f7f6b3e02a3bf33abe7b8518c37dc7a11df3043f6bd7b6cee92d769abf92e7",
     ("masks", True, True):
         "721bbadd5a55bd8644370d0c0710bcd4c9fc5bd31b277aaacb9d8e91f9a88720",
     ("box-only", True, True):
-        "aa637fb04a96c3d5f5635495c804c11074c4d2cff33186e07a6db40ee1abd6dc",
+        "82d1395fcdbd4044c0a5d8c46525da886442e4f8d8df830bbeb9a8f70d3ee80e",
     ("masks", True, False):
         "fdee47adccdef78e196e79c3228d96de6b67957b30ffb4519b56ac8c2059f185",
 }
