@@ -127,7 +127,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     for ob in obs:
         _per_annotation(ob.ann, res, lambda: res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km,
                                                                         depth)))
-    flag_shared_surfaces(res.objects, cfg.plausible.shared_surface_cover)
+    flag_shared_surfaces(res.objects, Km, cfg.plausible.shared_surface_cover)
     return res
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lift3d.geometry.boxes import Box3D
+from lift3d.geometry.camera import K_from_fov, project
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.overlap import FLAG, flag_shared_surfaces, shared_surface
 from lift3d.qa import generate_qa
@@ -12,35 +14,61 @@ from lift3d.synth.dataset import make_sample
 from lift3d.truth import check_truth, truth_image
 
 
-def _row(aid, bbox, center, dims, flags=("box_only",)):
-    return {"annotation_id": aid, "category": "car", "bbox2d": list(bbox), "center_cam": list(center),
-            "dimensions": list(dims), "R_cam": np.eye(3).reshape(9).tolist(), "flags": list(flags)}
+K = K_from_fov(640, 480, 60.0)
+
+
+def _row(aid, center, dims, bbox=None, flags=("box_only",)):
+    """An object row; its 2D box is its 3D box's projection unless given."""
+    box = Box3D(np.asarray(center, float), np.asarray(dims, float), np.eye(3))
+    if bbox is None:
+        uv = project(box.corners(), K)
+        bbox = [uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()]
+    return {"annotation_id": aid, "category": "car", "bbox2d": [float(t) for t in bbox],
+            "center_cam": [float(t) for t in center], "dimensions": [float(t) for t in dims],
+            "R_cam": np.eye(3).reshape(9).tolist(), "flags": list(flags)}
+
+
+NEAR = dict(center=[0.0, 0.5, 6.0], dims=[4.5, 1.5, 1.8])  # a car side-on, 6 m away
 
 
 def test_a_centre_inside_the_covering_objects_box_is_flagged():
-    near = _row(1, [100, 100, 400, 300], [0.0, 0.5, 6.0], [4.5, 1.5, 1.8])
-    far = _row(2, [300, 120, 380, 200], [1.0, 0.3, 6.3], [1.8, 1.5, 4.5])  # lifted onto the near car
-    assert shared_surface([near, far], 0.5) == [1]
-    flag_shared_surfaces([near, far], 0.5)
+    near = _row(1, **NEAR)
+    far = _row(2, [1.0, 0.3, 6.3], [1.0, 0.6, 0.4])  # lifted onto the near car, its centre inside it
+    assert shared_surface([near, far], K, 0.5) == [1]
+    flag_shared_surfaces([near, far], K, 0.5)
     assert far["flags"] == ["box_only", FLAG] and near["flags"] == ["box_only"]
-    flag_shared_surfaces([near, far], 0.5)  # once only
+    flag_shared_surfaces([near, far], K, 0.5)  # once only
     assert far["flags"].count(FLAG) == 1
 
 
+def test_a_near_face_on_the_covering_objects_surface_is_flagged():
+    """A car's near face lifted onto a person in front of it: its centre lies behind the person (its length was
+    completed from the prior), but along the ray through its 2D box its box begins where the person's does."""
+    person = _row(1, [0.5, 0.6, 7.2], [0.5, 1.7, 0.35])
+    u, v = project(np.array([[0.5, 0.7, 9.3]]), K)[0]
+    car = _row(2, [0.5, 0.7, 7.05 + 2.25], [1.8, 1.4, 4.5], bbox=[u - 5, v - 5, u + 5, v + 5])  # inside the person's
+    assert not Box3D.from_row(person).contains(np.array([car["center_cam"]]))[0]
+    assert shared_surface([person, car], K, 0.5) == [1]
+    # the same car with its near face 3 m behind the person: its own surface
+    car2 = dict(car, center_cam=[0.5, 0.7, 10.3 + 2.25])
+    assert shared_surface([person, car2], K, 0.5) == []
+
+
 def test_not_flagged_when_its_own_surface_placed_it_or_the_boxes_barely_overlap():
-    near = _row(1, [100, 100, 400, 300], [0.0, 0.5, 6.0], [4.5, 1.5, 1.8])
-    behind = _row(2, [300, 120, 380, 200], [3.0, 0.3, 20.0], [1.8, 1.5, 4.5])  # its own surface, far behind
-    assert shared_surface([near, behind], 0.5) == []
+    near = _row(1, **NEAR)
+    far = _row(2, [1.0, 0.3, 6.3], [1.0, 0.6, 0.4])
+    behind = dict(far, center_cam=[3.0, 0.3, 20.0])  # its own surface, far behind
+    assert shared_surface([near, behind], K, 0.5) == []
     # centre inside the other's box, but only a corner of its 2D box inside the other's 2D box
-    beside = _row(3, [380, 280, 480, 380], [1.0, 0.3, 6.3], [1.8, 1.5, 4.5])
-    assert shared_surface([near, beside], 0.5) == []
+    x1, y1, x2, y2 = near["bbox2d"]
+    beside = dict(far, bbox2d=[x2 - 10, y2 - 10, x2 + 90, y2 + 90])
+    assert shared_surface([near, beside], K, 0.5) == []
     # an object with a mask is lifted from its own pixels
-    masked = _row(4, [300, 120, 380, 200], [1.0, 0.3, 6.3], [1.8, 1.5, 4.5], flags=())
-    assert shared_surface([near, masked], 0.5) == []
+    masked = dict(far, flags=[])
+    assert shared_surface([near, masked], K, 0.5) == []
     # off, and rows without a usable box
-    far = _row(2, [300, 120, 380, 200], [1.0, 0.3, 6.3], [1.8, 1.5, 4.5])
-    assert shared_surface([near, far], 0.0) == []
-    assert shared_surface([{"annotation_id": 9, "flags": ["box_only"]}, near, far], 0.5) == [2]
+    assert shared_surface([near, far], K, 0.0) == []
+    assert shared_surface([{"annotation_id": 9, "flags": ["box_only"]}, near, far], K, 0.5) == [2]
 
 
 def _dog_behind_a_person():
