@@ -201,8 +201,8 @@ class PlausibleConfig:
     see_through_band_px: float = 4.0
     see_through_margin: float = 0.10  # a pixel is behind the box beyond max(this m, this x the box's exit depth)
     # a box-only object with at least this share of its 2D box inside another object's 2D box, whose lifted centre
-    # lies inside that object's lifted box, is flagged ``shared_surface`` (lift3d.lift.overlap: its depth may be
-    # the other object's surface; 0 = off)
+    # or near face lies inside that object's lifted box, is flagged ``shared_surface`` (lift3d.lift.overlap: its
+    # depth may be the other object's surface; 0 = off)
     shared_surface_cover: float = 0.5
 
 

@@ -59,12 +59,12 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
-from lift3d.lift.overlap import flag_shared_surfaces
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, ceiling_height, floor_height, image_gravity,
                                  point_and_normal_grid, rescale_grid)
 from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.observe import observe
+from lift3d.lift.overlap import flag_shared_surfaces
 from lift3d.lift.priors import lookup
 from lift3d.lift.result import LiftReject, LiftResult, Observation
 from lift3d.lift.scale import estimate_depth_scale, scale_from_cues

@@ -4,10 +4,10 @@ A box-only lift reads the depth inside the 2D box.  Where most of that box lies 
 box, the nearest surface seen there can be the other object's: a car seen over a nearer car's roof, a dog behind
 a person's legs, a lamp behind another lamp.  Two solid objects do not share one place, so when the box-only
 object's lifted centre lies inside the other object's lifted box, or the near face of its lifted box (along the ray
-through its 2D box's centre) lies within the other object's box along that ray, its distance was not confirmed by a
-surface of its own: it is flagged ``shared_surface``.  Its distance may be right (a box standing on a night stand, lifted a
-little into it) or far too near (the object is hidden behind the other one); the QA widens its uncertainty
-(``lift3d.qa.config.DEFAULT_FLAG_SIGMA``).  Pure numpy."""
+through its 2D box's centre) lies within the other object's box along that ray, its distance was not confirmed by
+a surface of its own: it is flagged ``shared_surface``.  It is then either where it was lifted (a box standing on
+a night stand, lifted a little into it) or hidden behind the other object, farther along its ray: the QA takes its
+distance as a lower bound (``lift3d.qa.scene.BEYOND_FLAGS``).  Pure numpy."""
 
 from __future__ import annotations
 
