@@ -20,6 +20,9 @@ LIMITATIONS = [
     "Boxes are lifted from depth (sensor or monocular model) and 2D annotations: they inherit the depth's "
     "scale error and the masks' bleed. `quality` and `flags` say how far each box can be trusted.",
     "The unseen back of an object is completed from category size priors (flag `amodal_completed`).",
+    "A box-only object lifted onto the surface of another annotated object that covers most of its 2D box "
+    "(flag `shared_surface`) may be hidden behind it: its distance is only a lower bound, and no question is asked "
+    "about it.",
     "Relations are only asked when their margin exceeds the boxes' uncertainty; near-ties are skipped, so the "
     "corpus under-represents hard, close cases.",
     "Depth from a model whose metric scale assumes a focal length not read from the image is flagged "
