@@ -140,17 +140,28 @@ def view_axes(c: float, s: float, e4: list):
     """(vis, across, far) of the ground-plane box ``e4`` = [ul, uh, vl, vh] on the axes u = (c, s), v = (-s, c):
     vis[axis] how much that axis lies across the line of sight (1: across, 0: along), ``across`` the axis most
     across it, and far[axis] the e4 index of the face of each axis away from the camera (at the origin of the
-    ground plane): the side the unseen part of the object is on."""
-    ru = np.array([c, s])  # u axis in (x, fwd)
-    rv = np.array([-s, c])
+    ground plane): the side the unseen part of the object is on.
+
+    An axis' extent is seen on the faces that run along it (for u the faces v = vl and v = vh), and only on the one
+    facing the camera: vis is the sine of the angle between the axis and the ray to that face's middle, and 0 when
+    the camera lies between the two faces (a truck seen from straight behind shows no side, however far its centre
+    lies off the view's axis)."""
     ul, uh, vl, vh = e4
     centre2 = np.array([0.5 * (ul + uh), 0.5 * (vl + vh)])  # in (u, v)
-    ray = centre2[0] * ru + centre2[1] * rv
-    ray = ray / max(np.linalg.norm(ray), 1e-9)
-    vis = np.array([abs(ru[0] * ray[1] - ru[1] * ray[0]), abs(rv[0] * ray[1] - rv[1] * ray[0])])
+    vis = np.array([_face_sine(vl, vh, centre2[0]), _face_sine(ul, uh, centre2[1])])
     across = int(np.argmax(vis))  # the horizontal box axis most across the view
     far = (1 if centre2[0] >= 0.0 else 0, 3 if centre2[1] >= 0.0 else 2)
     return vis, across, far
+
+
+def _face_sine(lo: float, hi: float, mid: float) -> float:
+    """The sine of the angle between an axis and the ray to the middle of the face along it that faces the camera:
+    the faces lie at ``lo`` and ``hi`` across the axis (the camera at 0), their middles at ``mid`` along it; 0 when
+    the camera lies between them."""
+    if lo <= 0.0 <= hi:
+        return 0.0
+    off = lo if lo > 0.0 else hi
+    return float(abs(off) / max(np.hypot(off, mid), 1e-9))
 
 
 def prior_extents(prior, ext: np.ndarray, vis: np.ndarray, height: float, flags, cfg: LiftConfig) -> np.ndarray:

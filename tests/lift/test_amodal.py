@@ -268,3 +268,21 @@ def test_square_footprint_blends_the_completed_depth_towards_the_seen_width():
     assert square_footprint(list(e4), np.array([0.4, 0.6]), np.zeros(2), 0, (1, 3), lamp, LiftConfig()) == e4
     assert square_footprint(list(e4), np.array([0.4, 0.1]), np.array([0.0, 0.5]), 0, (1, 3), lookup("sofa"),
                             LiftConfig()) == e4
+
+
+def test_an_axis_whose_faces_the_camera_cannot_see_is_along_the_view():
+    """A truck seen from straight behind, off the view's axis (its rear face from u = 0.07 to 2.25 m, 3.8 m ahead):
+    the camera lies between the planes of its sides, so no side is seen and the forward axis is wholly along the
+    view, however far the centre lies to the side; the seen face takes the prior's short side and the unseen
+    length the long one."""
+    from lift3d.lift.amodal import assign_prior, view_axes
+
+    e4 = [0.07, 2.25, 3.83, 4.04]
+    vis, across, far = view_axes(1.0, 0.0, e4)
+    assert vis[1] < 0.02 and vis[0] > 0.9 and across == 0 and far == (1, 3)
+    truck = lookup("truck")
+    pe = assign_prior(np.array([2.18, 0.21]), vis, *truck.horizontal)
+    assert pe[1] == pytest.approx(max(truck.horizontal)) and pe[0] == pytest.approx(min(truck.horizontal))
+    # the same box seen from beside its side plane (the camera 0.5 m to the left of it): the side shows, a little
+    vis, _, _ = view_axes(1.0, 0.0, [0.5, 2.68, 3.83, 4.04])
+    assert 0.1 < vis[1] < 0.2
