@@ -63,15 +63,15 @@ def _digest(results) -> str:
 
 PINNED = {
     ("masks", False, True):
-        "a9d09e6b1c845d7efc290f6ccf9214646b85735cc6dd1b6973d14f2dde51cdd3",
+        "dd9ab958bfa890aaa59f5c2259c27dabb90b54351da16b9f943e56db4b83be5a",
     ("box-only", False, True):
-        "64dfc74e5495806738e396fe23b1091e2d1d66d0488eb1eb81235886c10f74fb",
+        "fcab373b90dab77ec4730e5cbbab36a86bd2654e52b74199264fb99e2a707ee9",
     ("masks", True, True):
-        "f91be4421a9bbfc0f2d9a140ac5c44ac5c173f5d07c0726323e116e32056d695",
+        "84bd394942467548c4cf67ea15e34b5fa5f8f7191f9a6b98dbdf9d821e997bc5",
     ("box-only", True, True):
-        "5caac7d923c18ba4eb2682b438bc5210fd45508400eb5138fabc2a3f4f5d58bb",
+        "181f463bcd7d706e63e70074710056adf58ce61a35e58114edea05bdafc2ecc6",
     ("masks", True, False):
-        "37e5ac763186f8b29ae805dee8686fcda4bef1687d156a412d573593cbdd2a3a",
+        "112ee94d725e96f017c837d85b92ce57435594c33fd6dcbc3d6ac57e7a835d6f",
 }
 
 
