@@ -373,7 +373,10 @@ class Scene:
         return v
 
     def _descriptors(self, i: int, group: list[int]) -> list[str]:
-        """The DESCRIPTORS d (in order) for which _descriptor_holds(i, group, d) is true."""
+        """The DESCRIPTORS d (in order) that single out object i in its category's ``group``: against every other
+        member j, by the margin max(min_pos_margin, descriptor_margin_k x hypot of their position sds), i lies left
+        ("leftmost") / right ("rightmost") of j, or nearer ("closest") / farther ("farthest") from the camera; against
+        a j whose distance is a lower bound, wherever beyond its lifted centre it is (:func:`_against_beyond`)."""
         cfg = self.cfg
         mpm, dk = cfg.min_pos_margin, cfg.descriptor_margin_k
         xs, ds, ps = self.x, self.dist, self.pos_sig
@@ -398,28 +401,6 @@ class Scene:
             if fa and not di > dj + m:
                 fa = False
         return [d for d, ok in zip(DESCRIPTORS, (lm, rm, cl, fa)) if ok]
-
-    def _descriptor_holds(self, i: int, group: list[int], d: str) -> bool:
-        cfg = self.cfg
-        for j in group:
-            if j == i:
-                continue
-            m = max(cfg.min_pos_margin,
-                    cfg.descriptor_margin_k * math.hypot(self.pos_sig[i], self.pos_sig[j]))
-            if self.beyond[j]:
-                if not _against_beyond(self.x[i], self.dist[i], self.x[j], self.dist[j], m,
-                                       True, True, True, True)[DESCRIPTORS.index(d)]:
-                    return False
-                continue
-            if d == "leftmost" and not self.x[i] + m < self.x[j]:
-                return False
-            if d == "rightmost" and not self.x[i] > self.x[j] + m:
-                return False
-            if d == "closest" and not self.dist[i] + m < self.dist[j]:
-                return False
-            if d == "farthest" and not self.dist[i] > self.dist[j] + m:
-                return False
-        return True
 
     def size_sig(self, i: int, value: float) -> float:
         c = self.cfg
