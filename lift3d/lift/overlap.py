@@ -41,6 +41,7 @@ def shared_surface(objects: list[dict], K, min_cover: float) -> list[int]:
         except (KeyError, TypeError, ValueError):
             boxes.append(None)
             rects.append(None)
+    finite = [b is not None and bool(np.all(np.isfinite(b.dims))) for b in boxes]
     out = []
     for i, o in enumerate(objects):
         if "box_only" not in (o.get("flags") or ()) or boxes[i] is None:
@@ -54,7 +55,7 @@ def shared_surface(objects: list[dict], K, min_cover: float) -> list[int]:
         ray = ray / ray[0, 2]
         a_in, a_out = box_ray_span(a.center, a.dims, a.R, ray)
         for j, b in enumerate(boxes):
-            if j == i or b is None or rect_overlap(r, rects[j]) < min_cover * area or not np.all(np.isfinite(b.dims)):
+            if j == i or not finite[j] or rect_overlap(r, rects[j]) < min_cover * area:
                 continue
             if bool(b.contains(a.center[None])[0]):
                 out.append(i)
