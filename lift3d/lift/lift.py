@@ -61,7 +61,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, ceiling_height, floor_height, image_gravity,
-                                 point_and_normal_grid, rescale_grid)
+                                 few_level_points, keeps_surfaces_level, point_and_normal_grid, rescale_grid)
 from lift3d.lift.horizon import horizon_focal
 from lift3d.lift.observe import observe
 from lift3d.lift.overlap import flag_shared_surfaces
@@ -91,7 +91,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     depth = np.asarray(depth)
     cfg = soft_edge_erosion(depth, cfg, res)
     fsd = cfg.gravity.focal_log_sd if focal_log_sd is None else focal_log_sd
-    ge, grid, Kv, ksd = vanishing_gravity(depth, Km, rgb, gravity, cfg, fsd)
+    ge, grid, Kv, ksd = vanishing_gravity(depth, Km, rgb, gravity, cfg, fsd, anns)
     if Kv is not None:
         Km = Kv
         res.K, res.focal_log_sigma = [float(t) for t in Km.ravel()], ksd
@@ -173,22 +173,31 @@ def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: Lif
                          min_confidence=cfg.gravity.min_confidence)
 
 
-def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0):
+def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0,
+                      anns=()):
     """(the up direction from the image's vertical lines with the floor level along it, the image's point/normal grid,
     the intrinsics with the focal length from the vanishing points or None, its log sd or None) with
     ``gravity.vanishing``, an image and no dataset gravity (:mod:`lift3d.lift.vanishing`: depth errors do not tilt it;
     the focal length only with ``focal_log_sd`` > 0, the given one's log error, from the horizontal lines and, with
     ``gravity.horizon_focal``, the floor's horizon, :mod:`lift3d.lift.horizon`); (None, None, None, None) otherwise or
-    when the lines do not fix the up direction (the floor-plane fit is used)."""
+    when the lines do not fix the up direction (the floor-plane fit is used).  Where no floor lies under the lines'
+    up direction, or few of the depth's surfaces are level under it (:func:`lift3d.lift.gravity.few_level_points`),
+    the floor-plane fit of the depth (``anns`` excluded) is made: when it finds a floor that the lines'
+    direction tilts out of level (:func:`lift3d.lift.gravity.keeps_surfaces_level`: a vertical point made of a few
+    segments that meet by chance), that fit and the given focal length are returned instead."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
         return None, None, None, None
     try:
         down, conf, Kf, ksd, vertical = vanishing_points(rgb, K, focal_log_sd, with_segments=True)
         if down is None:
             return None, None, None, None
-        K = K if Kf is None else Kf
+        K0, K = K, (K if Kf is None else Kf)
         grid = point_and_normal_grid(depth, K)
         fh = floor_height(depth, K, down, grid)
+        if fh is None or few_level_points(grid, down):  # does the depth's floor agree with the lines' up direction?
+            alt, alt_grid = up_and_floor(depth, K0, anns, None, cfg)
+            if alt.down is not None and alt.floor_h is not None and not keeps_surfaces_level(grid, down, alt.down):
+                return alt, alt_grid, None, None  # a wrong vertical point: the floor-plane fit, the given focal
         if cfg.gravity.horizon_focal and focal_log_sd > 0 and fh is not None:
             hz = horizon_focal(grid, K, down, vertical, fh, focal_log_sd if ksd is None else ksd)
             if hz is not None:

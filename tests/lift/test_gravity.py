@@ -3,6 +3,8 @@ segment stage's depth check and the lifter."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,43 @@ def test_no_ceiling_and_a_sky_are_not_a_ceiling():
     assert fh == pytest.approx(1.5, rel=0.02)
     assert ceiling_height(grid, down, fh) is None
     assert ceiling_height(grid, down, None) is None
+
+
+def _tilted(down, deg):
+    """``down`` turned by ``deg`` degrees about the camera's x axis (towards the camera's forward axis)."""
+    a = np.radians(deg)
+    R = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(a), -np.sin(a)], [0.0, np.sin(a), np.cos(a)]])
+    return R @ np.asarray(down, dtype=np.float64)
+
+
+def test_a_wrong_up_direction_does_not_keep_the_floor_level(scene):
+    from lift3d.lift.gravity import keeps_surfaces_level, point_and_normal_grid
+
+    down = np.array([0.0, 1.0, 0.0])
+    depth, K, _, _ = scene([box_on_floor(0.0, 3.5, [0.6, 0.8, 0.6], 0.2)], wall_dist=6.0)
+    grid = point_and_normal_grid(depth, K)
+    assert keeps_surfaces_level(grid, down, down)
+    assert keeps_surfaces_level(grid, _tilted(down, 5.0), down)  # a model depth's tilt of a few degrees: level
+    assert not keeps_surfaces_level(grid, _tilted(down, 35.0), down)
+
+
+def test_a_vertical_point_that_tilts_the_floor_out_of_level_gives_way_to_the_floor_fit(scene, monkeypatch):
+    """The lines' up direction is used unless the depth shows a floor that it tilts out of level (a vertical point
+    made of a few segments meeting by chance): then the floor-plane fit and the given focal length are used."""
+    import lift3d.lift.lift as L
+
+    down = np.array([0.0, 1.0, 0.0])
+    depth, K, anns, _ = scene([box_on_floor(0.0, 3.5, [0.6, 0.8, 0.6], 0.2)], wall_dist=6.0)
+    rgb = np.zeros(depth.shape + (3,), dtype=np.uint8)
+    base = LiftConfig()
+    cfg = base.replaced(gravity=replace(base.gravity, vanishing=True, horizon_focal=False))
+    for given, source in ((_tilted(down, 35.0), "estimated"), (_tilted(down, 1.0), "vanishing")):
+        Kf = K.copy()
+        Kf[0, 0] *= 1.05
+        Kf[1, 1] *= 1.05
+        monkeypatch.setattr(L, "vanishing_points", lambda *a, g=given, k=Kf, **kw: (g, 0.5, k, 0.03, None))
+        ge, grid, Kv, ksd = L.vanishing_gravity(depth, K, rgb, None, cfg, 0.08, anns)
+        assert ge.source == source and grid is not None
+        err = np.degrees(np.arccos(np.clip(np.asarray(ge.down) @ down, -1.0, 1.0)))
+        assert err < 3.0 if source == "estimated" else abs(err - 1.0) < 0.1
+        assert (Kv is None) == (source == "estimated")  # the wrong point's focal length goes with it
