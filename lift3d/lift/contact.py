@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.geometry.camera import project
+from lift3d.lift.amodal import top_face_seen
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import crop_dot, ray_parts, read_crop
 from lift3d.lift.priors import resolve_mode
 from lift3d.lift.quantiles import median, percentile
 from lift3d.lift.result import Observation
+from lift3d.lift.yaw import fit_yaw, seen_extents
 
 
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
@@ -205,6 +207,29 @@ def contact_and_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray, floor_h
         if reach is not None and floor_h is not None:
             reach = min(reach, floor_h)  # never below the floor
     return contact, reach, top
+
+
+def reached_top(ob: Observation, hl: float, q: np.ndarray, u: np.ndarray, v: np.ndarray, ext: np.ndarray,
+                scale: float, cfg: LiftConfig) -> float:
+    """The top (down coordinate) ``hl`` raised to the object's top reach (:func:`top_reach`: thin top parts that
+    left no point in the 2D box's top rows, a head on soft-edged depth, a handlebar, a lamp's finial), unless a top
+    face is seen from above (:func:`lift3d.lift.amodal.top_face_seen`: its far edge is the box's top row whatever
+    the lost rows).  ``q`` the points at ``scale``, ``u``/``v``/``ext`` their coordinates and seen extents along the
+    box axes."""
+    if ob.top_reach is not None and ob.top_reach / scale < hl and not top_face_seen(q[:, 1], u, v, ext, hl, cfg):
+        return ob.top_reach / scale
+    return hl
+
+
+def seen_top(ob: Observation, hl: float, cfg: LiftConfig) -> float:
+    """:func:`reached_top` at the depth's own scale, for the scale cues (:func:`lift3d.lift.scale.height_cues`): the
+    height the fit will give the object, not the height of its surviving points.  The box axes are fitted here only
+    where the reach would raise the top."""
+    if ob.top_reach is None or not ob.top_reach < hl:
+        return hl
+    theta, _ = fit_yaw(ob.q[:, [0, 2]], cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
+    u, v, e4 = seen_extents(ob.q, np.cos(theta), np.sin(theta), cfg.extent.pct_lo, cfg.extent.pct_hi)
+    return reached_top(ob, hl, ob.q, u, v, np.array([e4[1] - e4[0], e4[3] - e4[2]]), 1.0, cfg)
 
 
 def floor_mode(prior, q: np.ndarray, reach, floor_h, trunc_v: bool, contact, cfg: LiftConfig):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from lift3d.lift.amodal import (COMPLETED_SHARE, complete_far_side, complete_height, complete_hidden_sides,
-                                prior_extents, square_footprint, top_face_seen, view_axes)
+                                prior_extents, square_footprint, view_axes)
 from lift3d.lift.boxgeom import oriented_box
 from lift3d.lift.config import LiftConfig
-from lift3d.lift.contact import object_height
+from lift3d.lift.contact import object_height, reached_top
 from lift3d.lift.cover import grow_to_cover
 from lift3d.lift.quality import box_flags, quality_score
 from lift3d.lift.result import LiftReject, Observation
@@ -29,8 +29,7 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
     u, v, e4 = seen_extents(q, c, s, cfg.extent.pct_lo, cfg.extent.pct_hi)
     ext = np.array([e4[1] - e4[0], e4[3] - e4[2]])
     hl, hh_, on_floor = object_height(ob, floor_h, cfg, scale)
-    if ob.top_reach is not None and ob.top_reach / scale < hl and not top_face_seen(q[:, 1], u, v, ext, hl, cfg):
-        hl = ob.top_reach / scale  # thin top parts left no point in the box's top rows (contact.top_reach)
+    hl = reached_top(ob, hl, q, u, v, ext, scale, cfg)  # thin top parts left no point in the box's top rows
     hl, hh_, on_floor = complete_height(ob, hl, hh_, on_floor, floor_h, scale, cfg)
 
     vis, across, far = view_axes(c, s, e4)

@@ -6,7 +6,7 @@ import numpy as np
 
 from lift3d.geometry.iou import rect_overlap
 from lift3d.lift.config import LiftConfig
-from lift3d.lift.contact import object_height
+from lift3d.lift.contact import object_height, seen_top
 from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
                                      room_height_cue)
 from lift3d.lift.priors import row_name
@@ -84,8 +84,11 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     prior's spread. The spread is the prior's height spread and the measurement's: ``scale.meas_std`` and the pixel
     resolution, ``scale.edge_px`` plus the erosion at each end over the object's height in pixels (a 20 px tall object's
     height is uncertain by ~10 %, a 200 px one's by 1 %). Box-only: the pixels the erosion took off the top (and the
-    bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height (a mask is not
-    eroded at the edges of its 2D box, which it touches: nothing to give back)."""
+    bottom, unless the floor contact restored it) are given back in proportion to the 2D box's height. A mask is not
+    eroded at the edges of its 2D box, but on soft-edged depth its thin top parts (a head, a handlebar, a finial) lose
+    their points: its top is the one the fit gives it (:func:`lift3d.lift.contact.seen_top`, the 2D box's top edge
+    unless a top face is seen from above).  Without it the heights read low and the distances far: bicycles' height
+    cues 0.33 low in log, outdoor distances 2-3 % too far on average (docs/benchmarks.md, session 25)."""
     sc = cfg.scale
     out = []
     for ob in obs:
@@ -94,6 +97,10 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         if p is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
         hl, hh_, on_floor = object_height(ob, floor_h, cfg)
+        reached = False
+        if not ob.box_only:  # a mask's thin top parts lost to soft edges: the top the fit will give it
+            top = seen_top(ob, hl, cfg)
+            reached, hl = top < hl, top
         occluded = "occluded" in ob.flags
         partial = ob.trunc_v or (occluded and not on_floor)
         if partial and not sc.censored:
@@ -105,9 +112,10 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         meas *= sc.box_only_factor if ob.box_only else 1.0
         hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
         # the points sit at pixel centres, half a pixel inside the outline, and a box-only foreground was eroded by
-        # `erode` px: at the top (and the bottom, unless the floor contact restored it) the seen height lacks
-        # erode + 1/2 px; give them back in proportion
-        h *= hpx / max(hpx - (1.0 if on_floor else 2.0) * (erode + HALF_PX), 0.5 * hpx)
+        # `erode` px: at the top (unless the top reach set it at the outline) and the bottom (unless the floor contact
+        # restored it) the seen height lacks erode + 1/2 px; give them back in proportion
+        ends = (1.0 if on_floor else 2.0) - (1.0 if reached else 0.0)
+        h *= hpx / max(hpx - ends * (erode + HALF_PX), 0.5 * hpx)
         px = sc.edge_px + erode
         meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
         out.append(Cue("height_bound" if partial else "height", float(np.log(h / p.h)),

@@ -275,3 +275,33 @@ def test_on_a_seat_needs_a_seat_over_the_lower_half():
     assert not on_a_seat(person, [person, ob("table", [80, 120, 220, 210])])  # not a seat
     table = ob("table", [100, 50, 140, 200])
     assert not on_a_seat(table, [table, ob("chair", [80, 120, 220, 210])])  # not a person
+
+
+def test_a_mask_top_lost_to_soft_edges_is_taken_at_the_top_reach():
+    """On soft-edged model depth a mask's thin top parts (a head, a handlebar, a backrest's rim) lose their points:
+    the fit puts the top at the 2D box's top edge (the top reach), and the height cue reads that height too, not the
+    surviving points' (those read the chair 20 % short here).  Not where a top face is seen from above (its far edge
+    is the box's top row), and not box-only (its erosion is given back in proportion instead)."""
+    from dataclasses import replace
+
+    from lift3d.lift.scale import height_cues
+
+    floor_h = 1.3
+    chair = lookup("chair")
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False})
+    lost = replace(_chair_obs(0.8, floor_h), top_reach=floor_h - chair.h)  # the 2D box's top edge at the full height
+    assert height_cues([_chair_obs(0.8, floor_h)], floor_h, cfg)[0].log_ratio == pytest.approx(
+        np.log(0.8 * 60 / 59.5), abs=0.01)
+    assert height_cues([lost], floor_h, cfg)[0].log_ratio == pytest.approx(0.0, abs=1e-6)
+    box_only = replace(lost, box_only=True)
+    assert height_cues([box_only], floor_h, cfg)[0].log_ratio < np.log(0.9)
+    # a top face seen from above spans the footprint: the points' own top stands
+    g = np.linspace(-0.25, 0.25, 15)
+    xx, zz = np.meshgrid(g, 3.0 + g)
+    top = floor_h - 0.8 * chair.h
+    face = np.stack([xx.ravel(), np.full(xx.size, top), zz.ravel()], axis=1)
+    legs = np.stack([np.zeros(100), np.linspace(top, floor_h, 100), np.full(100, 3.0)], axis=1)
+    q = np.concatenate([face, legs])
+    seen_from_above = replace(lost, q=q, z_sel=q[:, 2])
+    assert height_cues([seen_from_above], floor_h, cfg)[0].log_ratio == pytest.approx(np.log(0.8 * 60 / 59.5),
+                                                                                       abs=0.01)
