@@ -108,7 +108,7 @@ LIFT_STEPS = {
                          "fit_box"],
     "lift3d.lift.observe": ["read_box_crop", "erode_mask", "redepth_rim", "flying_pixels", "separate_box_only",
                             "select_components", "object_points", "smear_trim", "contact_and_reach", "local_floor"],
-    "lift3d.lift.fit": ["fit_yaw", "seen_extents", "complete_far_side", "grow_to_cover", "check_visible"],
+    "lift3d.lift.fit": ["observation_yaw", "seen_extents", "complete_far_side", "grow_to_cover", "check_visible"],
 }
 
 

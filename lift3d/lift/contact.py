@@ -12,7 +12,7 @@ from lift3d.lift.crop import crop_dot, ray_parts, read_crop
 from lift3d.lift.priors import resolve_mode
 from lift3d.lift.quantiles import median, percentile
 from lift3d.lift.result import Observation
-from lift3d.lift.yaw import fit_yaw, seen_extents
+from lift3d.lift.yaw import observation_yaw, seen_extents
 
 
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
@@ -227,7 +227,7 @@ def seen_top(ob: Observation, hl: float, cfg: LiftConfig) -> float:
     where the reach would raise the top."""
     if ob.top_reach is None or not ob.top_reach < hl:
         return hl
-    theta, _ = fit_yaw(ob.q[:, [0, 2]], cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
+    theta, _ = observation_yaw(ob, cfg)
     u, v, e4 = seen_extents(ob.q, np.cos(theta), np.sin(theta), cfg.extent.pct_lo, cfg.extent.pct_hi)
     return reached_top(ob, hl, ob.q, u, v, np.array([e4[1] - e4[0], e4[3] - e4[2]]), 1.0, cfg)
 

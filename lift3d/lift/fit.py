@@ -14,7 +14,7 @@ from lift3d.lift.cover import grow_to_cover
 from lift3d.lift.quality import box_flags, quality_score
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.visibility import see_through_area
-from lift3d.lift.yaw import fit_yaw, seen_extents
+from lift3d.lift.yaw import observation_yaw, seen_extents
 
 
 def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scale: float = 1.0,
@@ -24,7 +24,7 @@ def fit_box(ob: Observation, floor_h, down, G: np.ndarray, cfg: LiftConfig, scal
     flags, prior = list(ob.flags), ob.prior
     q = ob.q / scale if scale != 1.0 else ob.q
     n_pts = int(len(q))
-    theta, yaw_conf = fit_yaw(q[:, [0, 2]], cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
+    theta, yaw_conf = observation_yaw(ob, cfg)
     c, s = np.cos(theta), np.sin(theta)
     u, v, e4 = seen_extents(q, c, s, cfg.extent.pct_lo, cfg.extent.pct_hi)
     ext = np.array([e4[1] - e4[0], e4[3] - e4[2]])

@@ -67,3 +67,4 @@ class Observation:
     top: float | None = None  # box-only: the top (down coordinate) without the pixels of objects standing on it
     floor: float | None = None  # the floor level just below the object (contact.local_floor), None: the image's
     top_reach: float | None = None  # the object reaches at least this far up (contact.top_reach), None: unknown
+    yaw: tuple | None = None  # (theta, confidence) of its points, fitted once when first needed (yaw.observation_yaw)

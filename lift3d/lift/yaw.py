@@ -60,3 +60,11 @@ def seen_extents(q: np.ndarray, c: float, s: float, pct_lo: float, pct_hi: float
     ul, uh = percentile(u, [pct_lo, pct_hi])
     vl, vh = percentile(v, [pct_lo, pct_hi])
     return u, v, [ul, uh, vl, vh]
+
+
+def observation_yaw(ob, cfg) -> tuple:
+    """(theta, confidence) of :func:`fit_yaw` on an observation's ground points, fitted once and kept on it (the
+    scale step and the fit both need it; a uniform depth scale does not change it)."""
+    if ob.yaw is None:
+        ob.yaw = fit_yaw(ob.q[:, [0, 2]], cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
+    return ob.yaw

@@ -42,3 +42,20 @@ def test_seen_extents_in_the_rotated_frame():
     c, s = np.cos(np.pi / 2), np.sin(np.pi / 2)  # a quarter turn: u = forward, v = -x
     _, _, e4 = seen_extents(q, c, s, 0.0, 100.0)
     assert np.allclose(e4, [2.0, 3.0, -1.0, 0.0], atol=1e-12)
+
+
+def test_an_observations_yaw_is_fitted_once_and_does_not_depend_on_the_scale():
+    """The scale step and the fit share one yaw per observation (yaw.observation_yaw); the fit's points are the
+    observation's divided by the image's scale, which leaves the yaw as it is."""
+    from lift3d.lift import LiftConfig
+    from lift3d.lift.result import Observation
+    from lift3d.lift.yaw import observation_yaw
+
+    g2 = _rect_boundary(np.radians(25.0))
+    q = np.stack([g2[:, 0], np.zeros(len(g2)), 4.0 + g2[:, 1]], axis=1)
+    ob = Observation({}, [0, 0, 10, 10], False, q, q[:, 2], [], 1.0, None)
+    cfg = LiftConfig()
+    theta, conf = observation_yaw(ob, cfg)
+    assert ob.yaw == (theta, conf) and observation_yaw(ob, cfg) is ob.yaw
+    t2, c2 = fit_yaw(q[:, [0, 2]] / 1.37, cfg.yaw.step_deg, cfg.extent.pct_lo, cfg.extent.pct_hi, cfg.yaw.points)
+    assert t2 == pytest.approx(theta, abs=1e-12) and c2 == pytest.approx(conf, abs=1e-12)
