@@ -58,7 +58,8 @@ class BuildConfig:
 # soft edges, and each object's floor contact at the floor seen just below it.
 MODEL_DEPTH_LIFT = {"scale": {"from_priors": True, "cues": True, "prior_std": 0.15, "failure_prob": 0.05,
                               "failure_std": 0.6},
-                    "crop": {"soft_edges": True}, "gravity": {"vanishing": True, "focal_log_sd": 0.08, "horizon_focal": True},
+                    "crop": {"soft_edges": True}, "gravity": {"vanishing": True, "focal_log_sd": 0.08, "horizon_focal": True,
+                                                 "floor_bend": 0.2},
                     "contact": {"local_floor_band": 0.15}, "separation": {"smear_window": 1.0}}
 
 

@@ -227,6 +227,12 @@ class GravityConfig:
     # with focal_log_sd > 0: also the focal length from the floor's horizon and the vertical point (a pitched camera;
     # lift3d.lift.horizon), combined with the one from the lines by their precisions
     horizon_focal: bool = False
+    # the floor level along the lines' up direction: a level with more than 3 % of the scene clearly below it is a
+    # table top over an unseen floor, "clearly" by 8 cm, 4 % of the point's depth or this share of the level.  Model
+    # depth: 0.2, since a depth-range exponent of 0.85-1.05 bends a floor seen over x0.3-x3 the median depth by
+    # -16 % to +20 % (its near part lies under the level the far part sets), while a table or bed top lies 40-60 % of
+    # the camera's height above the floor
+    floor_bend: float = 0.0
 
 
 @dataclass

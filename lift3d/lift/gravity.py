@@ -197,10 +197,11 @@ def keeps_surfaces_level(grid, down: np.ndarray, other: np.ndarray, max_tilt_deg
 
 
 def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
-                 max_tilt_deg: float = 20.0) -> float | None:
+                 max_tilt_deg: float = 20.0, bend: float = 0.0) -> float | None:
     """Distance from the camera down to the floor along ``down`` (None when no floor is seen): the lowest
     well-supported level of horizontal surfaces, unless more than ``MAX_BELOW_FLOOR_SHARE`` of the scene lies clearly
-    below it (then the level is a table or bed top over a floor the image does not show)."""
+    below it (then the level is a table or bed top over a floor the image does not show).  ``bend``: "clearly" is
+    also at least this share of the level (model depth's bent floor, ``GravityConfig.floor_bend``)."""
     grid = grid if grid is not None else point_and_normal_grid(depth, K)
     P, ok = grid[0], grid[2]
     horiz = horizontal_points(grid, down, max_tilt_deg)
@@ -208,7 +209,7 @@ def floor_height(depth: np.ndarray, K: np.ndarray, down: np.ndarray, grid=None,
     fh = _floor_from_heights(h, min_support=25)
     if fh is None or not (0.1 < fh < 50.0):
         return None
-    if below_share(P[ok], down, fh) > MAX_BELOW_FLOOR_SHARE:
+    if below_share(P[ok], down, fh, bend * fh) > MAX_BELOW_FLOOR_SHARE:
         return None
     return fh
 
@@ -236,11 +237,11 @@ def ceiling_height(grid, down: np.ndarray, floor_h, max_tilt_deg: float = 20.0) 
     return ch
 
 
-def below_share(points: np.ndarray, down: np.ndarray, level):
-    """Share of the points (N, 3) clearly below the level ``level`` along ``down``: by more than 8 cm or 4 % of
-    their depth (the noise of a floor's points grows with the distance).  ``down`` (3,) and a level: a float;
+def below_share(points: np.ndarray, down: np.ndarray, level, min_margin=0.0):
+    """Share of the points (N, 3) clearly below the level ``level`` along ``down``: by more than 8 cm, 4 % of
+    their depth (the noise of a floor's points grows with the distance) and ``min_margin``.  ``down`` (3,) and a level: a float;
     ``down`` (k, 3) and ``level`` (k,): the share for each of the k planes."""
-    margin = np.maximum(0.08, 0.04 * points[:, 2])
+    margin = np.maximum(np.maximum(0.08, 0.04 * points[:, 2]), min_margin)
     if np.ndim(down) == 2:
         return ((points @ down.T - level[None, :]) > margin[:, None]).mean(axis=0)
     if len(points) == 0:

@@ -193,7 +193,7 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
             return None, None, None, None
         K0, K = K, (K if Kf is None else Kf)
         grid = point_and_normal_grid(depth, K)
-        fh = floor_height(depth, K, down, grid)
+        fh = floor_height(depth, K, down, grid, bend=cfg.gravity.floor_bend)
         if fh is None or few_level_points(grid, down):  # does the depth's floor agree with the lines' up direction?
             alt, alt_grid = up_and_floor(depth, K0, anns, None, cfg)
             if alt.down is not None and alt.floor_h is not None and not keeps_surfaces_level(grid, down, alt.down):
