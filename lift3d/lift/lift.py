@@ -58,6 +58,7 @@ import numpy as np
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import IntrinsicsError, as_K
 from lift3d.lift.config import LiftConfig
+from lift3d.lift.contact import mode_at_scale
 from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
 from lift3d.lift.fit import fit_box
 from lift3d.lift.gravity import (NUMERICAL, GravityEstimate, ceiling_height, floor_height, image_gravity,
@@ -124,6 +125,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     res.depth_scale_factor = float(scale)
     if scale != 1.0 and res.floor_height is not None:
         res.floor_height = float(res.floor_height / scale)
+    obs = [mode_at_scale(ob, ge.floor_h, scale, cfg) for ob in obs]
     for ob in obs:
         _per_annotation(ob.ann, res, lambda: res.objects.append(fit_box(ob, ge.floor_h, ge.down, G, cfg, scale, Km,
                                                                         depth)))

@@ -12,6 +12,10 @@ its own spread:
 * the camera's height above the fitted floor / ground plane: ``log(floor distance / typical camera height)``;
   people take photos standing or seated (hand-held and street photos sit at about 1.2-1.8 m); a tripod, a table or
   a window is the outlier that the robust terms discount;
+* an object of a category with sub-types of different sizes (a floor lamp 1.6 m, a table lamp 0.5 m): which one it
+  is was read at the depth's own scale, so a x1.5 scale error turns a table lamp into a floor lamp whose cue then
+  confirms the error; its cue is the even mixture of the terms under each sub-type (``Cue.modes``), and the other
+  cues decide;
 * a room whose floor and ceiling are both seen: ``log((floor distance + ceiling distance) / typical room height)``
   (rooms are 2.4-3 m high; a hall is the outlier).
 
@@ -63,6 +67,9 @@ class Cue:
     log_ratio: float  # log(observed / expected): the depth is too large by exp(log_ratio)
     sigma: float  # spread of log_ratio
     lower: bool = False  # a lower bound: the true log k is at least log_ratio (up to sigma), a partly seen height
+    # a category of sub-types (a floor or a table lamp, x3 apart): ((log_ratio, sigma, lower), ...) under each; the cue
+    # is their even mixture, since which one it is depends on the scale (log_ratio / sigma / lower: the first's)
+    modes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -131,19 +138,34 @@ def prior_density(g: np.ndarray, cfg: ScaleCueConfig) -> np.ndarray:
 
 def cue_likelihoods(cues: list[Cue], g: np.ndarray, tau: float, cfg: ScaleCueConfig) -> tuple[np.ndarray, np.ndarray]:
     """(inlier, outlier) likelihood of every cue at every grid point, spreads times ``tau``: shape (cues, grid)."""
-    r = np.array([c.log_ratio for c in cues])[:, None]
-    s = tau * np.array([c.sigma for c in cues])[:, None]
     lower = np.array([c.lower for c in cues])[:, None]
+    if any(c.modes for c in cues):  # a cue of several sub-types: the even mixture of its modes' terms
+        rows = [(i,) + tuple(m) for i, c in enumerate(cues) for m in (c.modes or ((c.log_ratio, c.sigma, c.lower),))]
+        idx = np.array([m[0] for m in rows])
+        inl_rows = _inlier(np.array([m[1] for m in rows]), tau * np.array([m[2] for m in rows]),
+                           np.array([bool(m[3]) for m in rows]), g, cfg)
+        share = 1.0 / np.bincount(idx, minlength=len(cues))[idx]
+        inl = np.zeros((len(cues), len(g)))
+        np.add.at(inl, idx, inl_rows * share[:, None])
+    else:
+        inl = _inlier(np.array([c.log_ratio for c in cues]), tau * np.array([c.sigma for c in cues]), lower[:, 0], g,
+                      cfg)
+    # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
+    out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones_like(inl)
+    return inl, out
+
+
+def _inlier(r: np.ndarray, s: np.ndarray, b: np.ndarray, g: np.ndarray, cfg: ScaleCueConfig) -> np.ndarray:
+    """Inlier likelihood (rows, grid) of terms at log ratios ``r`` with spreads ``s``: a bound's (``b``) probability,
+    a value's density (each table read only where it is used)."""
+    r, s = r[:, None], s[:, None]
     u = (g[None, :] - r) / s  # how far log k lies above the cue, in spreads
-    inl = np.empty_like(u)  # a bound's probability, a value's density (each table read only where it is used)
-    b = lower[:, 0]
+    inl = np.empty_like(u)
     if b.any():
         inl[b] = t_cdf(u[b], cfg.t_nu)
     if not b.all():
         inl[~b] = t_pdf(u[~b], cfg.t_nu) / s[~b]
-    # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
-    out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones_like(u)
-    return inl, out
+    return inl
 
 
 def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> ScaleEstimate:

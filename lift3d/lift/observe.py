@@ -82,13 +82,14 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     contact = reach = top_reach = None
     if down is not None and (cfg.contact.floor_contact or cfg.contact.box_reach or cfg.contact.top_reach):
         contact, reach, top_reach = contact_and_reach(bbox, K, G, q, floor_h, support, "occluded" in flags, H, cfg)
+    category_prior = prior if prior is not None and prior.modes else None
     prior = floor_mode(prior, q, reach, floor_h, trunc_v, contact, cfg)
     top = None
     if box_only and cfg.separation.on_top_boxes and others:
         top = top_without_on_top(q, K, G, others, bbox, cfg)
     floor = local_floor(depth, K, G, bbox, floor_h, cfg, field) if down is not None else None
     return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top,
-                       floor, top_reach)
+                       floor, top_reach, category_prior=category_prior)
 
 
 def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):

@@ -110,23 +110,29 @@ def prior_array(category: str | None) -> np.ndarray | None:
     return None if p is None else np.array([p.w, p.h, p.l])
 
 
+def mode_rows(prior: SizePrior | None) -> tuple:
+    """The rows of a bimodal category's sub-types (``modes`` column; empty for any other prior)."""
+    if prior is None or not prior.modes:
+        return ()
+    table = load_table()
+    return tuple(m for m in (table.get(name) for name in prior.modes) if m is not None)
+
+
 def resolve_mode(prior: SizePrior | None, height: float, height_to_floor: float | None = None,
                  on_floor: bool = False) -> SizePrior | None:
     """The sub-type of a bimodal category (``modes`` column) that fits an observed object.
 
     ``height`` is the seen vertical extent, ``height_to_floor`` that of its top above the floor (an object
     standing on the floor whose thin base/pole did not survive the cleaning).  The mode whose height is
-    nearest in log to either is chosen; the modes differ by a factor ~3 (floor vs table lamp), far beyond
-    a depth-scale error, so the choice does not bias the per-image depth scale.  Other priors pass through.
+    nearest in log to either is chosen.  The modes differ by a factor ~3 (floor vs table lamp), beyond a sensor's
+    scale error but not a monocular model's (x1.5-x3 now and then): model depth's scale cue reads such an object
+    against every mode (:func:`lift3d.lift.scale.height_cues`) and the lifter picks the mode again at the image's
+    estimated scale (:func:`lift3d.lift.contact.mode_at_scale`).  Other priors pass through.
     """
     if prior is None or not prior.modes or not (height > 0):
         return prior
-    table = load_table()
     best, best_c = prior, np.inf
-    for name in prior.modes:
-        m = table.get(name)
-        if m is None:
-            continue
+    for m in mode_rows(prior):
         c = abs(np.log(height / m.h))
         if height_to_floor is not None and height_to_floor > height:
             c_floor = abs(np.log(height_to_floor / m.h))

@@ -68,3 +68,4 @@ class Observation:
     floor: float | None = None  # the floor level just below the object (contact.local_floor), None: the image's
     top_reach: float | None = None  # the object reaches at least this far up (contact.top_reach), None: unknown
     yaw: tuple | None = None  # (theta, confidence) of its points, fitted once when first needed (yaw.observation_yaw)
+    category_prior: object = None  # the category's own prior where ``prior`` is one of its sub-types (a lamp's modes)

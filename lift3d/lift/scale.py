@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from lift3d.geometry.iou import rect_overlap
@@ -9,7 +11,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import object_height, seen_top
 from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera_height_cue, combine_cues,
                                      room_height_cue)
-from lift3d.lift.priors import row_name
+from lift3d.lift.priors import mode_rows, row_name
 from lift3d.lift.quantiles import median
 
 
@@ -88,39 +90,58 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     eroded at the edges of its 2D box, but on soft-edged depth its thin top parts (a head, a handlebar, a finial) lose
     their points: its top is the one the fit gives it (:func:`lift3d.lift.contact.seen_top`, the 2D box's top edge
     unless a top face is seen from above).  Without it the heights read low and the distances far: bicycles' height
-    cues 0.33 low in log, outdoor distances 2-3 % too far on average (docs/benchmarks.md, session 25)."""
-    sc = cfg.scale
+    cues 0.33 low in log, outdoor distances 2-3 % too far on average (docs/benchmarks.md, session 25).  A category of
+    sub-types (a floor or a table lamp, :func:`mode_priors`) gives one cue, the mixture of its terms under each."""
     out = []
     for ob in obs:
-        erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.erode_mask)
-        p = ob.prior
-        if p is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
+        if ob.prior is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
-        hl, hh_, on_floor = object_height(ob, floor_h, cfg)
-        reached = False
-        if not ob.box_only:  # a mask's thin top parts lost to soft edges: the top the fit will give it
-            top = seen_top(ob, hl, cfg)
-            reached, hl = top < hl, top
-        occluded = "occluded" in ob.flags
-        partial = ob.trunc_v or (occluded and not on_floor)
-        if partial and not sc.censored:
-            continue
-        h = hh_ - hl
-        if not (h > MIN_HEIGHT):
-            continue
-        meas = sc.meas_std * (OCCLUDED_MEAS if occluded and not partial else 1.0)
-        meas *= sc.box_only_factor if ob.box_only else 1.0
-        hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
-        # the points sit at pixel centres, half a pixel inside the outline, and a box-only foreground was eroded by
-        # `erode` px: at the top (unless the top reach set it at the outline) and the bottom (unless the floor contact
-        # restored it) the seen height lacks erode + 1/2 px; give them back in proportion
-        ends = (1.0 if on_floor else 2.0) - (1.0 if reached else 0.0)
-        h *= hpx / max(hpx - ends * (erode + HALF_PX), 0.5 * hpx)
-        px = sc.edge_px + erode
-        meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
-        out.append(Cue("height_bound" if partial else "height", float(np.log(h / p.h)),
-                       float(np.hypot(p.h_rel_std, meas)), lower=partial))
+        modes = mode_priors(ob)
+        terms = [t for t in (_height_term(replace(ob, prior=m) if m is not ob.prior else ob, floor_h, cfg)
+                             for m in modes) if t is not None]
+        if len(terms) == len(modes) and terms:
+            kind, r, s, partial = terms[0]
+            out.append(Cue(kind, r, s, lower=partial,
+                           modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else ()))
     return out
+
+
+def mode_priors(ob) -> tuple:
+    """The priors an object's height may be read against: its category's sub-types (``Observation.category_prior``:
+    a floor or a table lamp) where it has several, else its own prior alone."""
+    return mode_rows(ob.category_prior) or (ob.prior,)
+
+
+def _height_term(ob, floor_h, cfg: LiftConfig):
+    """(kind, log(seen height / prior height), its spread, partial) of one object under its ``prior``, or None (see
+    :func:`height_cues`)."""
+    sc = cfg.scale
+    p = ob.prior
+    erode = max(cfg.crop.mask_erode_px, cfg.crop.box_erode_px) if ob.box_only else 0  # (crop.erode_mask)
+    hl, hh_, on_floor = object_height(ob, floor_h, cfg)
+    reached = False
+    if not ob.box_only:  # a mask's thin top parts lost to soft edges: the top the fit will give it
+        top = seen_top(ob, hl, cfg)
+        reached, hl = top < hl, top
+    occluded = "occluded" in ob.flags
+    partial = ob.trunc_v or (occluded and not on_floor)
+    if partial and not sc.censored:
+        return None
+    h = hh_ - hl
+    if not (h > MIN_HEIGHT):
+        return None
+    meas = sc.meas_std * (OCCLUDED_MEAS if occluded and not partial else 1.0)
+    meas *= sc.box_only_factor if ob.box_only else 1.0
+    hpx = max(float(ob.bbox[3]) - float(ob.bbox[1]), 1.0)
+    # the points sit at pixel centres, half a pixel inside the outline, and a box-only foreground was eroded by
+    # `erode` px: at the top (unless the top reach set it at the outline) and the bottom (unless the floor contact
+    # restored it) the seen height lacks erode + 1/2 px; give them back in proportion
+    ends = (1.0 if on_floor else 2.0) - (1.0 if reached else 0.0)
+    h *= hpx / max(hpx - ends * (erode + HALF_PX), 0.5 * hpx)
+    px = sc.edge_px + erode
+    meas = float(np.hypot(meas, np.sqrt(2.0) * px / hpx)) if sc.edge_px > 0 else meas
+    return ("height_bound" if partial else "height", float(np.log(h / p.h)), float(np.hypot(p.h_rel_std, meas)),
+            bool(partial))
 
 
 def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig, ceiling_h=None) -> ScaleEstimate:

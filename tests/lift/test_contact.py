@@ -273,3 +273,23 @@ def test_lifted_height_stands_on_the_local_floor_under_a_range_exponent(scene):
     assert on["on_floor"] and off["on_floor"]
     err_on, err_off = abs(on["dimensions"][1] - local), abs(off["dimensions"][1] - local)
     assert err_on < 0.04 and err_off > 2.0 * err_on
+
+
+def test_a_lamp_mode_is_picked_again_at_the_image_scale():
+    """A 0.6 m table lamp on a table (contact False: its bottom is not on the floor) in depth x1.5 too far: seen
+    0.9 m, nearer in log to a floor lamp (1.6) than to a table lamp (0.5) at the depth's own scale; at the image's
+    estimated scale it is a table lamp again."""
+    from lift3d.lift.config import LiftConfig
+    from lift3d.lift.contact import floor_mode, mode_at_scale
+    from lift3d.lift.priors import lookup
+
+    cfg = LiftConfig()
+    lamp = lookup("lamp")
+    ob = _obs(0.0 * 1.5, 0.6 * 1.5, contact=False)
+    ob = type(ob)(**{**ob.__dict__, "prior": floor_mode(lamp, ob.q, None, 1.6 * 1.5, False, False, cfg),
+                     "category_prior": lamp})
+    assert ob.prior.h == pytest.approx(lookup("floor lamp").h)
+    assert mode_at_scale(ob, 1.6 * 1.5, 1.5, cfg).prior.h == pytest.approx(lookup("table lamp").h)
+    assert mode_at_scale(ob, 1.6 * 1.5, 1.0, cfg) is ob
+    plain = _obs(0.0, 0.9, prior=lookup("chair"))
+    assert mode_at_scale(plain, 1.6, 1.5, cfg) is plain

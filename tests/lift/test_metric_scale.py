@@ -132,3 +132,25 @@ def test_shared_errors_do_not_average_out():
     many = [Cue("height:x", 0.1, 0.1)] * 40
     assert combine_cues(many, NOSHARED).log_sigma < 0.02
     assert combine_cues(many, CFG).log_sigma >= CFG.shared_sigma
+
+
+def test_a_cue_of_two_sub_types_follows_the_other_cues():
+    """A lamp read at x1.5 may be a table lamp (1.5 x 0.6 / 0.5: log 0.59) or a floor lamp (log -0.57); picked at the
+    depth's own scale it is the floor lamp, which says x0.57 and drags the scale down. As the mixture of both it
+    follows the other cues to x1.5, and alone it is no evidence either way."""
+    others = [Cue("height:table", np.log(1.5) + e, 0.08) for e in (-0.04, 0.0, 0.04)]
+    table, floor = (np.log(0.9 / 0.5), 0.4, False), (np.log(0.9 / 1.6), 0.4, False)
+    lamp = Cue("height", *floor, modes=(floor, table))
+    wrong = combine_cues(others + [Cue("height", *floor)], CFG)
+    mixed = combine_cues(others + [lamp], CFG)
+    base = combine_cues(others, CFG)
+    assert np.log(mixed.factor) == pytest.approx(np.log(base.factor), abs=0.01)
+    assert np.log(wrong.factor) < np.log(mixed.factor) - 0.005  # (a lamp's height spread is wide: 0.4)
+    alone = combine_cues([lamp], NOSHARED)
+    assert alone.log_sigma > 0.2  # two peaks, 1.16 apart in log, under a prior of sd 0.25
+    assert combine_cues([lamp, lamp], NOSHARED).log_sigma > 0.2  # two of them still cannot tell which
+
+
+def test_a_cue_of_one_mode_is_the_plain_cue():
+    c = Cue("height:x", 0.2, 0.1)
+    assert combine_cues([c], CFG) == combine_cues([Cue("height:x", 0.2, 0.1, modes=((0.2, 0.1, False),))], CFG)

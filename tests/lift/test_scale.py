@@ -305,3 +305,23 @@ def test_a_mask_top_lost_to_soft_edges_is_taken_at_the_top_reach():
     seen_from_above = replace(lost, q=q, z_sel=q[:, 2])
     assert height_cues([seen_from_above], floor_h, cfg)[0].log_ratio == pytest.approx(np.log(0.8 * 60 / 59.5),
                                                                                        abs=0.01)
+
+
+def test_a_lamp_is_read_against_both_of_its_modes():
+    """A lamp 0.75 m tall seen whole 2 m above the floor (on a shelf): its scale cue is the mixture of a table lamp
+    (log 0.75 / 0.5) and a floor lamp (log 0.75 / 1.6), whichever mode the depth's own scale picked; a chair's is
+    one term."""
+    from dataclasses import replace
+
+    from lift3d.lift.scale import height_cues
+
+    lamp = lookup("lamp")
+    ob = _chair_obs(0.75 / lookup("chair").h, on_floor=False)
+    ob = replace(ob, ann={"category": "lamp"}, prior=lookup("floor lamp"), category_prior=lamp, contact=False)
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False})
+    lamp_cue, chair_cue = height_cues([ob, _chair_obs(1.0, 2.3, bbox=(200, 100, 240, 160))], 2.3, cfg)
+    ratios = sorted(m[0] for m in lamp_cue.modes)
+    seen = np.log(0.75 * 60 / 59)  # half a pixel at both ends of its 60 px
+    assert ratios == pytest.approx(sorted([seen - np.log(lookup("table lamp").h), seen - np.log(lookup("floor lamp").h)]),
+                                   abs=0.01)
+    assert chair_cue.modes == ()
