@@ -103,12 +103,16 @@ def smoothed_points(sel: np.ndarray, dz: np.ndarray, iv, iu, K: np.ndarray, r0: 
     return np.stack([z * (ax + bx), z * by, z], axis=1), z
 
 
+def floor_pixels(cr: Crop, hdown: np.ndarray, floor_h: float, cfg: LiftConfig) -> np.ndarray:
+    """The valid pixels on the floor plane: within ``floor_tol`` + ``floor_tol_rel`` x depth of the floor level along
+    the down coordinate ``hdown``, or below it."""
+    return cr.valid & (hdown > floor_h - (cfg.clean.floor_tol + cfg.clean.floor_tol_rel * cr.d))
+
+
 def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: float, cfg: LiftConfig) -> np.ndarray:
     """Remove the pixels on the floor plane (within ``floor_tol`` + ``floor_tol_rel`` x depth of the floor level
     along the down coordinate ``hdown``), unless fewer than ``min_points`` would be left."""
-    tol = cfg.clean.floor_tol + cfg.clean.floor_tol_rel * cr.d
-    on_floor_px = cr.valid & (hdown > floor_h - tol)
-    ok2 = ok & ~on_floor_px
+    ok2 = ok & ~floor_pixels(cr, hdown, floor_h, cfg)
     return ok2 if ok2.sum() >= cfg.clean.min_points else ok
 
 

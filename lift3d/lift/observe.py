@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, surround_pixels
+from lift3d.lift.clean import drop_floor_pixels, floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
 from lift3d.lift.config import LiftConfig
 from lift3d.lift.contact import contact_and_reach, floor_mode, local_floor
@@ -81,7 +81,8 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     cover = float(region_valid.sum()) / max(1, n_region)
     contact = reach = top_reach = None
     if down is not None and (cfg.contact.floor_contact or cfg.contact.box_reach or cfg.contact.top_reach):
-        contact, reach, top_reach = contact_and_reach(bbox, K, G, q, floor_h, support, "occluded" in flags, H, cfg)
+        hidden = "occluded" in flags or (not trunc_v and bottom_occluded(depth, K, G, bbox, z_sel, floor_h, field, cfg))
+        contact, reach, top_reach = contact_and_reach(bbox, K, G, q, floor_h, support, hidden, H, cfg)
     category_prior = prior if prior is not None and prior.modes else None
     prior = floor_mode(prior, q, reach, floor_h, trunc_v, contact, cfg)
     top = None
@@ -105,6 +106,34 @@ def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):
     if any(cut_lr) or trunc_v:
         flags.append("truncated")
     return flags, trunc_v, cut_lr
+
+
+BOTTOM_BAND = 0.1  # the band read just below a 2D box: this share of the box's height, at least BOTTOM_BAND_PX
+BOTTOM_BAND_PX = 2.0
+
+
+def bottom_occluded(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, z_sel: np.ndarray, floor_h, field,
+                    cfg: LiftConfig) -> bool:
+    """Whether the 2D box's bottom edge is the top edge of something in front of the object: most of the valid pixels
+    of a band just below the box are not floor and lie in front of its near depth (by the margin of
+    :func:`occluded`).  A 2D box drawn around the visible part of a floor lamp behind a table ends at the table's top,
+    where the lamp's pole disappears: the box's bottom is not the object's, however little of the box the table
+    covers.  Only with a floor level (else the ground below a far object, nearer row by row, would count)."""
+    if floor_h is None:
+        return False
+    H = depth.shape[0]
+    x1, y1, x2, y2 = (float(t) for t in bbox)
+    y3 = min(float(H) - 0.5, y2 + max(BOTTOM_BAND_PX, BOTTOM_BAND * (y2 - y1)))
+    if y3 - y2 < 1.0:
+        return False
+    band = read_box_crop(depth, K, [x1, y2, x2, y3], cfg.crop.max_crop_px, field)
+    n = int(band.valid.sum())
+    if n == 0:
+        return False
+    z_near = float(percentile(z_sel, NEAR_PCT))
+    front = band.valid & (band.d < z_near - max(OCCLUDER_MARGIN, OCCLUDER_MARGIN_REL * z_near))
+    front &= ~floor_pixels(band, crop_dot(band.dz, band.ax, band.bx, band.by, G[:, 1]), floor_h, cfg)
+    return int(front.sum()) > 0.5 * n
 
 
 def occluded(cr: Crop, z_sel: np.ndarray) -> bool:

@@ -69,3 +69,26 @@ def test_observe_rejects(scene):
     with pytest.raises(LiftReject) as e:
         observe(anns[0], depth, K, G, 1.3, DOWN, LiftConfig(min_points=10 ** 6))
     assert e.value.reason == "too_few_points"
+
+
+def test_a_box_that_ends_at_an_occluders_top_has_no_known_floor_contact():
+    """A floor lamp behind a table: its 2D box (of what is seen) ends at the table's top, which covers none of the
+    box. Its bottom edge is the table's, not the lamp's: its floor contact is unknown rather than false, and it is
+    lifted as the floor lamp it is (standing on the floor) instead of a table lamp of its seen 0.7 m. Alone, its box
+    ends on the floor."""
+    from lift3d.lift.observe import bottom_occluded
+    from lift_scenes import bbox_of, raycast
+
+    W, H = 320, 240
+    K = K_from_fov(W, H, 70.0)
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    lamp = box_on_floor(0.3, 3.5, [0.3, 1.5, 0.3], 0.0, cam_h=1.3)
+    table = box_on_floor(0.3, 2.4, [1.2, 0.75, 0.8], 0.0, cam_h=1.3)
+    for boxes, hidden in (([lamp, table], True), ([lamp], False)):
+        depth, owner = raycast(K, H, W, boxes, cam_h=1.3, wall_dist=6.0)
+        ann = {"annotation_id": 1, "category": "lamp", "bbox2d": bbox_of(owner == 0), "mask": owner == 0}
+        ob = observe(ann, depth, K, G, 1.3, np.array([0.0, 1.0, 0.0]), LiftConfig())
+        assert bottom_occluded(depth, K, G, ann["bbox2d"], ob.z_sel, 1.3, None, LiftConfig()) is hidden
+        assert ob.contact is (None if hidden else True)
+        assert ob.prior.h == pytest.approx(1.6)  # the floor lamp's row
+        assert not bottom_occluded(depth, K, G, ann["bbox2d"], ob.z_sel, None, None, LiftConfig())  # no floor level

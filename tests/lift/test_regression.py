@@ -63,15 +63,15 @@ def _digest(results) -> str:
 
 PINNED = {
     ("masks", False, True):
-        "dd9ab958bfa890aaa59f5c2259c27dabb90b54351da16b9f943e56db4b83be5a",
+        "60280da2845747b26553ce16a6dfd75cf57d3e82abf793aaa0cd0f73051cb891",
     ("box-only", False, True):
-        "fcab373b90dab77ec4730e5cbbab36a86bd2654e52b74199264fb99e2a707ee9",
+        "e23122d4c5bededa8e921424fc9224e9d2fd7f601c11d7ddefc8723385acd4a3",
     ("masks", True, True):
-        "84bd394942467548c4cf67ea15e34b5fa5f8f7191f9a6b98dbdf9d821e997bc5",
+        "b9e21b3474975c7e4654fe272e6e64d0a00479269c5d50d8cbba6758124717b1",
     ("box-only", True, True):
-        "181f463bcd7d706e63e70074710056adf58ce61a35e58114edea05bdafc2ecc6",
+        "4a521d2ea6958d123114cbe22dfce573a809e2c62dda6abede979aeab876cb21",
     ("masks", True, False):
-        "112ee94d725e96f017c837d85b92ce57435594c33fd6dcbc3d6ac57e7a835d6f",
+        "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49",
 }
 
 
