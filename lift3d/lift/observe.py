@@ -81,8 +81,9 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     cover = float(region_valid.sum()) / max(1, n_region)
     contact = reach = top_reach = None
     if down is not None and (cfg.contact.floor_contact or cfg.contact.box_reach or cfg.contact.top_reach):
-        hidden = "occluded" in flags or (not trunc_v and bottom_occluded(depth, K, G, bbox, z_sel, floor_h, field, cfg))
-        contact, reach, top_reach = contact_and_reach(bbox, K, G, q, floor_h, support, hidden, H, cfg)
+        contact, reach, top_reach = contact_and_reach(bbox, K, G, q, floor_h, support, "occluded" in flags, H, cfg)
+        if contact is False and not trunc_v and bottom_occluded(depth, K, G, bbox, z_sel, floor_h, field, cfg):
+            contact = None  # the box's bottom edge is an occluder's top edge (the band is read only where it matters)
     category_prior = prior if prior is not None and prior.modes else None
     prior = floor_mode(prior, q, reach, floor_h, trunc_v, contact, cfg)
     top = None
@@ -130,8 +131,7 @@ def bottom_occluded(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, z_sel
     n = int(band.valid.sum())
     if n == 0:
         return False
-    z_near = float(percentile(z_sel, NEAR_PCT))
-    front = band.valid & (band.d < z_near - max(OCCLUDER_MARGIN, OCCLUDER_MARGIN_REL * z_near))
+    front = band.valid & (band.d < occluder_depth(z_sel))
     front &= ~floor_pixels(band, crop_dot(band.dz, band.ax, band.bx, band.by, G[:, 1]), floor_h, cfg)
     return int(front.sum()) > 0.5 * n
 
@@ -139,7 +139,12 @@ def bottom_occluded(depth: np.ndarray, K: np.ndarray, G: np.ndarray, bbox, z_sel
 def occluded(cr: Crop, z_sel: np.ndarray) -> bool:
     """Whether more than ``OCCLUDED_SHARE`` of the crop's valid pixels lie in front of the object's near depth
     (by ``OCCLUDER_MARGIN`` m or ``OCCLUDER_MARGIN_REL`` of it): something hides part of it."""
-    z_near = float(percentile(z_sel, NEAR_PCT))
-    margin = max(OCCLUDER_MARGIN, OCCLUDER_MARGIN_REL * z_near)
-    occ_frac = float((cr.valid & (cr.d < z_near - margin)).sum()) / max(1, int(cr.valid.sum()))
+    occ_frac = float((cr.valid & (cr.d < occluder_depth(z_sel))).sum()) / max(1, int(cr.valid.sum()))
     return occ_frac > OCCLUDED_SHARE
+
+
+def occluder_depth(z_sel: np.ndarray) -> float:
+    """The depth in front of which a pixel is an occluder of an object with point depths ``z_sel``: its near depth
+    (``NEAR_PCT`` percentile) less ``OCCLUDER_MARGIN`` m or ``OCCLUDER_MARGIN_REL`` of it, whichever is larger."""
+    z_near = float(percentile(z_sel, NEAR_PCT))
+    return z_near - max(OCCLUDER_MARGIN, OCCLUDER_MARGIN_REL * z_near)
