@@ -136,23 +136,26 @@ def prior_density(g: np.ndarray, cfg: ScaleCueConfig) -> np.ndarray:
     return (1.0 - cfg.failure_prob) * n(cfg.prior_sigma) + cfg.failure_prob * n(cfg.failure_sigma)
 
 
-def cue_likelihoods(cues: list[Cue], g: np.ndarray, tau: float, cfg: ScaleCueConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(inlier, outlier) likelihood of every cue at every grid point, spreads times ``tau``: shape (cues, grid)."""
+def cue_likelihoods(cues: list[Cue], g: np.ndarray, taus: np.ndarray, cfg: ScaleCueConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(inlier, outlier) likelihood of every cue at every grid point, spreads times each of ``taus``: shapes
+    (taus, cues, grid) and (cues, grid) (a wrong cue's term does not depend on the spread)."""
+    taus = np.asarray(taus, dtype=np.float64)
+    T, C = len(taus), len(cues)
     lower = np.array([c.lower for c in cues])[:, None]
     if any(c.modes for c in cues):  # a cue of several sub-types: the even mixture of its modes' terms
         rows = [(i,) + tuple(m) for i, c in enumerate(cues) for m in (c.modes or ((c.log_ratio, c.sigma, c.lower),))]
         idx = np.array([m[0] for m in rows])
-        inl_rows = _inlier(np.array([m[1] for m in rows]), tau * np.array([m[2] for m in rows]),
-                           np.array([bool(m[3]) for m in rows]), g, cfg)
-        share = 1.0 / np.bincount(idx, minlength=len(cues))[idx]
-        inl = np.zeros((len(cues), len(g)))
-        np.add.at(inl, idx, inl_rows * share[:, None])
+        r, s, b = np.array([m[1] for m in rows]), np.array([m[2] for m in rows]), np.array([bool(m[3]) for m in rows])
+        inl_rows = _inlier(np.tile(r, T), (taus[:, None] * s[None, :]).ravel(), np.tile(b, T), g, cfg)
+        share = 1.0 / np.bincount(idx, minlength=C)[idx]
+        inl = np.zeros((T * C, len(g)))
+        np.add.at(inl, (np.arange(T)[:, None] * C + idx[None, :]).ravel(), inl_rows * np.tile(share, T)[:, None])
     else:
-        inl = _inlier(np.array([c.log_ratio for c in cues]), tau * np.array([c.sigma for c in cues]), lower[:, 0], g,
-                      cfg)
+        r, s = np.array([c.log_ratio for c in cues]), np.array([c.sigma for c in cues])
+        inl = _inlier(np.tile(r, T), (taus[:, None] * s[None, :]).ravel(), np.tile(lower[:, 0], T), g, cfg)
     # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
-    out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones_like(inl)
-    return inl, out
+    out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones((C, len(g)))
+    return inl.reshape(T, C, len(g)), out
 
 
 def _inlier(r: np.ndarray, s: np.ndarray, b: np.ndarray, g: np.ndarray, cfg: ScaleCueConfig) -> np.ndarray:
@@ -181,20 +184,16 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     lt = np.linspace(0.0, np.log(cfg.max_spread_factor), 7) if cfg.max_spread_factor > 1 else np.zeros(1)
     logtau_prior = -0.5 * (lt / max(np.log(cfg.max_spread_factor) / 3.0, 1e-9)) ** 2
     taus = np.exp(lt)
-    logpost, parts = [], []
-    for tau in taus:
-        inl, out = cue_likelihoods(cues, g, float(tau), cfg)
-        mix = (1.0 - eps) * inl + eps * out
-        logpost.append(logprior + logtau_prior[len(logpost)] + np.sum(np.log(mix + 1e-300), axis=0))
-        parts.append((inl, mix))
-    logpost = np.array(logpost)  # (tau, grid)
+    inl, out = cue_likelihoods(cues, g, taus, cfg)  # (tau, cue, grid), (cue, grid)
+    mix = (1.0 - eps) * inl + eps * out
+    logpost = logprior + logtau_prior[:, None] + np.sum(np.log(mix + 1e-300), axis=1)  # (tau, grid)
     post = np.exp(logpost - logpost.max())
     joint = post / post.sum()
     p = joint.sum(axis=0)  # marginal over tau
     mean = float(np.sum(p * g))
     var = float(np.sum(p * (g - mean) ** 2))
     # each cue's posterior probability of being right, averaged over the posterior
-    resp = sum(((1.0 - eps) * inl / mix) @ joint[i] for i, (inl, mix) in enumerate(parts))
+    resp = sum(((1.0 - eps) * inl[i] / mix[i]) @ joint[i] for i in range(len(taus)))
     lim = np.log(cfg.max_factor)
     var += cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(np.clip(mean, -lim, lim))), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
