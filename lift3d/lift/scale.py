@@ -13,6 +13,7 @@ from lift3d.lift.metric_scale import (Cue, ScaleCueConfig, ScaleEstimate, camera
                                      room_height_cue)
 from lift3d.lift.priors import mode_rows, row_name
 from lift3d.lift.quantiles import median
+from lift3d.lift.yaw import observation_yaw
 
 
 HALF_PX = 0.5  # px; the extreme points are at pixel centres, this far inside the object's outline
@@ -97,6 +98,8 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         if ob.prior is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
         modes = mode_priors(ob)
+        if len(modes) > 1:  # one yaw fit, kept on ob, for the copies read under each mode (seen_top; the fit uses it)
+            observation_yaw(ob, cfg)
         terms = [t for t in (_height_term(replace(ob, prior=m) if m is not ob.prior else ob, floor_h, cfg)
                              for m in modes) if t is not None]
         if len(terms) == len(modes) and terms:

@@ -325,3 +325,23 @@ def test_a_lamp_is_read_against_both_of_its_modes():
     assert ratios == pytest.approx(sorted([seen - np.log(lookup("table lamp").h), seen - np.log(lookup("floor lamp").h)]),
                                    abs=0.01)
     assert chair_cue.modes == ()
+
+
+def test_a_lamps_yaw_is_fitted_once_for_all_of_its_modes(monkeypatch):
+    """The copies of a lamp read under each of its modes share one yaw fit, kept on the observation the box fit then
+    uses (each mode's top reach needs the box axes)."""
+    from dataclasses import replace
+
+    import lift3d.lift.yaw as yaw
+    from lift3d.lift.scale import height_cues
+
+    calls = []
+    fit_yaw = yaw.fit_yaw
+    monkeypatch.setattr(yaw, "fit_yaw", lambda *a, **k: calls.append(1) or fit_yaw(*a, **k))
+    floor_h = 2.3
+    ob = _chair_obs(0.75 / lookup("chair").h, on_floor=False)
+    ob = replace(ob, ann={"category": "lamp"}, prior=lookup("floor lamp"), category_prior=lookup("lamp"),
+                 contact=False, top_reach=floor_h - 1.0)  # the 2D box's top above the points': the reach applies
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False})
+    assert len(height_cues([ob], floor_h, cfg)[0].modes) == 2
+    assert len(calls) == 1 and ob.yaw is not None
