@@ -30,6 +30,14 @@ steps are off in the sensor-like default (which stays byte-identical):
 Not depth but part of the same mode: ``focal_sigma`` draws the focal-length error ``exp(N(0, focal_sigma))``
 of the intrinsics that :mod:`lift3d.synth.dataset` writes (as a model's predicted or assumed K would be;
 ``gt_boxes.json`` keeps the true K) and ``write_gravity=False`` writes no gravity vector.
+
+Paired draws (``mode="monocular"``): every random quantity of the error classes (the range exponent, the smooth
+field's cosines, the per-image scale) is drawn whether or not its class is switched on, so an image with one class
+off keeps the other classes' draws: an ablation (``bench_truth.py --one-cause``, a preset with one override) compares
+the same errors but one.  A class that is off draws its quantity and applies nothing (a zero amplitude, an exponent
+of 1, a factor of 1).  Only a whole-image scale failure's own factor is drawn where a failure happens, so switching
+the failures off changes the focal error (drawn last) of the images that had one.  With every class on, the draws
+and the data are those of unpaired draws; the sensor-like mode draws only what it uses, as before.
 """
 
 from __future__ import annotations
@@ -115,7 +123,7 @@ class CorruptionInfo:
 def scale_field(height: int, width: int, rng: np.random.Generator, cfg: CorruptionConfig) -> tuple[float, np.ndarray]:
     s = 1.0 + float(rng.uniform(-cfg.global_scale, cfg.global_scale))
     f = np.zeros((height, width))
-    if cfg.field_amplitude > 0 and cfg.field_terms > 0:
+    if (cfg.field_amplitude > 0 or _paired(cfg)) and cfg.field_terms > 0:  # (amplitude 0: the draws, no field)
         yy = (np.arange(height) / max(height, width))[:, None]
         xx = (np.arange(width) / max(height, width))[None, :]
         for _ in range(cfg.field_terms):
@@ -208,10 +216,10 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
         soft = np.abs(zs - z) > 0.01 * z
         z = zs
     # 0b. depth-range exponent around the median (monocular mode)
-    if tuple(cfg.range_exponent) != (1.0, 1.0):
+    if tuple(cfg.range_exponent) != (1.0, 1.0) or _paired(cfg):
         gamma = float(rng.uniform(cfg.range_exponent[0], cfg.range_exponent[1]))
         pos = z > 0
-        if pos.any():
+        if gamma != 1.0 and pos.any():
             med = float(np.median(z[pos]))
             z = np.where(pos, med * (np.maximum(z, 1e-9) / med) ** gamma, z)
     # 1. flying pixels
@@ -222,7 +230,7 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
     # 2. smooth scale error
     s, field = scale_field(H, W, rng, cfg)
     failure = 1.0
-    if cfg.scale_log_sigma > 0 or cfg.scale_failure_prob > 0:  # 2b. per-image scale error (monocular mode)
+    if cfg.scale_log_sigma > 0 or cfg.scale_failure_prob > 0 or _paired(cfg):  # 2b. per-image scale error (monocular mode)
         m = float(np.exp(cfg.scale_log_sigma * rng.standard_normal()))
         if rng.random() < cfg.scale_failure_prob:
             failure = float(rng.uniform(cfg.scale_failure_range[0], cfg.scale_failure_range[1]))
@@ -253,6 +261,11 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
     z[holes] = 0.0
     focal = float(np.exp(cfg.focal_sigma * rng.standard_normal())) if cfg.focal_sigma > 0 else 1.0
     return z, CorruptionInfo(s, field, flying, disc, holes, gamma, failure, focal, soft)
+
+
+def _paired(cfg: CorruptionConfig) -> bool:
+    """Draw every error class's random quantities even where the class is off (the monocular mode, module doc)."""
+    return cfg.mode == "monocular"
 
 
 def to_millimetres(depth: np.ndarray) -> np.ndarray:

@@ -197,3 +197,29 @@ def test_scale_failures_are_whole_image_factors(clean):
         seen.add(f > 1)
         np.testing.assert_allclose(z, np.minimum(clean * f, cfg.max_depth_m), rtol=1e-12)
     assert seen == {True, False}  # too far and too near both happen
+
+
+@pytest.mark.parametrize("off", [dict(range_exponent=(1.0, 1.0)), dict(field_amplitude=0.0),
+                                 dict(scale_log_sigma=0.0, scale_failure_prob=0.0), dict(soft_edge_px=0)])
+def test_monocular_ablation_keeps_the_other_classes_draws(clean, off):
+    """Switching one monocular error class off leaves every other class's draw as it was (paired ablations): the
+    range exponent, the field's shape, the per-image scale and the focal error; the class switched off applies
+    nothing."""
+    seed = 11  # an image without a whole-image failure (those draw their factor only where they happen)
+    full = corrupt_depth(clean, np.random.default_rng(seed), CorruptionConfig.monocular())[1]
+    assert full.scale_failure == 1.0
+    z, one = corrupt_depth(clean, np.random.default_rng(seed), CorruptionConfig.monocular(**off))
+    assert one.focal_factor == full.focal_factor != 1.0
+    shape_full = full.field / full.scale  # 1 + f: the smooth field's shape
+    if "range_exponent" in off:
+        assert one.range_exponent == 1.0
+    else:
+        assert one.range_exponent == full.range_exponent != 1.0
+    if "field_amplitude" in off:
+        assert np.all(one.field == one.scale)  # no field: a constant factor
+    else:
+        assert np.allclose(one.field / one.scale, shape_full)
+    if "scale_log_sigma" in off:
+        assert one.scale == 1.0
+    else:
+        assert one.scale == pytest.approx(full.scale)
