@@ -8,7 +8,9 @@ figures; ``sensor-fused``: the sensor-like data built as sensor depth with ``--s
 fused with the size priors and the camera height), held-out scenes are generated
 (seeds 1000+; never tune on them), built with the local executor, and
 
-* mean 3D IoU of the lifted boxes with the true ones (``lift3d eval``: ``mean_iou_all``, unlifted objects 0);
+* mean 3D IoU of the lifted boxes with the true ones (``lift3d eval``: ``mean_iou_all``, unlifted objects 0), with
+  its standard error over the images (``se``: the images are the independent draws; a target met by less than
+  about 2 se may fail on another seed's scenes);
 * every QA answer checked against the ground-truth boxes (``lift3d.truth``): share true per answer form and
   per question type (metric within +/-25 %, boxes at IoU >= 0.25, the rest exact);
 * questions per image, and relative to the sensor mode of the same scene type and annotation.
@@ -87,7 +89,8 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     gt = gt_by_image(json.loads((data / "gt_boxes.json").read_text()))
     rep = truth_report(qa, images, gt)
     row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "images": len(images),
-           "mean_iou": ev["mean_iou_all"], "iou_oracle_scale": ev["iou_oracle_scale"],
+           "mean_iou": ev["mean_iou_all"], "mean_iou_se": ev["mean_iou_all_se"],
+           "iou_oracle_scale": ev["iou_oracle_scale"],
            "iou_oracle_range": ev["iou_oracle_range"],
            "iou_at_25": ev["iou_at_25"], "questions": len(qa),
            "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, **rep.as_dict()}
@@ -136,15 +139,17 @@ def main(argv=None) -> int:
     sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == base}
     forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
     print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
-    print("IoU*: with each image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
-    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}{'true%':>7}"
+    print("se: IoU's standard error over the images (what another seed's scenes would move it by); IoU*: with each "
+          "image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
+    print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'se':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}"
+          f"{'true%':>7}"
           + "".join(f"{f:>14}" for f in forms) + f"{'box IoU':>9}")
     for r in rows:
         rel = r["q_per_image"] / sensor_q.get((r["scene_type"], r["annotation"]), float("nan"))
         r["q_per_image_rel_sensor"] = rel
         cells = "".join(f"{_pct(r['by_form'][f][0]) + ' (' + str(r['by_form'][f][1]) + ')':>14}" if f in r["by_form"]
                         else f"{'-':>14}" for f in forms)
-        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}"
+        print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}{r['mean_iou_se']:>6.3f}"
               f"{r['iou_oracle_scale']:>6.3f}{r['iou_oracle_range']:>6.3f}{r['q_per_image']:>7.1f}"
               f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
     # per question type, every scene type and annotation together, per depth mode

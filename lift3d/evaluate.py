@@ -17,6 +17,9 @@ Metrics:
   thresholds 0.05:0.05:0.50; depth buckets near (0-10 m), medium (10-35 m), far (> 35 m) by the GT centre
   depth - GT outside the bucket are ignored, as are unmatched predictions whose centre is outside it
   (COCO area-range logic); mAP = mean over categories with GT in the bucket.
+* ``mean_iou_all_se``: the standard error of ``mean_iou_all`` over images (:func:`image_cluster_se`): objects of one
+  image share its depth errors, so the images, not the objects, are the independent draws; it is what a held-out
+  figure would move by on another seed's scenes.
 * a diagnostic, ``iou_oracle_scale``: ``mean_iou_all`` after each image's boxes are scaled about the camera by
   its median true / lifted centre distance (:func:`oracle_scale_iou`): how much of the error is one number per
   image (a monocular depth map's metric scale).
@@ -269,6 +272,11 @@ def evaluate_predictions(preds: dict, gt: dict) -> dict:
         s["AP3D"] = aps["all"]["per_category"].get(c, float("nan"))
         per_cat[c] = s
     overall = summarise(rows, n_gt)
+    per_image = {img: [0.0, len(objs)] for img, objs in gt.items()}
+    for r in rows:
+        per_image[r["image_id"]][0] += r["iou"]
+    overall["mean_iou_all_se"] = image_cluster_se([v[0] for v in per_image.values()],
+                                                  [v[1] for v in per_image.values()])
     overall["iou_oracle_scale"] = oracle_scale_iou(preds, gt)
     overall["iou_oracle_range"] = oracle_range_iou(preds, gt)
     return {
@@ -281,6 +289,20 @@ def evaluate_predictions(preds: dict, gt: dict) -> dict:
         "per_category": per_cat,
         "objects": rows,
     }
+
+
+def image_cluster_se(sums, counts) -> float:
+    """Standard error of the ratio ``sum(sums) / sum(counts)`` (a mean over objects, ``sums[i]`` the IoU summed over
+    image i's ``counts[i]`` objects) with the images as the independent units: the delta method's
+    ``sqrt(n / (n - 1) * sum((s_i - R c_i)^2)) / sum(c_i)``.  NaN with fewer than two images with objects."""
+    s, c = np.asarray(sums, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    keep = c > 0
+    s, c = s[keep], c[keep]
+    n = len(c)
+    if n < 2:
+        return float("nan")
+    r = s.sum() / c.sum()
+    return float(np.sqrt(n / (n - 1) * np.sum((s - r * c) ** 2)) / c.sum())
 
 
 def _matched_pairs(preds: dict, gt: dict) -> tuple[int, list[list[tuple[dict, dict]]]]:
@@ -345,7 +367,7 @@ def format_report(result: dict) -> str:
         f"images: {result['n_images']}   GT objects: {o['n_gt']}   lifted: {o['n_lifted']}   "
         f"predictions without GT id: {result['n_pred_unmatched']}",
         f"mean 3D IoU (lifted): {_f(o['mean_iou_lifted'])}   mean 3D IoU (all GT, missing = 0): "
-        f"{_f(o['mean_iou_all'])}   median: {_f(o['median_iou'])}",
+        f"{_f(o['mean_iou_all'])} (+- {_f(o.get('mean_iou_all_se'))} se over images)   median: {_f(o['median_iou'])}",
         f"recall@IoU0.25: {_f(o['iou_at_25'])}   recall@IoU0.50: {_f(o['iou_at_50'])}   "
         f"mean 3D IoU with each image's scale from the GT (diagnostic): {_f(o.get('iou_oracle_scale'))}   "
         f"with each box at its true distance (diagnostic): {_f(o.get('iou_oracle_range'))}",

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lift3d.evaluate import (_ap_101, ap3d, evaluate, evaluate_predictions, format_report, load_gt, object_errors,
+from lift3d.evaluate import (_ap_101, ap3d, evaluate, evaluate_predictions, format_report, image_cluster_se, load_gt,
+                             object_errors,
                              oracle_range_iou, oracle_scale_iou)
 from lift3d.geometry.boxes import Box3D
 
@@ -174,3 +175,17 @@ def test_oracle_range_iou_puts_each_box_at_its_true_distance():
     assert r["overall"]["iou_oracle_range"] == pytest.approx(oracle_range_iou(preds, gt))
     assert "true distance" in format_report(r)
     assert np.isnan(oracle_range_iou({}, {}))
+
+
+def test_mean_iou_standard_error_counts_images_not_objects():
+    # hand-computed: sums 1.5 / 0 / 2 over 2 / 1 / 2 objects: R = 0.7, residuals 0.1, -0.7, 0.6
+    assert image_cluster_se([1.5, 0.0, 2.0], [2, 1, 2]) == pytest.approx(np.sqrt(1.5 * 0.86) / 5)
+    assert np.isnan(image_cluster_se([1.0], [2]))  # one image: no spread to measure
+    assert image_cluster_se([2.0, 0.0, 3.0], [2, 0, 3]) == 0.0  # an image without objects is no draw; all exact
+    # through the evaluation: image 1 both exact, image 2 its one object missing, image 3 one exact and one missing
+    objs = [_obj(i, "chair", [0.5 * i, 0.5, 4 + i], [0.5, 0.9, 0.6], 0.1 * i) for i in range(1, 6)]
+    gt = {1: [load_gt_like(o) for o in objs[:2]], 2: [load_gt_like(objs[2])], 3: [load_gt_like(o) for o in objs[3:]]}
+    r = evaluate_predictions({1: objs[:2], 2: [], 3: [objs[3]]}, gt)
+    assert r["overall"]["mean_iou_all"] == pytest.approx(0.6)
+    assert r["overall"]["mean_iou_all_se"] == pytest.approx(np.sqrt(1.5 * (0.8 ** 2 + 0.6 ** 2 + 0.2 ** 2)) / 5)
+    assert "se over images" in format_report(r)
