@@ -230,7 +230,7 @@ def corrupt_depth(depth: np.ndarray, rng: np.random.Generator,
     # 2. smooth scale error
     s, field = scale_field(H, W, rng, cfg)
     failure = 1.0
-    if cfg.scale_log_sigma > 0 or cfg.scale_failure_prob > 0 or _paired(cfg):  # 2b. per-image scale error (monocular mode)
+    if cfg.scale_log_sigma > 0 or cfg.scale_failure_prob > 0 or _paired(cfg):  # 2b. per-image scale error
         m = float(np.exp(cfg.scale_log_sigma * rng.standard_normal()))
         if rng.random() < cfg.scale_failure_prob:
             failure = float(rng.uniform(cfg.scale_failure_range[0], cfg.scale_failure_range[1]))
