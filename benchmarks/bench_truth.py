@@ -22,7 +22,10 @@ class costs.  Every row also gives the IoU with each image's scale taken from th
 and with each box moved along its ray to its true distance (``IoU@d``, :func:`lift3d.evaluate.oracle_range_iou`):
 the part that the objects' distances carry, all causes together.
 
-Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]`` (figures -> docs/benchmarks.md).
+Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]``
+(figures -> docs/benchmarks.md).  ``--seed 1000,1100,1200,1300`` pools four held-out seeds' scenes in each row (the IoU
+over all their objects, its se over all their images, the answers together; the IoU of each seed listed below): a
+target met or missed by less than about 2 se of one seed's 40 scenes is decided on the pool.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from lift3d.build import BuildConfig, build
-from lift3d.evaluate import evaluate
+from lift3d.evaluate import evaluate, image_cluster_se
 from lift3d.output import read_config_table
 from lift3d.synth import CorruptionConfig, generate
 from lift3d.truth import TruthReport, gt_by_image, truth_report
@@ -83,18 +86,47 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     t0 = time.perf_counter()
     build(data / "annotations.json", data, out, cfg, executor="local", progress=False)
     secs = time.perf_counter() - t0
-    ev = evaluate(out, data / "gt_boxes.json")["overall"]
+    result = evaluate(out, data / "gt_boxes.json")
+    ev = result["overall"]
     images = {int(r["image_id"]): r for r in read_config_table(out, "objects").to_pylist()}
     qa = read_config_table(out, "qa").to_pylist()
-    gt = gt_by_image(json.loads((data / "gt_boxes.json").read_text()))
+    gt_json = json.loads((data / "gt_boxes.json").read_text())
+    gt = gt_by_image(gt_json)
     rep = truth_report(qa, images, gt)
-    row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "images": len(images),
-           "mean_iou": ev["mean_iou_all"], "mean_iou_se": ev["mean_iou_all_se"],
+    # each image's IoU sum over its ground-truth objects and their count: what pools seeds (pool_seeds)
+    per_image = {int(im["image_id"]): [0.0, len(im["objects"])] for im in gt_json["images"]}
+    for o in result["objects"]:
+        per_image[int(o["image_id"])][0] += o["iou"]
+    row = {"scene_type": scene_type, "annotation": annot, "mode": mode, "seeds": [seed], "images": len(images),
+           "n_gt": ev["n_gt"], "mean_iou": ev["mean_iou_all"], "mean_iou_se": ev["mean_iou_all_se"],
+           "mean_iou_by_seed": [ev["mean_iou_all"]],
            "iou_oracle_scale": ev["iou_oracle_scale"],
            "iou_oracle_range": ev["iou_oracle_range"],
            "iou_at_25": ev["iou_at_25"], "questions": len(qa),
-           "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, **rep.as_dict()}
+           "q_per_image": len(qa) / max(len(images), 1), "build_s": secs, "image_iou": list(per_image.values()),
+           **rep.as_dict()}
     return row, rep
+
+
+def pool_seeds(rows: list[dict], rep: TruthReport) -> dict:
+    """One row of several held-out seeds' rows of the same scene type, annotation and mode (``rep``: their merged
+    truth report): the mean IoU over all their objects with its standard error over all their images (the images
+    are the independent draws, whichever seed made them), the diagnostics weighted by objects, counts summed."""
+    if len(rows) == 1:
+        return rows[0]
+    n = sum(r["n_gt"] for r in rows)
+    image_iou = [v for r in rows for v in r["image_iou"]]
+    sums, counts = [v[0] for v in image_iou], [v[1] for v in image_iou]
+    images, questions = sum(r["images"] for r in rows), sum(r["questions"] for r in rows)
+    out = {k: rows[0][k] for k in ("scene_type", "annotation", "mode")}
+    out.update({"seeds": [s for r in rows for s in r["seeds"]], "images": images, "n_gt": n,
+                "mean_iou": float(sum(sums) / max(sum(counts), 1)), "mean_iou_se": image_cluster_se(sums, counts),
+                "mean_iou_by_seed": [m for r in rows for m in r["mean_iou_by_seed"]],
+                **{k: float(sum(r["n_gt"] * r[k] for r in rows) / max(n, 1))
+                   for k in ("iou_oracle_scale", "iou_oracle_range", "iou_at_25")},
+                "questions": questions, "q_per_image": questions / max(images, 1),
+                "build_s": sum(r["build_s"] for r in rows), "image_iou": image_iou, **rep.as_dict()})
+    return out
 
 
 def _pct(x: float) -> str:
@@ -103,7 +135,9 @@ def _pct(x: float) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=1000, help="held-out seed (default 1000; never tune on 1000+)")
+    ap.add_argument("--seed", default="1000",
+                    help="held-out seed (default 1000; never tune on 1000+), or several, comma-separated: each row "
+                         "pools their scenes (e.g. 1000,1100,1200,1300: 160 scenes per row, half the se of one)")
     ap.add_argument("--scenes", type=int, default=40, help="scenes per combination (default 40)")
     ap.add_argument("--scene-types", default=None, help="default indoor,outdoor (--one-cause: indoor)")
     ap.add_argument("--annotations", default="masks,box-only")
@@ -116,7 +150,12 @@ def main(argv=None) -> int:
                          "--scene-types says otherwise)")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
-    if a.seed < 1000:
+    try:
+        seeds = [int(t) for t in str(a.seed).split(",")]
+    except ValueError:
+        print(f"bench_truth: --seed takes integers, comma-separated (got {a.seed!r})", file=sys.stderr)
+        return 2
+    if min(seeds) < 1000:
         print("bench_truth: held-out seeds only (--seed >= 1000)", file=sys.stderr)
         return 2
     rows, reps = [], {}
@@ -128,17 +167,23 @@ def main(argv=None) -> int:
         for st in a.scene_types.split(","):
             for an in a.annotations.split(","):
                 for mode in a.modes.split(","):
-                    row, rep = run_one(Path(td), st, an, mode, a.seed, a.scenes, a.width, a.height)
-                    rows.append(row)
-                    reps[(st, an, mode)] = rep
-                    print(f"  {st}/{an}/{mode}: {row['images']} images, IoU {row['mean_iou']:.3f} "
-                          f"(per-image scale from the truth: {row['iou_oracle_scale']:.3f}), "
-                          f"{row['questions']} questions, {_pct(row['share_true'])} % true ({row['build_s']:.0f} s)",
-                          flush=True)
+                    per_seed, merged = [], TruthReport()
+                    for seed in seeds:
+                        row, rep = run_one(Path(td) / str(seed), st, an, mode, seed, a.scenes, a.width, a.height)
+                        per_seed.append(row)
+                        truth_merge(merged, rep)
+                        print(f"  {st}/{an}/{mode} seed {seed}: {row['images']} images, IoU {row['mean_iou']:.3f} "
+                              f"(per-image scale from the truth: {row['iou_oracle_scale']:.3f}), "
+                              f"{row['questions']} questions, {_pct(row['share_true'])} % true "
+                              f"({row['build_s']:.0f} s)", flush=True)
+                    rows.append(pool_seeds(per_seed, merged))
+                    reps[(st, an, mode)] = merged
     base = "sensor-as-model" if a.one_cause else "sensor"
     sensor_q = {(r["scene_type"], r["annotation"]): r["q_per_image"] for r in rows if r["mode"] == base}
     forms = ["yes_no", "choice", "open", "numeric_exact", "numeric_m", "boxes"]
-    print(f"\nseed {a.seed}, {a.scenes} scenes per row, {a.width}x{a.height}; answers checked against gt_boxes.json")
+    print(f"\nseed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, {a.scenes * len(seeds)} scenes per row"
+          f"{f' ({a.scenes} per seed)' if len(seeds) > 1 else ''}, {a.width}x{a.height}; answers checked against "
+          "gt_boxes.json")
     print("se: IoU's standard error over the images (what another seed's scenes would move it by); IoU*: with each "
           "image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
     print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'se':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}"
@@ -152,6 +197,11 @@ def main(argv=None) -> int:
         print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}{r['mean_iou']:>6.3f}{r['mean_iou_se']:>6.3f}"
               f"{r['iou_oracle_scale']:>6.3f}{r['iou_oracle_range']:>6.3f}{r['q_per_image']:>7.1f}"
               f"{rel:>6.2f}{_pct(r['share_true']):>7}{cells}{r['box_answer_mean_iou']:>9.3f}")
+    if len(seeds) > 1:
+        print(f"\nmean IoU by seed ({', '.join(map(str, seeds))}):")
+        for r in rows:
+            print(f"{r['scene_type']:<8}{r['annotation']:<9}{r['mode']:<16}"
+                  + "".join(f"{m:>7.3f}" for m in r["mean_iou_by_seed"]))
     # per question type, every scene type and annotation together, per depth mode
     per_mode: dict = defaultdict(TruthReport)
     for (st, an, mode), rep in reps.items():

@@ -94,3 +94,39 @@ def test_missing_ground_truth_is_counted_not_checked(scenes):
     with pytest.raises(KeyError):
         truth_image(image, gt2)
     assert np.isnan(rep.share_true)
+
+
+def test_bench_truth_pools_seeds_over_all_their_images():
+    """benchmarks/bench_truth.py --seed 1000,1100: one row per combination, the mean IoU over all the seeds' objects
+    with its standard error over all their images, counts summed, the truth reports merged."""
+    import importlib.util
+    from pathlib import Path
+
+    from lift3d.evaluate import image_cluster_se
+    from lift3d.truth import TruthReport
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_truth.py"
+    spec = importlib.util.spec_from_file_location("bench_truth", path)
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+
+    def row(seed, image_iou, questions):
+        n = sum(c for _, c in image_iou)
+        return {"scene_type": "indoor", "annotation": "masks", "mode": "monocular", "seeds": [seed],
+                "images": len(image_iou), "n_gt": n, "mean_iou": sum(s for s, _ in image_iou) / n,
+                "mean_iou_se": image_cluster_se(*zip(*image_iou)),
+                "mean_iou_by_seed": [sum(s for s, _ in image_iou) / n],
+                "iou_oracle_scale": 0.5 + seed % 2 * 0.1, "iou_oracle_range": 0.6, "iou_at_25": 0.7,
+                "questions": questions, "q_per_image": questions / len(image_iou), "build_s": 1.0,
+                "image_iou": image_iou}
+
+    a, b = row(1000, [[1.2, 3], [0.4, 2]], 30), row(1001, [[2.0, 4], [0.1, 1], [0.9, 2]], 45)
+    rep = TruthReport(n=75, n_true=74)
+    p = bt.pool_seeds([a, b], rep)
+    assert p["seeds"] == [1000, 1001] and p["images"] == 5 and p["n_gt"] == 12 and p["questions"] == 75
+    assert p["mean_iou"] == pytest.approx(4.6 / 12)  # over objects, not the mean of the two seeds' means
+    assert p["mean_iou_se"] == pytest.approx(image_cluster_se([1.2, 0.4, 2.0, 0.1, 0.9], [3, 2, 4, 1, 2]))
+    assert p["iou_oracle_scale"] == pytest.approx((5 * 0.5 + 7 * 0.6) / 12)  # weighted by objects
+    assert p["mean_iou_by_seed"] == [a["mean_iou"], b["mean_iou"]]
+    assert p["share_true"] == pytest.approx(74 / 75)
+    assert bt.pool_seeds([a], rep) is a  # one seed: its own row
