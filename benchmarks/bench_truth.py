@@ -158,6 +158,9 @@ def main(argv=None) -> int:
     if min(seeds) < 1000:
         print("bench_truth: held-out seeds only (--seed >= 1000)", file=sys.stderr)
         return 2
+    if len(set(seeds)) < len(seeds):
+        print(f"bench_truth: each seed once (got {a.seed})", file=sys.stderr)
+        return 2
     rows, reps = [], {}
     if a.one_cause:
         a.scene_types, a.annotations = a.scene_types or "indoor", "masks"
