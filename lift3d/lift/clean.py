@@ -122,8 +122,7 @@ def surround_pixels(win: Crop, G: np.ndarray, floor_h, cfg: LiftConfig) -> np.nd
     object standing on it to everything else: it must not connect them)."""
     ok = win.valid & ~flying_pixels(win.d, win.valid, cfg.clean.flying_rel)
     if floor_h is not None:
-        hdown = crop_dot(win.dz, win.ax, win.bx, win.by, G[:, 1])
-        ok &= ~(win.valid & (hdown > floor_h - (cfg.clean.floor_tol + cfg.clean.floor_tol_rel * win.d)))
+        ok &= ~floor_pixels(win, crop_dot(win.dz, win.ax, win.bx, win.by, G[:, 1]), floor_h, cfg)
     return ok
 
 
