@@ -142,17 +142,16 @@ def cue_likelihoods(cues: list[Cue], g: np.ndarray, taus: np.ndarray, cfg: Scale
     taus = np.asarray(taus, dtype=np.float64)
     T, C = len(taus), len(cues)
     lower = np.array([c.lower for c in cues])[:, None]
-    if any(c.modes for c in cues):  # a cue of several sub-types: the even mixture of its modes' terms
-        rows = [(i,) + tuple(m) for i, c in enumerate(cues) for m in (c.modes or ((c.log_ratio, c.sigma, c.lower),))]
-        idx = np.array([m[0] for m in rows])
-        r, s, b = np.array([m[1] for m in rows]), np.array([m[2] for m in rows]), np.array([bool(m[3]) for m in rows])
-        inl_rows = _inlier(np.tile(r, T), (taus[:, None] * s[None, :]).ravel(), np.tile(b, T), g, cfg)
+    # one term per cue, or one per sub-type for a cue of several (its modes)
+    rows = [(i,) + tuple(m) for i, c in enumerate(cues) for m in (c.modes or ((c.log_ratio, c.sigma, c.lower),))]
+    idx = np.array([m[0] for m in rows])
+    r, s, b = np.array([m[1] for m in rows]), np.array([m[2] for m in rows]), np.array([bool(m[3]) for m in rows])
+    inl = _inlier(np.tile(r, T), (taus[:, None] * s[None, :]).ravel(), np.tile(b, T), g, cfg)
+    if len(rows) > C:  # a cue of several sub-types: the even mixture of its modes' terms
         share = 1.0 / np.bincount(idx, minlength=C)[idx]
-        inl = np.zeros((T * C, len(g)))
-        np.add.at(inl, (np.arange(T)[:, None] * C + idx[None, :]).ravel(), inl_rows * np.tile(share, T)[:, None])
-    else:
-        r, s = np.array([c.log_ratio for c in cues]), np.array([c.sigma for c in cues])
-        inl = _inlier(np.tile(r, T), (taus[:, None] * s[None, :]).ravel(), np.tile(lower[:, 0], T), g, cfg)
+        mixed = np.zeros((T * C, len(g)))
+        np.add.at(mixed, (np.arange(T)[:, None] * C + idx[None, :]).ravel(), inl * np.tile(share, T)[:, None])
+        inl = mixed
     # a wrong cue: its value is flat over the outlier range; a wrong bound holds or not with even odds
     out = np.where(lower, 0.5, 1.0 / (2.0 * cfg.outlier_range)) * np.ones((C, len(g)))
     return inl.reshape(T, C, len(g)), out
