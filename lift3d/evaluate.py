@@ -19,7 +19,8 @@ Metrics:
   (COCO area-range logic); mAP = mean over categories with GT in the bucket.
 * ``mean_iou_all_se``: the standard error of ``mean_iou_all`` over images (:func:`image_cluster_se`): objects of one
   image share its depth errors, so the images, not the objects, are the independent draws; it is what a held-out
-  figure would move by on another seed's scenes.
+  figure would move by on another seed's scenes.  Its inputs are in the result too (``image_iou``: per image, the
+  IoU summed over its GT objects and their count), so several sets pool into one mean and se.
 * a diagnostic, ``iou_oracle_scale``: ``mean_iou_all`` after each image's boxes are scaled about the camera by
   its median true / lifted centre distance (:func:`oracle_scale_iou`): how much of the error is one number per
   image (a monocular depth map's metric scale).
@@ -275,8 +276,8 @@ def evaluate_predictions(preds: dict, gt: dict) -> dict:
     per_image = {img: [0.0, len(objs)] for img, objs in gt.items()}
     for r in rows:
         per_image[r["image_id"]][0] += r["iou"]
-    overall["mean_iou_all_se"] = image_cluster_se([v[0] for v in per_image.values()],
-                                                  [v[1] for v in per_image.values()])
+    image_iou = list(per_image.values())
+    overall["mean_iou_all_se"] = image_cluster_se([v[0] for v in image_iou], [v[1] for v in image_iou])
     overall["iou_oracle_scale"] = oracle_scale_iou(preds, gt)
     overall["iou_oracle_range"] = oracle_range_iou(preds, gt)
     return {
@@ -288,6 +289,7 @@ def evaluate_predictions(preds: dict, gt: dict) -> dict:
         "AP3D_per_threshold": {str(t): v for t, v in aps["all"]["per_threshold"].items()},
         "per_category": per_cat,
         "objects": rows,
+        "image_iou": image_iou,  # per image: [IoU summed over its GT objects, their count] (pooling several sets)
     }
 
 

@@ -188,4 +188,5 @@ def test_mean_iou_standard_error_counts_images_not_objects():
     r = evaluate_predictions({1: objs[:2], 2: [], 3: [objs[3]]}, gt)
     assert r["overall"]["mean_iou_all"] == pytest.approx(0.6)
     assert r["overall"]["mean_iou_all_se"] == pytest.approx(np.sqrt(1.5 * (0.8 ** 2 + 0.6 ** 2 + 0.2 ** 2)) / 5)
+    assert r["image_iou"] == [pytest.approx([2.0, 2]), [0.0, 1], pytest.approx([1.0, 2])]  # the se's inputs
     assert "se over images" in format_report(r)
