@@ -9,7 +9,8 @@ order statistics there, and numpy's ``_lerp`` (``a + (b - a) t``, or ``b - (b - 
 anywhere gives NaN.  The order statistics come from one sort: ``np.partition`` at several of them (numpy's own way)
 costs 2-4x a sort of the whole set at these sizes (200-16,000 values; at two of them it is faster only from about a
 thousand values).  Anything but a non-empty 1-D float64 array and percentiles in [0, 100] goes to ``np.percentile``
-itself.
+itself.  :func:`mad_sd` is the robust spread built on them (a bootstrap's, whose few degenerate draws would set a
+variance).
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ def median(a) -> np.float64:
     if math.isnan(s[-1]):
         return np.float64(math.nan)
     return s[n // 2] if n % 2 else np.float64((float(s[n // 2 - 1]) + float(s[n // 2])) / 2)
+
+
+MAD_TO_SD = 1.4826  # a normal distribution's sd over its median absolute deviation
+
+
+def mad_sd(a) -> float:
+    """The spread of the values ``a`` as a normal sd from their median absolute deviation: unlike ``np.std``, a few
+    wild values (a bootstrap resample left with two nearly parallel lines, whose crossing lies anywhere) do not
+    set it."""
+    arr = np.asarray(a, dtype=np.float64).ravel()
+    return float(MAD_TO_SD * median(np.abs(arr - median(arr))))
 
 
 def percentile_columns(a: np.ndarray, q) -> np.ndarray:

@@ -1,11 +1,11 @@
-"""The lifter's percentile and median (lift3d.lift.quantiles): numpy's results, bit for bit."""
+"""The lifter's percentile and median (lift3d.lift.quantiles): numpy's results, bit for bit; the robust spread."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lift3d.lift.quantiles import median, percentile, percentile_columns
+from lift3d.lift.quantiles import mad_sd, median, percentile, percentile_columns
 
 
 def _same(a, b) -> bool:
@@ -52,3 +52,14 @@ def test_percentile_columns_equals_numpy_along_the_first_axis():
         assert _same(percentile_columns(q, 50), np.percentile(q, 50, axis=0))
     q = rng.normal(size=(6, 3)).astype(np.float32)
     assert _same(percentile_columns(q, [2, 98]), np.percentile(q, [2, 98], axis=0))
+
+
+def test_mad_sd_is_a_normal_sd_that_a_few_wild_values_do_not_set():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.3, 0.1, 20000)
+    assert mad_sd(x) == pytest.approx(0.1, rel=0.03)
+    # a bootstrap of 32 draws, three of them wild (a resample whose two lines are nearly parallel)
+    b = np.concatenate([rng.normal(0.0, 0.05, 29), [2.5, -3.0, 4.0]])
+    assert np.std(b) > 0.9
+    assert 0.03 < mad_sd(b) < 0.08
+    assert mad_sd([1.0, 1.0, 1.0]) == 0.0

@@ -11,7 +11,7 @@ from lift3d.geometry.boxes import gravity_frame
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig, lift_image
 from lift3d.lift.gravity import floor_height
-from lift3d.lift.vanishing import VanishingConfig, down_samples, image_gradients, vanishing_points, vertical_direction
+from lift3d.lift.vanishing import VanishingConfig, _points, down_samples, image_gradients, vanishing_points, vertical_direction
 from lift_scenes import box_on_floor, raycast
 
 
@@ -90,6 +90,16 @@ def test_the_vertical_points_segments_and_its_spread():
     assert 0.0 < np.median(ang) < 1.0  # a spread, not a copy, and a small one for long clean lines
     assert vanishing_points(None, K, 0.0, with_segments=True) == (None, 0.0, None, None, None)
 
+
+
+def test_a_resample_that_keeps_fewer_than_two_lines_fixes_no_point():
+    # three lines through the point (0, 0, 1) of normalised coordinates: x = 0, y = 0, x = y
+    lines = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, -1.0, 0.0]]) / np.array([[1.0], [1.0], [np.sqrt(2.0)]])
+    lb = np.broadcast_to(lines, (4, 3, 3))
+    wb = np.array([[1.0, 2.0, 1.0], [0.0, 3.0, 1.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    p = _points(lb, wb)
+    assert np.allclose(np.abs(p[:2, 2]), 1.0)  # two or more lines: their crossing
+    assert np.all(np.isnan(p[2:]))  # one line or none: any point on it would fit, so none is given
 
 def test_no_estimate_without_enough_vertical_lines():
     W, H = 480, 360
