@@ -29,8 +29,9 @@ points' segments with each segment turned by its direction's error (edge noise o
 distortion), so that points far off the image (a level camera, lines parallel to the image) say they fix little.
 The spread is the resamples' median absolute deviation as a normal sd, over the resamples that fix both points
 (:func:`lift3d.lift.quantiles.mad_sd`): a resample left with one line fixes no point, and one left with two nearly
-parallel lines puts it anywhere; the variance of them all stated 1.5-3x the spread the rest show (scratch seeds
-5000-7000, indoor, stated rms 0.10-0.17 -> 0.06-0.10, the focal length after it 0.019-0.037 -> 0.016-0.027 rms).
+parallel lines puts it anywhere; the variance of them all stated about 1.7x as much (rms over images; up to 8x on
+one image), so the estimate lost weight it had earned (scratch seeds 5000-7000, indoor: stated rms 0.10-0.17 ->
+0.06-0.10, the focal length after it 0.019-0.037 -> 0.016-0.027 rms).
 The estimate and the given focal length are combined by their precisions; one beyond ``focal_gate`` combined sds
 of the given one is dropped.  Synthetic indoor scenes with the monocular preset's 8 % focal error: used on 23 of 30
 and 27 of 29 images, mean |log error| 0.070 -> 0.039 and 0.041 -> 0.013, the up direction's median error
@@ -362,9 +363,10 @@ def _points(lb: np.ndarray, wb: np.ndarray) -> np.ndarray:
 
 
 def down_samples(vertical, K, cfg: VanishingConfig = VanishingConfig()) -> np.ndarray:
-    """(B, 3) resampled down directions, under ``K``, of the vertical point (its segments ``vertical``: centres,
-    directions, lengths, as :func:`vanishing_points` returns them), each segment turned by its direction's error and
-    resampled: the up direction's spread."""
+    """(at most B, 3) resampled down directions, under ``K``, of the vertical point (its segments ``vertical``:
+    centres, directions, lengths, as :func:`vanishing_points` returns them), each segment turned by its direction's
+    error and resampled: the up direction's spread.  Resamples that keep fewer than two segments fix no point and are
+    left out."""
     rng = np.random.default_rng(cfg.seed + 1)
     p = _points(*_resampled_lines(*vertical, np.asarray(K, dtype=np.float64), cfg.focal_bootstrap, rng, cfg))
     p = p[np.isfinite(p).all(axis=1)]  # (the resamples that fix a point)
