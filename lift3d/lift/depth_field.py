@@ -45,7 +45,7 @@ from scipy import linalg, ndimage, sparse
 
 from lift3d.geometry.boxes import gravity_frame
 from lift3d.lift.gravity import box_on_grid
-from lift3d.lift.quantiles import median, percentile
+from lift3d.lift.quantiles import MAD_TO_SD, median, percentile
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
         x = linalg.cho_solve(linalg.cho_factor((A.T @ Aw).toarray() + reg, check_finite=False), Aw.T @ t,
                              check_finite=False)  # the normal matrix is positive definite (reg > 0)
         res = t - A @ x
-        sc = 1.4826 * float(median(np.abs(res))) + 1e-4
+        sc = MAD_TO_SD * float(median(np.abs(res))) + 1e-4
         w = 1.0 / (1.0 + (res / (2.5 * sc)) ** 2)
     g = x[:nn].reshape(gh, gw)
     if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > limit:
