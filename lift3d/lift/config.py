@@ -266,7 +266,9 @@ class ScaleConfig:
     cues: bool = False
     camera_height: bool = True  # with cues: the camera height above a fitted floor / ground is a cue
     room_height: bool = True  # with cues: a seen ceiling's height above the floor is a cue
-    shared_std: float = 0.08  # with cues: log spread every cue shares (a model's focal length), never averaged out
+    # with cues: log spread every cue shares (a model's focal length), never averaged out; with gravity.focal_log_sd
+    # > 0 each image's is its focal length's log sd: the refined one's, else the given one's (a prior's: 0.25)
+    shared_std: float = 0.08
     failure_prob: float = 0.0  # with cues: prior probability of a gross whole-image scale failure (x1.5-x3)
     failure_std: float = 0.6  # with cues: its log spread
     outlier_prob: float = 0.1  # with cues: prior probability that one cue is simply wrong (a toy car, a child)

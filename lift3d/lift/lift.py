@@ -96,8 +96,10 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     if Kv is not None:
         Km = Kv
         res.K, res.focal_log_sigma = [float(t) for t in Km.ravel()], ksd
-        if cfg.scale.shared_std > ksd:  # the error every scale cue shares is now the refined focal length's
-            cfg = cfg.replaced(scale=replace(cfg.scale, shared_std=ksd))
+    if fsd > 0:  # the error every scale cue shares is the focal length's: the refined one's, else the given one's
+        shared = ksd if Kv is not None else fsd  # (a field-of-view prior's 0.25, not a model's 0.08)
+        if shared != cfg.scale.shared_std:
+            cfg = cfg.replaced(scale=replace(cfg.scale, shared_std=shared))
     if ge is None:
         ge, grid = (estimate, None) if estimate is not None else up_and_floor(depth, Km, anns, gravity, cfg)
     if grid is None and room_cue(cfg, ge):

@@ -253,6 +253,31 @@ def test_a_refined_focal_length_narrows_the_scale_uncertainty(scene):
     assert refined.depth_scale_log_sigma == pytest.approx(same.depth_scale_log_sigma, rel=1e-5)
 
 
+def test_a_field_of_view_guess_is_the_error_every_scale_cue_shares(scene):
+    """Intrinsics from a field-of-view prior are off by ~25 % (log sd 0.25), not a model's 8 %: unrefined, that is the
+    error every scale cue shares, so the image's scale sd holds it (the guards then ask fewer metric questions).
+    It once stayed at the config's 0.08 whatever the given focal length's sd."""
+    from lift3d.build import MODEL_DEPTH_LIFT
+    from lift3d.lift.stage import LiftStage
+
+    down = tilted_down(15.0, 2.0)
+    boxes = [box_on_floor(-0.7, 3.0, [0.5, 0.9, 0.55], 0.3, down=down),
+             box_on_floor(0.8, 3.6, [1.4, 0.75, 0.8], -0.2, down=down)]
+    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=480, H=360, categories={0: "chair", 1: "table"})
+    cfg = LiftConfig(**MODEL_DEPTH_LIFT)
+    model = lift_image(depth, K, anns, None, cfg)  # no image: no lines, nothing refined
+    guess = lift_image(depth, K, anns, None, cfg, focal_log_sd=0.25)
+    assert model.K is None and guess.K is None
+    assert model.depth_scale_factor == guess.depth_scale_factor  # the estimate is the same; only its spread widens
+    assert 0.08 < model.depth_scale_log_sigma < 0.25 <= guess.depth_scale_log_sigma
+    off = LiftConfig(**MODEL_DEPTH_LIFT).update({"focal_log_sd": 0.0})
+    assert guess.depth_scale_log_sigma == lift_image(depth, K, anns, None, off.update({"scale_shared_std": 0.25})
+                                                     ).depth_scale_log_sigma
+    rec = {"image_id": 1, "depth": depth, "K": K.ravel().tolist(), "annotations": anns, "gravity": None,
+           "intrinsics_source": "fov_prior"}
+    assert LiftStage(cfg).process_record(rec)["depth_scale_log_sigma"] == guess.depth_scale_log_sigma
+
+
 @pytest.mark.parametrize("min_grad", [4.0, 12.0, 40.0])
 def test_the_edge_pixels_are_those_whose_gradient_exceeds_the_threshold(min_grad):
     """The 8-bit path tests |gx| + |gy| first and the exact magnitude on those pixels only: the same pixels, in the
