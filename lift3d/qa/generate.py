@@ -464,7 +464,7 @@ def _anchor_pair(ctx: _Ctx, t: str):
         ctx.skipped["duplicate"] += 1
         return None
     di, dj = _dist3(S, c, i)[3], _dist3(S, c, j)[3]
-    if abs(di - dj) <= S.pos_margin(c, i, j):
+    if abs(di - dj) <= S.anchor_margin(c, i, j):
         ctx.skipped["near_tie"] += 1
         return None
     ctx.used.add(key)
@@ -655,7 +655,7 @@ def b_anchor3(ctx: _Ctx, t: str, closest: bool):
     d = {i: _dist3(S, c, i)[3] for i in cands}
     srt = sorted(cands, key=lambda i: d[i], reverse=not closest)
     best, second = srt[0], srt[1]
-    if abs(d[best] - d[second]) <= S.pos_margin(c, best, second):
+    if abs(d[best] - d[second]) <= S.anchor_margin(c, best, second):
         ctx.skipped["near_tie"] += 1
         return None
     order = _place(ctx, best, [i for i in cands if i != best])

@@ -339,6 +339,24 @@ class Scene:
             v += sum((rs * (a - mean) * self.dist[i]) ** 2 for a, i in zip(lz, idx))
         return max(self.cfg.min_pos_margin, self.cfg.margin_k * math.sqrt(v))
 
+    def anchor_margin(self, c: int, i: int, j: int) -> float:
+        """The margin by which the distances from anchor ``c`` to objects ``i`` and ``j`` must differ: pos_margin of
+        the three and, under model depth, the focal length's error.  A focal length off by a factor exp(e) leaves the
+        sizes across the view to the scale and stretches depth differences by exp(e), which no scale cancels: a
+        distance with a depth difference dz moves by e dz^2 / d, so the two distances' difference by e times the
+        difference of those terms.  e's sd is taken as the image's scale sd, which holds the focal length's error
+        (``scale.shared_std``) and no more than it with the cues' own spread: the conservative side."""
+        m = self.pos_margin(c, i, j)
+        if self.scale_sigma <= 0:
+            return m
+        zc = self.geo[c][0][2]
+        t = []
+        for k in (i, j):
+            dz, d = self.geo[k][0][2] - zc, _dist3_of(self, c, k)
+            t.append(dz * dz / d if d > 0 else 0.0)
+        f = self.cfg.margin_k * self.scale_sigma * abs(t[0] - t[1])
+        return math.sqrt(m * m + f * f)
+
     def bend_var(self, q: str, i: int, j: int) -> float:
         """Model depth: variance that the range exponent adds to the comparison of coordinate ``q`` (x or y) of
         objects i and j. Depths bent as ``z (z / m)^(gamma - 1)`` scale each position vector by its own factor:
@@ -479,6 +497,12 @@ class Scene:
 
     def box_ok(self, i: int, all_of_several: bool = False) -> bool:
         return self.box_p_answer[i] >= (self.cfg.box_min_p_all if all_of_several else self.box_min_p)
+
+
+def _dist3_of(S: "Scene", a: int, b: int) -> float:
+    """The 3D distance between objects a and b's lifted centres."""
+    (p, _, _), (q, _, _) = S.geo[a], S.geo[b]
+    return math.sqrt(sum((float(u) - float(v)) ** 2 for u, v in zip(p, q)))
 
 
 def numeric_p(sd: float, tol: float) -> float:

@@ -131,6 +131,29 @@ def test_range_bend_of_lateral_comparisons():
     assert Scene(img0, objs, cfg, random.Random(0)).bend_var("x", 0, 1) == 0.0  # sensor depth: no bend
 
 
+def test_anchor_comparisons_allow_for_the_focal_length_stretching_depth():
+    """A focal length off by exp(e) stretches depth differences against lateral ones: from the anchor, A lies 1.50 m
+    to the side and B 1.45 m further along the view, so a stretch of 2 sds (the image's scale sd, 0.1) makes B the
+    farther.  The margin says so under model depth; it is pos_margin where only lateral offsets differ and under
+    sensor depth."""
+    img = make_image(1, [0.0, 1.0, 0.0])
+    objs = [make_obj(10, "chair", [0.0, 0.5, 4.0], [0.45, 0.9, 0.5], down=[0, 1, 0], quality=1.0),
+            make_obj(11, "box", [1.5, 0.5, 4.0], [0.4, 0.4, 0.4], down=[0, 1, 0], quality=1.0),
+            make_obj(12, "lamp", [0.0, 0.5, 5.45], [0.4, 1.5, 0.4], down=[0, 1, 0], quality=1.0),
+            make_obj(13, "cup", [-1.2, 0.5, 4.0], [0.1, 0.1, 0.1], down=[0, 1, 0], quality=1.0)]
+    cfg = QAConfig()
+    img["depth_scale_log_sigma"] = 0.1
+    S = Scene(img, objs, cfg, random.Random(0))
+    stretched = math.exp(2 * 0.1) * 1.45
+    assert stretched > 1.5  # the order of the two distances flips under the stretch
+    want = math.hypot(S.pos_margin(0, 1, 2), cfg.margin_k * 0.1 * abs(0.0 - 1.45))
+    assert S.anchor_margin(0, 1, 2) == pytest.approx(want, rel=1e-9)
+    assert S.anchor_margin(0, 1, 2) > abs(1.5 - 1.45)  # so the comparison is not asked
+    assert S.anchor_margin(0, 1, 3) == S.pos_margin(0, 1, 3)  # lateral offsets alone: no stretch
+    sensor = Scene(make_image(1, [0.0, 1.0, 0.0]), objs, cfg, random.Random(0))
+    assert sensor.anchor_margin(0, 1, 2) == sensor.pos_margin(0, 1, 2)
+
+
 def test_sensor_depth_is_unchanged():
     assert _types(None, METRIC + ORDER + BOXES) == _types(0.0, METRIC + ORDER + BOXES)
 
