@@ -344,8 +344,8 @@ class Scene:
         the three and, under model depth, the focal length's error.  A focal length off by a factor exp(e) leaves the
         sizes across the view to the scale and stretches depth differences by exp(e), which no scale cancels: a
         distance with a depth difference dz moves by e dz^2 / d, so the two distances' difference by e times the
-        difference of those terms.  e's sd is taken as the image's scale sd, which holds the focal length's error
-        (``scale.shared_std``) and no more than it with the cues' own spread: the conservative side."""
+        difference of those terms.  e's sd is taken as the image's scale sd: that holds the focal length's error
+        (``scale.shared_std``) and the cues' own spread, so it is no smaller than e's (the conservative side)."""
         m = self.pos_margin(c, i, j)
         if self.scale_sigma <= 0:
             return m
