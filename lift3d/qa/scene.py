@@ -352,7 +352,7 @@ class Scene:
         zc = self.geo[c][0][2]
         t = []
         for k in (i, j):
-            dz, d = self.geo[k][0][2] - zc, _dist3_of(self, c, k)
+            dz, d = self.geo[k][0][2] - zc, math.dist(self.geo[c][0], self.geo[k][0])
             t.append(dz * dz / d if d > 0 else 0.0)
         f = self.cfg.margin_k * self.scale_sigma * abs(t[0] - t[1])
         return math.sqrt(m * m + f * f)
@@ -497,12 +497,6 @@ class Scene:
 
     def box_ok(self, i: int, all_of_several: bool = False) -> bool:
         return self.box_p_answer[i] >= (self.cfg.box_min_p_all if all_of_several else self.box_min_p)
-
-
-def _dist3_of(S: "Scene", a: int, b: int) -> float:
-    """The 3D distance between objects a and b's lifted centres."""
-    (p, _, _), (q, _, _) = S.geo[a], S.geo[b]
-    return math.sqrt(sum((float(u) - float(v)) ** 2 for u, v in zip(p, q)))
 
 
 def numeric_p(sd: float, tol: float) -> float:
