@@ -7,7 +7,7 @@ import pytest
 
 from lift3d.geometry.iou import iou_3d
 from lift3d.lift import LiftConfig, lift_image
-from lift3d.lift.depth_field import DepthField, estimate_depth_field, exclusion_grid
+from lift3d.lift.depth_field import DepthField, _plane_rows, _roughness, estimate_depth_field, exclusion_grid
 from lift3d.lift.gravity import floor_height, point_and_normal_grid
 from lift_scenes import box_on_floor
 
@@ -57,6 +57,49 @@ def test_bilinear_field_reproduces_a_linear_function_exactly():
     assert np.allclose(fld.log_factor(rows, cols), want, atol=1e-12)
     d = np.full((4, 4), 3.0)  # no range term: the depths divided by the field's factor
     assert np.allclose(fld.correct(d, rows, cols), d / np.exp(want))
+
+
+def test_the_fit_is_the_plain_weighted_least_squares_of_its_model(scene):
+    """The normal matrix is summed per grid cell (not as A^T W A of a sparse A): the same IRLS solution as a dense
+    least squares of the bilinear nodes, the planes' constants and ramps and the range column, written out here."""
+    _, depth, K, anns, _ = _room(scene)
+    H, W = depth.shape
+    bent = depth * np.exp(_field(H, W) + 0.08 * np.log(depth / np.median(depth))).astype(np.float32)
+    grid = point_and_normal_grid(bent, K)
+    floor_h = floor_height(bent, K, DOWN, grid)
+    ex = exclusion_grid(anns, grid[4], grid[5], bent.shape)
+    kw = dict(nodes=(5, 7), smooth=0.1, prior=0.16, ramp_prior=0.04, range_prior=1.0)
+    fld = estimate_depth_field(grid, DOWN, floor_h, bent.shape, ex, **kw)
+    assert fld is not None and any(p.startswith("wall") for p in fld.planes)
+    P, n, _ok, nok, vv, uu = grid
+    rows, names = _plane_rows(P, n, nok & ~ex, DOWN, float(floor_h), 0.08, 15.0, 30)
+    t, idx, pid, along = (np.concatenate([r[k] for r in rows]) for k in range(4))
+    gh, gw = kw["nodes"]
+    ny = vv[idx // len(uu)] / (H - 1) * (gh - 1)
+    nx = uu[idx % len(uu)] / (W - 1) * (gw - 1)
+    A = np.maximum(0.0, 1 - np.abs(ny[:, None, None] - np.arange(gh)[None, :, None])) * \
+        np.maximum(0.0, 1 - np.abs(nx[:, None, None] - np.arange(gw)[None, None, :]))  # bilinear "hat" weights
+    cols, col_prior = [A.reshape(len(t), -1)], [np.full(gh * gw, kw["prior"])]
+    for q, name in enumerate(names):
+        if name != "floor":
+            cols.append((pid == q)[:, None].astype(float))
+            col_prior.append([0.0])
+        if name.startswith("wall"):
+            cols.append(np.where(pid == q, along, 0.0)[:, None])
+            col_prior.append([kw["ramp_prior"]])
+    lz = np.log(P.reshape(-1, 3)[idx, 2])
+    cols.append((lz - np.median(lz))[:, None])
+    col_prior.append([kw["range_prior"]])
+    A = np.concatenate(cols, axis=1)
+    reg = np.diag(np.concatenate(col_prior) + 1e-9)
+    reg[:gh * gw, :gh * gw] += kw["smooth"] * len(t) / (gh * gw) * _roughness(gh, gw)
+    w = np.ones(len(t))
+    for _ in range(3):
+        x = np.linalg.solve(A.T @ (w[:, None] * A) + reg, A.T @ (w * t))
+        res = t - A @ x
+        w = 1.0 / (1.0 + (res / (2.5 * (1.4826 * np.median(np.abs(res)) + 1e-4))) ** 2)
+    assert np.allclose(fld.log_grid.ravel(), x[:gh * gw], rtol=0, atol=1e-10)
+    assert fld.range_slope == pytest.approx(x[-1], abs=1e-10) and abs(x[-1]) > 0.02
 
 
 def test_undistorted_room_gives_no_field(scene):

@@ -69,7 +69,7 @@ PINNED = {
     ("masks", True, True):
         "b9e21b3474975c7e4654fe272e6e64d0a00479269c5d50d8cbba6758124717b1",
     ("box-only", True, True):
-        "4a521d2ea6958d123114cbe22dfce573a809e2c62dda6abede979aeab876cb21",
+        "4ca766ec326bb1e22d37083b799a704c36369fcc825f6ec9600b2977e0693853",
     ("masks", True, False):
         "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49",
 }
