@@ -154,3 +154,20 @@ def test_a_cue_of_two_sub_types_follows_the_other_cues():
 def test_a_cue_of_one_mode_is_the_plain_cue():
     c = Cue("height:x", 0.2, 0.1)
     assert combine_cues([c], CFG) == combine_cues([Cue("height:x", 0.2, 0.1, modes=((0.2, 0.1, False),))], CFG)
+
+
+def test_the_t_tables_read_as_the_distributions_they_tabulate():
+    """t_pdf / t_cdf read their evenly spaced table by division (no binary search): the Student-t's and the normal's
+    density and distribution function, 0 / 1 beyond the table, NaN for NaN, any shape."""
+    from scipy import stats
+
+    from lift3d.lift.metric_scale import t_cdf, t_pdf
+
+    x = np.concatenate([np.linspace(-12.0, 12.0, 2001), [-61.0, 61.0, -np.inf, np.inf]])
+    for nu, dist in ((4.0, stats.t(4.0)), (0.0, stats.norm())):
+        assert np.allclose(t_pdf(x, nu), dist.pdf(x), rtol=0, atol=2e-6)
+        assert np.allclose(t_cdf(x, nu), dist.cdf(x), rtol=0, atol=2e-4)  # (the table ends at +-60: a heavy tail's mass)
+    assert t_cdf(np.array([-np.inf, np.inf]), 4.0).tolist() == [0.0, 1.0]
+    assert t_pdf(np.array([-61.0, 61.0]), 4.0).tolist() == [0.0, 0.0]
+    assert np.isnan(t_pdf(np.array([np.nan]), 4.0)).all()
+    assert t_pdf(np.zeros((2, 3)), 4.0).shape == (2, 3) and float(t_pdf(0.0, 0.0)) == pytest.approx(stats.norm.pdf(0.0))
