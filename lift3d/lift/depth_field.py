@@ -175,7 +175,7 @@ def _plane_rows(P, n, usable, down, floor_h, band, angle_deg, min_plane):
         widx = np.flatnonzero(walls)
         for k in range(4):
             a = psi + k * np.pi / 2.0
-            near = np.abs(np.angle(np.exp(1j * (th - a)))) < np.radians(angle_deg)
+            near = np.cos(th - a) > cosa  # within angle_deg of the axis a (the angle's wrapped difference)
             if near.sum() < min_plane:
                 continue
             d = Pw[near] @ (G @ np.array([np.cos(a), 0.0, np.sin(a)]))
