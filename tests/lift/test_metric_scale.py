@@ -157,8 +157,8 @@ def test_a_cue_of_one_mode_is_the_plain_cue():
 
 
 def test_the_t_tables_read_as_the_distributions_they_tabulate():
-    """t_pdf / t_cdf read their evenly spaced table by division (no binary search): the Student-t's and the normal's
-    density and distribution function, 0 / 1 beyond the table, NaN for NaN, any shape."""
+    """t_pdf / t_cdf read from their table: the Student-t's and the normal's density and distribution function, 0 / 1
+    beyond the table, NaN for NaN, any shape."""
     from scipy import stats
 
     from lift3d.lift.metric_scale import t_cdf, t_pdf
