@@ -231,7 +231,7 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     gh, gw = nodes
     nn = gh * gw
     w_grid = len(uu)
-    m_ = len(t)
+    n_rows = len(t)  # the measurements (rows of the design)
     B, cell, V = _bilinear(vv[idx // w_grid].astype(np.float64), uu[idx % w_grid].astype(np.float64), shape, nodes)
     # nuisances: one constant per plane but the floor (the reference), one ramp per wall (pulled by ramp_prior)
     cols, col_prior = [], []
@@ -249,11 +249,11 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
         ref = float(median(lz))
         cols.append(lz - ref)
         col_prior.append(range_prior)
-    C = np.stack(cols, axis=1) if cols else np.zeros((m_, 0))  # the nuisance columns of the design [B | C]
+    C = np.stack(cols, axis=1) if cols else np.zeros((n_rows, 0))  # the nuisance columns of the design [B | C]
     k = C.shape[1]
     ncol = nn + k
     reg = np.zeros((ncol, ncol))
-    reg[:nn, :nn] = smooth * m_ / nn * _roughness(gh, gw)
+    reg[:nn, :nn] = smooth * n_rows / nn * _roughness(gh, gw)
     diag = np.concatenate([np.full(nn, prior), col_prior])
     reg += np.diag(diag + 1e-9)
     # The normal matrix [B | C]^T W [B | C] by blocks. Its node block: a row adds w v_a v_b at nodes (cell + off_a,
@@ -263,9 +263,9 @@ def estimate_depth_field(grid_pts, down, floor_h, shape, exclude=None, *, nodes=
     off = _corner_offsets(gw)
     BT = B.T  # CSC: B^T's products without a conversion
     Q = np.stack([V[:, a] * V[:, b] for a, b in _PAIRS], axis=1)
-    sum_cells = sparse.csr_matrix((np.ones(m_), cell, np.arange(m_ + 1)), shape=(m_, nn)).T
+    sum_cells = sparse.csr_matrix((np.ones(n_rows), cell, np.arange(n_rows + 1)), shape=(n_rows, nn)).T
     cells = np.arange(nn).reshape(gh, gw)[:-1, :-1].ravel()  # every cell of the grid (the last row / column: no cell)
-    w = np.ones(m_)
+    w = np.ones(n_rows)
     x = np.zeros(ncol)
     for _ in range(iterations):
         sum_cells.data[:] = w  # (the transpose shares the data array, in the rows' order)
