@@ -112,14 +112,12 @@ LIFT_STEPS = {
 }
 
 
-def part_steps(root: Path, n: int, depth_origin: str, passes: int = 3) -> dict:
-    import importlib
-
+def ready_to_lift(ann: Path, depth_origin: str):
+    """(the records of the COCO-3D file ``ann`` after every stage before the lift, the set-up lift stage), as
+    ``lift3d build --depth-origin depth_origin`` runs them."""
     from lift3d.build import BuildConfig, make_stages
     from lift3d.io.coco import read_coco3d
-    from lift3d.pipeline.run import blas_threads
 
-    ann = coco_like(root, n)
     recs = read_coco3d(ann, ann.parent).records
     stages = make_stages(BuildConfig(depth_origin=depth_origin))
     for st in stages:
@@ -127,7 +125,15 @@ def part_steps(root: Path, n: int, depth_origin: str, passes: int = 3) -> dict:
     li = [st.name for st in stages].index("lift")
     for st in stages[:li]:
         recs = st.process(recs)
-    lift = stages[li]
+    return recs, stages[li]
+
+
+def part_steps(root: Path, n: int, depth_origin: str, passes: int = 3) -> dict:
+    import importlib
+
+    from lift3d.pipeline.run import blas_threads
+
+    recs, lift = ready_to_lift(coco_like(root, n), depth_origin)
     spent: dict = {}
     saved = []
 

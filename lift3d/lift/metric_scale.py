@@ -70,6 +70,7 @@ class Cue:
     # a category of sub-types (a floor or a table lamp, x3 apart): ((log_ratio, sigma, lower), ...) under each; the cue
     # is their even mixture, since which one it is depends on the scale (log_ratio / sigma / lower: the first's)
     modes: tuple = ()
+    ref: object = None  # what it was read from (a height cue: its annotation id), for diagnostics
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class ScaleEstimate:
     log_sigma: float  # posterior standard deviation of log(factor)
     n_cues: int  # cues with a non-negligible weight
     weights: tuple  # each cue's posterior probability of being right (not an outlier)
+    cues: tuple = ()  # the cues combined, in the order of ``weights``
 
     @classmethod
     def none(cls, prior_sigma: float) -> "ScaleEstimate":
@@ -196,4 +198,4 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     lim = np.log(cfg.max_factor)
     var += cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(np.clip(mean, -lim, lim))), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
-                         tuple(float(x) for x in resp))
+                         tuple(float(x) for x in resp), tuple(cues))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lift3d.lift.depth_field import DepthField
+from lift3d.lift.metric_scale import ScaleEstimate
 
 
 REJECT_REASONS = (
@@ -39,6 +40,7 @@ class LiftResult:
     depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
     K: list | None = None  # row-major 3x3 intrinsics used when the lifter refined the given ones (focal length)
     focal_log_sigma: float | None = None  # sd of the log of that refined focal length (None: not refined)
+    scale_estimate: ScaleEstimate | None = None  # model depth: the image's scale and the cues it came from
 
 
 class LiftReject(Exception):

@@ -105,7 +105,8 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
         if len(terms) == len(modes) and terms:
             kind, r, s, partial = terms[0]
             out.append(Cue(kind, r, s, lower=partial,
-                           modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else ()))
+                           modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else (),
+                           ref=ob.ann.get("annotation_id")))
     return out
 
 
@@ -147,6 +148,14 @@ def _height_term(ob, floor_h, cfg: LiftConfig):
             bool(partial))
 
 
+def cue_config(cfg: LiftConfig) -> ScaleCueConfig:
+    """The cue combination's settings (:func:`lift3d.lift.metric_scale.combine_cues`) from the lift config's ``scale``."""
+    sc = cfg.scale
+    return ScaleCueConfig(prior_sigma=sc.prior_std, failure_prob=sc.failure_prob, failure_sigma=sc.failure_std,
+                          shared_sigma=sc.shared_std, t_nu=sc.t_nu, outlier_prob=sc.outlier_prob,
+                          max_spread_factor=sc.spread_factor)
+
+
 def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig, ceiling_h=None) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
     (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`), the camera's
@@ -157,9 +166,7 @@ def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig
     ``failure_prob`` / ``failure_std`` as the depth source's spread, ``outlier_prob`` and ``spread_factor`` for cues
     that are wrong or scatter more than they say, and ``scale.shared_std`` as the error every cue shares."""
     sc = cfg.scale
-    mcfg = ScaleCueConfig(prior_sigma=sc.prior_std, failure_prob=sc.failure_prob, failure_sigma=sc.failure_std,
-                          shared_sigma=sc.shared_std, t_nu=sc.t_nu, outlier_prob=sc.outlier_prob,
-                          max_spread_factor=sc.spread_factor)
+    mcfg = cue_config(cfg)
     cues = height_cues(obs, floor_h, cfg)
     if sc.camera_height:
         local = [ob.floor for ob in obs if ob.floor is not None]  # the floor where the objects stand

@@ -48,7 +48,9 @@ class LiftStage(Stage):
             self.config = LiftConfig()
         self._priors = synonym_lookup(self.category_synonyms)
 
-    def process_record(self, record: dict) -> dict:
+    def lift_record(self, record: dict):
+        """:func:`lift3d.lift.lift_image` of a record as this stage runs it (its ``LiftResult``; the record keeps its
+        annotations, loses the segment stage's stored gravity estimate)."""
         from lift3d.lift import lift_image
         from lift3d.lift.gravity import RECORD_FIELD, GravityEstimate
         from lift3d.lift.priors import lookup
@@ -64,9 +66,12 @@ class LiftStage(Stage):
         est = GravityEstimate.from_record(stored, g.estimate, g.min_confidence)
         fsd = g.fov_prior_focal_log_sd if g.focal_log_sd > 0 and record.get("intrinsics_source") == "fov_prior" \
             else g.focal_log_sd
-        res = lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
-                         image_id=record["image_id"], estimate=est, priors=self._priors or lookup,
-                         rgb=record.get("rgb"), focal_log_sd=fsd)
+        return lift_image(record["depth"], K, record["annotations"], record.get("gravity"), self.config,
+                          image_id=record["image_id"], estimate=est, priors=self._priors or lookup,
+                          rgb=record.get("rgb"), focal_log_sd=fsd)
+
+    def process_record(self, record: dict) -> dict:
+        res = self.lift_record(record)
         if res.K is not None:  # the focal length from the image's vanishing points: what the boxes were lifted with
             record["K"], record["intrinsics_source"] = res.K, "vanishing"
         by_id = {a["annotation_id"]: a for a in record["annotations"]}

@@ -345,3 +345,18 @@ def test_a_lamps_yaw_is_fitted_once_for_all_of_its_modes(monkeypatch):
     cfg = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False})
     assert len(height_cues([ob], floor_h, cfg)[0].modes) == 2
     assert len(calls) == 1 and ob.yaw is not None
+
+
+def test_the_scale_estimate_keeps_the_cues_it_combined(scene):
+    """Model depth: ``LiftResult.scale_estimate`` is the image's scale with the cues it came from, in the order of
+    their weights, each height cue naming the annotation it was read from (for diagnostics: benchmarks/bench_scale.py
+    compares them with the truth); sensor depth has none."""
+    _, depth, K, anns = _tables(scene, 1.2)
+    res = lift_image(depth, K, anns, [0.0, 1.0, 0.0], LiftConfig(scale={"from_priors": True, "cues": True}))
+    est = res.scale_estimate
+    assert est.factor == res.depth_scale_factor and est.log_sigma == res.depth_scale_log_sigma
+    assert len(est.cues) == len(est.weights) >= 2
+    heights = [c for c in est.cues if c.kind.startswith("height")]
+    assert sorted(c.ref for c in heights) == sorted(a["annotation_id"] for a in anns)
+    assert all(c.ref is None for c in est.cues if not c.kind.startswith("height"))
+    assert lift_image(depth, K, anns, [0.0, 1.0, 0.0]).scale_estimate is None
