@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_qa.py --scenes 150 --seed 1000 --speed-images 2000
 	$(BIN)/python benchmarks/bench_truth.py --scenes 40 --seed 1000
 	$(BIN)/python benchmarks/bench_truth.py --scenes 40 --seed 1000,1100,1200,1300
+	$(BIN)/python benchmarks/bench_scale.py --scene-types indoor,outdoor --seed 5000,6000,7000,8000 --scenes 30
 	$(BIN)/python benchmarks/bench_depth.py --models small,base --images 8,4 --batch-size 4
 	$(BIN)/python benchmarks/bench_segment.py --tiny --images 8 --quality-scenes 20
 	$(BIN)/python benchmarks/bench_train.py --steps 100
