@@ -3,8 +3,9 @@
 For each scene type and seed, synthetic scenes are generated (``--depth-errors monocular``: the monocular preset,
 built as model depth; ``sensor``: the sensor-like errors built as model depth, the ``sensor-as-model`` setting of
 ``bench_truth.py``) and lifted as ``lift3d build --depth-origin model`` lifts them.  Per image, the **ideal factor**
-is the one that would put the lifted boxes at their true distances: the factor used times the median ratio of lifted
-to true centre distance over the matched objects (as ``lift3d.evaluate.oracle_scale_iou``).  Reported:
+is the one that would put the lifted boxes at their true distances: the factor used (the depth is divided by it) over
+the median ratio of true to lifted centre distance of the matched objects (``lift3d.evaluate.oracle_scale``, as
+``oracle_scale_iou`` scales the boxes).  Reported:
 
 * the image factor's log error against the ideal: rms, mean, the stated sd (``depth_scale_log_sigma``), the z-scores'
   sd (below 1: the stated sd is conservative) and the slope of the ideal on the estimate (above 1: the estimate is
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import ready_to_lift  # noqa: E402
 
+from lift3d.evaluate import oracle_scale  # noqa: E402
 from lift3d.lift.metric_scale import combine_cues  # noqa: E402
 from lift3d.lift.priors import lookup  # noqa: E402
 from lift3d.lift.scale import cue_config  # noqa: E402
@@ -59,16 +61,17 @@ def lift_scenes(root: Path, depth_origin: str = "model") -> tuple[list[tuple], o
     out = []
     with blas_threads(lift):
         for r in recs:
-            out.append((lift.lift_record(dict(r, annotations=[dict(a) for a in r["annotations"]])), gt[r["image_id"]]))
+            out.append((lift.lift_record(r), gt[r["image_id"]]))
     return out, lift.config
 
 
 def ideal_log_factor(res, truth: dict) -> float | None:
-    """log of the factor that puts the image's lifted boxes at their true distances (median over matched objects)."""
+    """log of the factor that puts the image's lifted boxes at their true distances: the depth is divided by the
+    factor, so the factor used over :func:`lift3d.evaluate.oracle_scale` (true over lifted distance) of the matched
+    objects."""
     by_id = {o["annotation_id"]: o for o in truth["objects"]}
-    ratios = [np.linalg.norm(o["center_cam"]) / np.linalg.norm(by_id[o["annotation_id"]]["center_cam"])
-              for o in res.objects if o["annotation_id"] in by_id and np.linalg.norm(o["center_cam"]) > 0]
-    return float(np.log(res.depth_scale_factor) + np.log(np.median(ratios))) if ratios else None
+    k = oracle_scale([(o, by_id[o["annotation_id"]]) for o in res.objects if o["annotation_id"] in by_id])
+    return None if k is None else float(np.log(res.depth_scale_factor) - np.log(k))
 
 
 def cue_errors(cue, truth_by_id: dict, ideal: float) -> tuple | None:
@@ -103,13 +106,12 @@ def analyse(lifted: list[tuple], cfg) -> dict:
         for c, e in zip(est.cues, errs):
             if e is not None:
                 per_cat[e[0]].append((e[1], e[2], e[3], c.sigma, e[2] - shared))
+            # the error each variant leaves the cue (None: the cue as it is)
+            left = dict.fromkeys(RECOMBINED) if e is None else {
+                "as lifted": None, "no shared error": e[1] - shared, "exact measurements": e[3], "exact priors": e[2],
+                "both exact": 0.0}
             for k in RECOMBINED:
-                if e is None or k == "as lifted":
-                    variants[k].append(c)
-                else:
-                    keep = {"no shared error": e[1] - shared, "exact measurements": e[3], "exact priors": e[2],
-                            "both exact": 0.0}[k]
-                    variants[k].append(replace(c, log_ratio=ideal + keep))
+                variants[k].append(c if left[k] is None else replace(c, log_ratio=ideal + left[k]))
         for k in RECOMBINED:
             rec[k].append(float(np.log(combine_cues(variants[k], mcfg).factor)) - ideal)
     a = np.array(img).reshape(-1, 3)

@@ -316,6 +316,15 @@ def _matched_pairs(preds: dict, gt: dict) -> tuple[int, list[list[tuple[dict, di
                             for img, objs in preds.items()]
 
 
+def oracle_scale(pairs) -> float | None:
+    """An image's median ratio of true to lifted centre distance over its (lifted, GT) pairs (each with a
+    ``center_cam``): the factor that would put its boxes at their true distances; None without a lifted centre off
+    the camera.  A diagnostic: it reads the truth."""
+    ratios = [np.linalg.norm(g["center_cam"]) / np.linalg.norm(pb["center_cam"]) for pb, g in pairs
+              if np.linalg.norm(pb["center_cam"]) > 0]
+    return float(np.median(ratios)) if ratios else None
+
+
 def oracle_scale_iou(preds: dict, gt: dict) -> float:
     """Mean 3D IoU over all GT objects (unlifted = 0) after each image's lifted boxes are scaled about the camera
     by that image's median ratio of true to lifted centre distance over its matched objects: what the lifter would
@@ -326,11 +335,9 @@ def oracle_scale_iou(preds: dict, gt: dict) -> float:
         return float("nan")
     total = 0.0
     for pairs in matched:
-        ratios = [np.linalg.norm(g["center_cam"]) / np.linalg.norm(pb["center_cam"]) for pb, g in pairs
-                  if np.linalg.norm(pb["center_cam"]) > 0]
-        if not ratios:
+        k = oracle_scale(pairs)
+        if k is None:
             continue
-        k = float(np.median(ratios))
         total += sum(iou_3d((pb["center_cam"] * k, pb["dimensions"] * k, pb["R_cam"]),
                             (g["center_cam"], g["dimensions"], g["R_cam"])) for pb, g in pairs)
     return total / n_gt
