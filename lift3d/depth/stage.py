@@ -25,7 +25,7 @@ from lift3d.pipeline.stage import Resources, Stage, cuda_available
 from lift3d.rejects import RecordRejected
 
 from .backends import DepthBackend, check_backend, make_backend, resolve_model_id
-from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics
+from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, exif_focal_px, resolve_intrinsics
 
 
 @dataclass
@@ -75,7 +75,7 @@ class DepthStage(Stage):
             "depth_model": model_id,
             "depth_assumed_focal": assumed,
             "fov_prior_hfov_deg": round(FOV_PRIOR_HFOV_DEG, 3),
-            "intrinsics_policy": "dataset K > model-estimated (Depth Pro) > EXIF 35mm-equivalent > FOV prior",
+            "intrinsics_policy": "dataset K > EXIF 35mm-equivalent (unless x1.3 off the model's estimate) > model-estimated (Depth Pro) > FOV prior",
             "note": (
                 "Depth Anything V2 metric depth assumes the focal length of its training cameras, not the image's: "
                 "metric scale is approximate where the real focal length differs (rows: depth_assumed_focal=true)."
@@ -206,14 +206,19 @@ class DepthStage(Stage):
         depth = p.depth
         if not np.any(depth > 0):
             raise RecordRejected("depth_empty", "the depth model returned no valid pixel")
+        f_used = _known_fx(r, b)
+        if b.estimates_focal and f_used is not None and source == "model":
+            # the EXIF focal length the depth was converted with lost to the model's estimate (a crop after capture):
+            # Depth Pro's metric depth is proportional to the focal length it is converted with
+            depth = (depth * np.float32(K[0, 0] / f_used)).astype(np.float32, copy=False)
         r["depth"] = depth
         r["depth_source"] = b.name
         r["K"] = K.reshape(-1).tolist()
         r["intrinsics_source"] = source
         if b.estimates_focal:
-            # Depth Pro's metric depth uses the dataset fx when known, else its own focal estimate; a checkpoint
-            # without an FOV head falls back to the EXIF / prior focal, which is an assumption.
-            r["depth_assumed_focal"] = source not in ("dataset", "model")
+            # Depth Pro's metric depth uses the dataset fx when known, else the EXIF focal length, else its own
+            # estimate; a checkpoint without an FOV head falls back to the prior focal, which is an assumption.
+            r["depth_assumed_focal"] = source not in ("dataset", "exif", "model")
         else:
             r["depth_assumed_focal"] = bool(b.assumed_focal)
         return r
@@ -272,13 +277,20 @@ class DepthPreprocessStage(Stage):
 
 
 def _known_fx(r: dict, backend) -> float | None:
-    """The focal length a focal-aware model (Depth Pro) must use: the dataset fx, or, for a checkpoint without a
-    field-of-view head, the policy's EXIF / prior focal (then the row is flagged depth_assumed_focal)."""
+    """The focal length a focal-aware model (Depth Pro) converts its depth with: the dataset fx, else the EXIF focal
+    length (the policy ranks it above the model's estimate; :func:`_finish_model_record` rescales the depth when the
+    model's estimate overrules it), else, for a checkpoint without a field-of-view head, the prior's (the row is then
+    flagged depth_assumed_focal).  None: the model's own estimate."""
     K = dataset_K(r)  # validated in _check_rgb
     if K is not None:
         return float(K[0, 0])
-    if getattr(backend, "estimates_focal", False) and not getattr(backend, "has_fov", True):
-        H, W = r["rgb"].shape[:2]
+    if not getattr(backend, "estimates_focal", False):
+        return None
+    H, W = r["rgb"].shape[:2]
+    f_exif = exif_focal_px(r, W, H)
+    if f_exif is not None:
+        return f_exif
+    if not getattr(backend, "has_fov", True):
         return float(resolve_intrinsics(r, W, H)[0][0, 0])
     return None
 

@@ -34,7 +34,14 @@ def test_exif_35mm_equivalent_is_diagonal_based():
     "record, model_f, source, fx",
     [
         ({"K": K_DS, "exif_focal_35mm": 26.0}, 600.0, "dataset", 500.0),
-        ({"K": None, "exif_focal_35mm": 26.0}, 600.0, "model", 600.0),
+        # EXIF (26 mm: 480.7 px at 640 x 480) outranks the model's estimate within x1.3 of it ...
+        ({"K": None, "exif_focal_35mm": 26.0}, 600.0, "exif", 26.0 * 800.0 / math.hypot(36, 24)),
+        ({"K": None, "exif_focal_35mm": 26.0}, 400.0, "exif", 26.0 * 800.0 / math.hypot(36, 24)),
+        # ... and not beyond (a crop after capture narrows the field of view the EXIF value describes)
+        ({"K": None, "exif_focal_35mm": 26.0}, 700.0, "model", 700.0),
+        ({"K": None, "exif_focal_35mm": 26.0}, 360.0, "model", 360.0),
+        ({"K": None, "exif_focal_35mm": None}, 600.0, "model", 600.0),
+        ({"K": None, "exif_focal_35mm": 0.0}, 600.0, "model", 600.0),  # corrupt EXIF
         ({"K": None, "exif_focal_35mm": 36.0}, None, "exif", 36.0 * 800.0 / math.hypot(36, 24)),
         ({"K": None, "exif_focal_35mm": None}, None, "fov_prior", 470.4),
         ({"K": None, "exif_focal_35mm": 0.0}, None, "fov_prior", 470.4),  # corrupt EXIF

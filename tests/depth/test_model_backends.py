@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -196,7 +198,7 @@ def test_eval_depth_with_a_model_backend(da_stage, nyu_dir):
 
 def test_depth_pro_depth_and_model_focal(dp_stage, tiny_dp_dir):
     shapes = [(48, 64), (64, 48), (40, 40)]
-    recs = records(shapes, exif_focal_35mm=26.0)  # the model estimate outranks EXIF
+    recs = records(shapes)  # no EXIF: the model's estimate
     dp_stage.process(recs)
     b = dp_stage.backend
     assert b.has_fov
@@ -227,6 +229,35 @@ def test_depth_pro_uses_the_dataset_focal_for_metric_scale(dp_stage):
     assert valid.mean() > 0.5
     # metric depth = f / (W * canonical inverse depth): doubling f doubles depth
     np.testing.assert_allclose(out[100.0][valid], 2 * out[50.0][valid], rtol=1e-4)
+
+
+def test_depth_pro_converts_with_the_exif_focal_unless_the_model_disagrees(dp_stage):
+    (im,) = images([(48, 64)], seed=4)
+
+    def run(f_exif_px=None):
+        r = records([(48, 64)])[0]
+        r["rgb"] = im
+        if f_exif_px is not None:
+            r["exif_focal_35mm"] = f_exif_px * math.hypot(36, 24) / math.hypot(64, 48)
+        dp_stage.process([r])
+        assert not r.get("failed"), r.get("rejects")
+        return r
+
+    base = run()
+    assert base["intrinsics_source"] == "model"
+    f_model = base["K"][0]
+    valid = base["depth"] > 0
+    assert valid.mean() > 0.5
+    # EXIF within x1.3 of the model's estimate: its focal length converts the depth (metric depth is proportional
+    # to the focal length it is converted with) and is the row's K
+    near = run(1.2 * f_model)
+    assert near["intrinsics_source"] == "exif" and near["depth_assumed_focal"] is False
+    assert near["K"][0] == pytest.approx(1.2 * f_model, rel=1e-6)
+    np.testing.assert_allclose(near["depth"][valid], 1.2 * base["depth"][valid], rtol=1e-4)
+    # further off (a crop after capture): the model's estimate, and the depth converted with it
+    far = run(1.5 * f_model)
+    assert far["intrinsics_source"] == "model" and far["K"][0] == pytest.approx(f_model, rel=1e-6)
+    np.testing.assert_allclose(far["depth"][valid], base["depth"][valid], rtol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------ weights
