@@ -39,7 +39,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "depth_size_mismatch": ("decode", "image", "the depth resolution differs from the image"),
     "depth_empty": ("decode, depth", "image", "the depth map has no valid pixel"),
     # depth (lift3d/depth/stage.py)
-    "missing_intrinsics": ("depth, lift", "image", "sensor depth without a dataset K (no K is invented for sensor depth)"),
+    "missing_intrinsics": ("depth, lift", "image", "sensor depth without a dataset K (no K is invented for sensor depth; cached model depth takes EXIF or the field-of-view prior)"),
     "invalid_intrinsics": ("depth", "image", "the intrinsics from the model / EXIF / prior are not a valid K"),
     "rgb_missing": ("depth, embed", "image", "no decoded image (or a wrong-shaped one) reached the depth model / embed stage"),
     "rgb_unsupported_shape": ("depth", "image", "the image's channels cannot be fed to the depth model"),

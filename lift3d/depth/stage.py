@@ -104,13 +104,16 @@ class DepthStage(Stage):
             d = d[:, :, 0]
         if d.ndim != 2:
             raise RecordRejected("depth_missing", f"depth map has shape {d.shape}, expected (H, W)")
-        if r.get("K") is None:
+        model_origin = self.config.origin == "model"
+        if r.get("K") is None and not model_origin:
             raise RecordRejected("missing_intrinsics", "sensor depth needs the dataset K; none given")
+        H, W = _image_hw(r, fallback=d.shape)
         try:
-            K = dataset_K(r)
+            # depth files cached from a model without the model's intrinsics: the policy's K, as the model path
+            # would take it (EXIF, else the field-of-view prior; no model estimate is at hand)
+            K, source = resolve_intrinsics(r, W, H) if model_origin else (dataset_K(r), "dataset")
         except IntrinsicsError as exc:
             raise RecordRejected("invalid_intrinsics", str(exc)) from None
-        H, W = _image_hw(r, fallback=d.shape)
         d = d.astype(np.float32, copy=False)
         d = np.where(np.isfinite(d) & (d > 0), d, 0.0).astype(np.float32)
         if d.shape != (H, W):
@@ -122,8 +125,8 @@ class DepthStage(Stage):
         # depth files cached from a model are model depth downstream (depth_source "dataset-model")
         r["depth_source"] = "dataset-model" if self.config.origin == "model" else "dataset"
         r["K"] = K.reshape(-1).tolist()
-        r["intrinsics_source"] = "dataset"
-        r["depth_assumed_focal"] = False
+        r["intrinsics_source"] = source
+        r["depth_assumed_focal"] = source == "fov_prior"
         return r
 
     def _model_batch(self, records: list[dict]) -> list[dict]:

@@ -94,3 +94,19 @@ def test_eval_depth_dataset_backend_is_exact(nyu_dir):
     assert res["mean"]["abs_rel"] == pytest.approx(0.0, abs=1e-9)
     assert res["mean"]["delta1"] == 1.0
     assert "AbsRel" in format_eval(res)
+
+
+def test_cached_model_depth_without_a_K_takes_exif_else_the_fov_prior():
+    s = DepthStage(DepthConfig(backend="dataset", origin="model"))
+    s.setup()
+    ok = np.ones((48, 64), np.float32)
+    recs = [rec(1, ok.copy(), K=None, exif_focal_35mm=26.0), rec(2, ok.copy(), K=None), rec(3, ok.copy()),
+            rec(4, ok.copy(), K=[1, 2, 3])]
+    s.process(recs)
+    assert [r.get("failed", False) for r in recs] == [False, False, False, True]
+    assert [r["intrinsics_source"] for r in recs[:3]] == ["exif", "fov_prior", "dataset"]
+    assert recs[0]["K"][0] == pytest.approx(26.0 * 80.0 / np.hypot(36, 24))  # diagonal 80 px at 64 x 48
+    assert recs[1]["K"][0] == pytest.approx(470.4 * 64 / 640)
+    assert [r["depth_assumed_focal"] for r in recs[:3]] == [False, True, False]
+    assert recs[0]["depth_source"] == "dataset-model"
+    assert recs[3]["rejects"][0]["reason"] == "invalid_intrinsics"
