@@ -25,7 +25,7 @@ from lift3d.pipeline.stage import Resources, Stage, cuda_available
 from lift3d.rejects import RecordRejected
 
 from .backends import DepthBackend, check_backend, make_backend, resolve_model_id
-from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, exif_focal_px, resolve_intrinsics
+from .intrinsics import FOV_PRIOR_HFOV_DEG, dataset_K, resolve_intrinsics
 
 
 @dataclass
@@ -123,7 +123,7 @@ class DepthStage(Stage):
             raise RecordRejected("depth_empty", f"{valid} valid depth pixels of {d.size}")
         r["depth"] = d
         # depth files cached from a model are model depth downstream (depth_source "dataset-model")
-        r["depth_source"] = "dataset-model" if self.config.origin == "model" else "dataset"
+        r["depth_source"] = "dataset-model" if model_origin else "dataset"
         r["K"] = K.reshape(-1).tolist()
         r["intrinsics_source"] = source
         r["depth_assumed_focal"] = source == "fov_prior"
@@ -159,9 +159,9 @@ class DepthStage(Stage):
                 fut = pool.submit(self._prepare, chunks[i + 1])
             known_f = [_known_fx(r, b) for r in chunk]
             preds = b.run(prepared, [r["rgb"].shape[:2] for r in chunk], known_f)
-            for r, p in zip(chunk, preds):
+            for r, p, f in zip(chunk, preds, known_f):
                 r.pop("depth_input", None)
-                self._safe(lambda rec, p=p: self._finish_model_record(rec, p), r)
+                self._safe(lambda rec, p=p, f=f: self._finish_model_record(rec, p, f), r)
         return records
 
     def _prepare(self, chunk: list[dict]):
@@ -202,14 +202,15 @@ class DepthStage(Stage):
             raise RecordRejected("invalid_intrinsics", str(exc)) from None
         return r
 
-    def _finish_model_record(self, r: dict, p) -> dict:
+    def _finish_model_record(self, r: dict, p, f_used: float | None) -> dict:
+        """The record's depth, K and provenance from the model's prediction ``p``, whose depth a focal-aware model
+        converted with ``f_used`` (:func:`_known_fx`; None: its own estimate)."""
         b = self.backend
         H, W = r["rgb"].shape[:2]
         K, source = resolve_intrinsics(r, W, H, model_focal_px=p.focal_px)
         depth = p.depth
         if not np.any(depth > 0):
             raise RecordRejected("depth_empty", "the depth model returned no valid pixel")
-        f_used = _known_fx(r, b)
         if b.estimates_focal and f_used is not None and source == "model":
             # the EXIF focal length the depth was converted with lost to the model's estimate (a crop after capture):
             # Depth Pro's metric depth is proportional to the focal length it is converted with
@@ -280,21 +281,16 @@ class DepthPreprocessStage(Stage):
 
 
 def _known_fx(r: dict, backend) -> float | None:
-    """The focal length a focal-aware model (Depth Pro) converts its depth with: the dataset fx, else the EXIF focal
-    length (the policy ranks it above the model's estimate; :func:`_finish_model_record` rescales the depth when the
-    model's estimate overrules it), else, for a checkpoint without a field-of-view head, the prior's (the row is then
-    flagged depth_assumed_focal).  None: the model's own estimate."""
-    K = dataset_K(r)  # validated in _check_rgb
-    if K is not None:
-        return float(K[0, 0])
-    if not getattr(backend, "estimates_focal", False):
-        return None
+    """The focal length a model converts its depth with, from the policy without the model's estimate: the dataset
+    fx; for a focal-aware model (Depth Pro) also the EXIF focal length (ranked above its estimate;
+    :meth:`DepthStage._finish_model_record` rescales the depth when the estimate overrules it) and, for a checkpoint
+    without a field-of-view head, the prior's (the row is then flagged depth_assumed_focal).  None: the model's own
+    estimate (or none, for a model that takes no focal length)."""
     H, W = r["rgb"].shape[:2]
-    f_exif = exif_focal_px(r, W, H)
-    if f_exif is not None:
-        return f_exif
-    if not getattr(backend, "has_fov", True):
-        return float(resolve_intrinsics(r, W, H)[0][0, 0])
+    K, source = resolve_intrinsics(r, W, H)  # a dataset K was validated in _check_rgb
+    aware = getattr(backend, "estimates_focal", False)
+    if source == "dataset" or (aware and (source == "exif" or not getattr(backend, "has_fov", True))):
+        return float(K[0, 0])
     return None
 
 
