@@ -22,6 +22,11 @@ class costs.  Every row also gives the IoU with each image's scale taken from th
 and with each box moved along its ray to its true distance (``IoU@d``, :func:`lift3d.evaluate.oracle_range_iou`):
 the part that the objects' distances carry, all causes together.
 
+``--monocular-errors "FLAGS"``: the monocular mode (and ``--one-cause``'s classes) under ``lift3d synth``'s
+depth-error options instead of its preset, e.g. ``"--soft-edge-px 8 --range-exponent 0.7 1.15"``: a setting the
+lifter and its guards were never tuned on, to see whether the answers stay true there (the flags override the
+preset one by one, as on ``lift3d synth``).
+
 Usage: ``python benchmarks/bench_truth.py --scenes 40 --seed 1000 [--modes sensor,monocular,sensor-as-model]``
 (figures -> docs/benchmarks.md).  ``--seed 1000,1100,1200,1300`` pools four held-out seeds' scenes in each row (the IoU
 over all their objects, its se over all their images, the answers together; the IoU of each seed listed below): a
@@ -57,8 +62,45 @@ _CAUSES = {"scale": ("scale_log_sigma", "scale_failure_prob"), "range": ("range_
 SENSOR_FUSED_SD = 0.03
 
 
-def one_cause(cause: str) -> CorruptionConfig:
-    full = CorruptionConfig.monocular()
+# lift3d synth's options that set the monocular mode's depth errors (--monocular-errors takes these only)
+ERROR_FLAGS = ("--scale-sigma", "--scale-failure-prob", "--scale-failure-range", "--range-exponent",
+               "--field-amplitude", "--soft-edge-px", "--focal-sigma", "--gravity")
+
+
+ERROR_FIELDS = ("scale_log_sigma", "scale_failure_prob", "scale_failure_range", "range_exponent", "field_amplitude",
+                "soft_edge_px", "focal_sigma", "write_gravity")
+
+
+def monocular_errors(flags: str = "") -> CorruptionConfig:
+    """The monocular mode's depth errors: the preset, overridden by ``flags`` (``lift3d synth``'s depth-error
+    options, parsed and checked as that command does).  A ``UserError`` with a one-line reason for anything else."""
+    import contextlib
+    import io
+    import shlex
+
+    from lift3d import cli
+    from lift3d.errors import UserError
+
+    try:
+        words = shlex.split(flags)
+    except ValueError as e:
+        raise UserError(f"--monocular-errors: {e}") from None
+    other = [w for w in words if w.startswith("--") and w.split("=", 1)[0] not in ERROR_FLAGS]
+    if other:
+        raise UserError(f"--monocular-errors takes lift3d synth's depth-error options ({', '.join(ERROR_FLAGS)}), "
+                        f"not {' '.join(other)}")
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            a = cli._parser().parse_args(["synth", "--out", "unused", "--depth-errors", "monocular", *words])
+    except SystemExit:
+        lines = err.getvalue().strip().splitlines()
+        raise UserError(f"--monocular-errors: {lines[-1] if lines else flags!r}") from None
+    return cli._corruption_from_args(a, CorruptionConfig)
+
+
+def one_cause(cause: str, full: CorruptionConfig | None = None) -> CorruptionConfig:
+    full = full or CorruptionConfig.monocular()
     kw = dict(_ALL_OFF)
     if cause != "none":
         for k in _CAUSES[cause]:
@@ -67,15 +109,16 @@ def one_cause(cause: str) -> CorruptionConfig:
 
 
 def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes: int, width: int,
-            height: int) -> tuple[dict, TruthReport]:
+            height: int, monocular: CorruptionConfig | None = None) -> tuple[dict, TruthReport]:
+    """One combination's row and truth report; ``monocular``: the monocular mode's errors (default the preset)."""
     name = f"{scene_type}-{annot}-{mode}"
     data = tmp / f"data-{name}"
     if mode.startswith("only-"):
-        corruption = one_cause(mode[5:])
+        corruption = one_cause(mode[5:], monocular)
     elif mode not in ("sensor", "monocular", "sensor-as-model", "sensor-fused"):
         raise SystemExit(f"bench_truth: unknown mode {mode!r} (sensor, monocular, sensor-as-model, sensor-fused)")
     else:
-        corruption = CorruptionConfig.monocular() if mode == "monocular" else CorruptionConfig()
+        corruption = (monocular or CorruptionConfig.monocular()) if mode == "monocular" else CorruptionConfig()
     generate(data, scenes, seed, width=width, height=height, masks=annot == "masks", corruption=corruption,
              scene_type=scene_type)
     out = tmp / f"out-{name}"
@@ -143,8 +186,18 @@ def main(argv=None) -> int:
     ap.add_argument("--one-cause", action="store_true",
                     help="instead: masks, model depth, one monocular error class at a time (indoor unless "
                          "--scene-types says otherwise)")
+    ap.add_argument("--monocular-errors", default="", metavar="FLAGS",
+                    help="lift3d synth's depth-error options for the monocular mode instead of its preset, quoted, "
+                         "e.g. \"--soft-edge-px 8 --range-exponent 0.7 1.15\" (an unseen setting)")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
+    from lift3d.errors import UserError
+
+    try:
+        mono = monocular_errors(a.monocular_errors)
+    except UserError as e:
+        print(f"bench_truth: {e}", file=sys.stderr)
+        return 2
     try:
         seeds = [int(t) for t in str(a.seed).split(",")]
     except ValueError:
@@ -167,7 +220,8 @@ def main(argv=None) -> int:
                 for mode in a.modes.split(","):
                     per_seed, merged = [], TruthReport()
                     for seed in seeds:
-                        row, rep = run_one(Path(td) / str(seed), st, an, mode, seed, a.scenes, a.width, a.height)
+                        row, rep = run_one(Path(td) / str(seed), st, an, mode, seed, a.scenes, a.width, a.height,
+                                           mono)
                         per_seed.append(row)
                         truth_merge(merged, rep)
                         print(f"  {st}/{an}/{mode} seed {seed}: {row['images']} images, IoU {row['mean_iou']:.3f} "
@@ -182,6 +236,9 @@ def main(argv=None) -> int:
     print(f"\nseed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}, {a.scenes * len(seeds)} scenes per row"
           f"{f' ({a.scenes} per seed)' if len(seeds) > 1 else ''}, {a.width}x{a.height}; answers checked against "
           "gt_boxes.json")
+    shown = ", ".join(f"{k} {getattr(mono, k)}" for k in ERROR_FIELDS)
+    print(f"monocular depth errors: the preset{' with ' + a.monocular_errors if a.monocular_errors.strip() else ''}"
+          f" ({shown})")
     print("se: IoU's standard error over the images (what another seed's scenes would move it by); IoU*: with each "
           "image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
     print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'se':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}"
@@ -217,8 +274,8 @@ def main(argv=None) -> int:
     print(f"{'all':<28}" + "".join(f"{_pct(per_mode[m].share_true) + ' (' + str(per_mode[m].n) + ')':>18}"
                                     for m in modes))
     if a.json:
-        a.json.write_text(json.dumps({"rows": rows, "per_mode": {m: r.as_dict() for m, r in per_mode.items()}},
-                                     indent=1, default=float))
+        a.json.write_text(json.dumps({"rows": rows, "per_mode": {m: r.as_dict() for m, r in per_mode.items()},
+                                      "monocular_errors": a.monocular_errors}, indent=1, default=float))
     return 0
 
 

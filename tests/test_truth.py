@@ -3,6 +3,7 @@ the metric and box answers, referents that change under the truth are caught."""
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -99,16 +100,10 @@ def test_missing_ground_truth_is_counted_not_checked(scenes):
 def test_bench_truth_pools_seeds_over_all_their_images():
     """benchmarks/bench_truth.py --seed 1000,1100: one row per combination, the mean IoU over all the seeds' objects
     with its standard error over all their images, counts summed, the truth reports merged."""
-    import importlib.util
-    from pathlib import Path
-
     from lift3d.evaluate import image_cluster_se
     from lift3d.truth import TruthReport
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_truth.py"
-    spec = importlib.util.spec_from_file_location("bench_truth", path)
-    bt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bt)
+    bt = _bench_truth()
 
     def row(seed, image_iou, questions):
         n = sum(c for _, c in image_iou)
@@ -130,3 +125,38 @@ def test_bench_truth_pools_seeds_over_all_their_images():
     assert p["mean_iou_by_seed"] == [a["mean_iou"], b["mean_iou"]]
     assert p["share_true"] == pytest.approx(74 / 75)
     assert bt.pool_seeds([a], rep) is a  # one seed: its own row
+
+
+def _bench_truth():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_truth.py"
+    spec = importlib.util.spec_from_file_location("bench_truth", path)
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    return bt
+
+
+def test_bench_truth_monocular_errors_override_the_preset_as_lift3d_synth_does(capsys):
+    """--monocular-errors: lift3d synth's depth-error flags override the monocular preset one by one (an unseen
+    setting); anything else is refused with a one-line reason and exit status 2, before any scene is built."""
+    from lift3d.errors import UserError
+    from lift3d.synth import CorruptionConfig
+
+    bt = _bench_truth()
+    assert bt.monocular_errors("") == CorruptionConfig.monocular()
+    c = bt.monocular_errors("--soft-edge-px 8 --range-exponent 0.7 1.15 --scale-sigma 0.3 --gravity write")
+    assert c == CorruptionConfig.monocular(soft_edge_px=8, range_exponent=(0.7, 1.15), scale_log_sigma=0.3,
+                                           write_gravity=True)
+    assert c.focal_sigma == CorruptionConfig.monocular().focal_sigma  # the rest stays the preset's
+    assert bt.one_cause("soft-edges", c).soft_edge_px == 8 and bt.one_cause("soft-edges", c).focal_sigma == 0.0
+    for bad, why in [("--scenes 3", "not --scenes"), ("--soft-edge-px x", "invalid int"),
+                     ("--focal-sigma 1.5", "must be in [0, 1)"), ("--range-exponent 1.1 0.9", "0 < LO <= HI"),
+                     ("--soft-edge-px '8", "quotation")]:
+        with pytest.raises(UserError, match=re.escape(why)) as e:
+            bt.monocular_errors(bad)
+        assert "\n" not in str(e.value)
+    assert bt.main(["--monocular-errors", "--depth-errors sensor", "--scenes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench_truth: --monocular-errors takes") and "\n" not in err
