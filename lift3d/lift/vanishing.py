@@ -32,13 +32,18 @@ The spread is the resamples' median absolute deviation as a normal sd, over the 
 parallel lines puts it anywhere; the variance of them all stated about 1.7x as much (rms over images; up to 8x on
 one image), so the estimate lost weight it had earned (scratch seeds 5000-7000, indoor: stated rms 0.10-0.17 ->
 0.06-0.10, the focal length after it 0.019-0.037 -> 0.016-0.027 rms).
-The estimate and the given focal length are combined by their precisions; one beyond ``focal_gate`` combined sds
-of the given one is dropped.  Synthetic indoor scenes with the monocular preset's 8 % focal error: used on 23 of 30
-and 27 of 29 images, mean |log error| 0.070 -> 0.039 and 0.041 -> 0.013, the up direction's median error
-0.69 -> 0.36 and 0.56 -> 0.21 degrees; outdoor street scenes have too few horizontal lines (never used).  On the
-seven real frames in ``../shared/data`` it is used on two (SUN RGB-D frames 3 and 4, 530 px true; given 530 / 582 /
-477 -> 534 / 588 / 486 and 542 / 582 / 491, stated sd 0.07-0.08): real horizontal points are weak, and the honest
-spread keeps the change within a few per cent.
+The estimate and the given focal length are combined by their precisions.  Two that disagree by more than
+``focal_gate`` combined sds cannot both be right: either the given one failed (a depth model's field of view on an
+image unlike its training data) or the lines did (a sloped family taken for a horizontal one), and nothing here says
+which.  Each is then taken as equally likely (:func:`split_focal`): the focal length is their geometric mean and its
+sd covers both, so the scale and the guards carry the doubt (``focal_split``).  The lines' estimate used to be
+dropped there: under an unseen 15 % focal error that threw away 5 of 5 right ones on scratch indoor scenes.
+Synthetic indoor scenes with the monocular preset's 8 % focal error: used on 23 of 30 and 27 of 29 images, mean
+|log error| 0.070 -> 0.039 and 0.041 -> 0.013, the up direction's median error 0.69 -> 0.36 and 0.56 -> 0.21
+degrees; outdoor street scenes have too few horizontal lines (never used).  On the seven real frames in
+``../shared/data`` it is used on two (SUN RGB-D frames 3 and 4, 530 px true; given 530 / 582 / 477 -> 534 / 588 / 486
+and 542 / 582 / 491, stated sd 0.07-0.08): real horizontal points are weak, and the honest spread keeps the change
+within a few per cent.
 """
 
 from __future__ import annotations
@@ -77,7 +82,8 @@ class VanishingConfig:
     focal_min_log_sd: float = 0.02  # floor of that spread (lines are not perfectly straight, segments not exact)
     edge_noise_px: float = 0.25  # sd of an edge's position across it (strided px): a segment's direction error
     direction_floor_deg: float = 0.1  # direction error no segment goes below (lens distortion, aliasing)
-    focal_gate: float = 3.0  # an estimate further than this many combined sds from the given focal is not used
+    focal_gate: float = 3.0  # an estimate further than this many combined sds from the given focal disagrees with it
+    focal_split: bool = True  # ... and then both are equally likely (split_focal); False: the estimate is dropped
     # a camera within this of level puts the vertical point so far off the image that it cannot fix the focal length
     # (c1 below; a 0.3 degree error of the up direction moves s by ~5 % at 3 degrees): not searched, to save the time
     focal_min_pitch_deg: float = 3.0
@@ -275,8 +281,8 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     image plane: c2 near 0), and the spread says so.  The estimate is combined with ``K``'s focal length as a log-normal
     prior of sd ``prior_log_sd`` (the depth model's or the intrinsics prior's focal error) by their precisions.
     Returns (K with the combined focal length, the down direction under it, the combined log sd), or None when the
-    lines do not fix it (no finite second point, too few segments or directions, or an estimate beyond ``focal_gate``
-    combined sds of the given focal length: a sloped family, not a horizontal one)."""
+    lines do not fix it (no finite second point, too few segments or directions).  An estimate beyond ``focal_gate``
+    combined sds of the given focal length is :func:`split_focal` with it (dropped without ``focal_split``)."""
     K = np.asarray(K, dtype=np.float64)
     d = np.asarray(down, dtype=np.float64)
     if prior_log_sd <= 0 or d[2] == 0:
@@ -326,7 +332,10 @@ def focal_length(rgb, K, down, prior_log_sd: float, cfg: VanishingConfig = Vanis
     if not len(good) or good.mean() < 0.8:
         return None
     est, sd = 0.5 * np.log(s2), max(mad_sd(0.5 * np.log(boot[good])), cfg.focal_min_log_sd)
-    return combine_focal(K, d, est, sd, prior_log_sd, cfg.focal_gate)
+    out = combine_focal(K, d, est, sd, prior_log_sd, cfg.focal_gate)
+    if out is None and cfg.focal_split:
+        out = split_focal(K, d, est, sd, prior_log_sd)
+    return out
 
 
 def combine_focal(K: np.ndarray, d: np.ndarray, est: float, sd: float, prior_log_sd: float, gate: float):
@@ -336,13 +345,27 @@ def combine_focal(K: np.ndarray, d: np.ndarray, est: float, sd: float, prior_log
     if abs(est) > gate * np.hypot(sd, prior_log_sd):
         return None
     wp, we = prior_log_sd ** -2, sd ** -2
-    s = float(np.exp(est * we / (wp + we)))
+    return _focal_scaled(K, d, float(np.exp(est * we / (wp + we)))) + (float((wp + we) ** -0.5),)
+
+
+def split_focal(K: np.ndarray, d: np.ndarray, est: float, sd: float, prior_log_sd: float):
+    """The focal length when the estimate ``est`` (log, sd ``sd``) and K's own (log 0, sd ``prior_log_sd``) disagree
+    beyond both errors (:func:`combine_focal`'s gate): one of them failed and each is taken as equally likely.  (K with
+    the focal length at their geometric mean, the down direction ``d`` under it, the log sd of that two-way mixture
+    about its mean: half their log difference, with their own spreads.)"""
+    half = 0.5 * est
+    sd_mix = float(np.sqrt(0.5 * prior_log_sd ** 2 + 0.5 * sd ** 2 + half ** 2))
+    return _focal_scaled(K, d, float(np.exp(half))) + (sd_mix,)
+
+
+def _focal_scaled(K: np.ndarray, d: np.ndarray, s: float) -> tuple:
+    """(K with its focal length scaled by ``s``, the down direction ``d`` under it)."""
     K2 = np.asarray(K, dtype=np.float64).copy()
     K2[0, 0] *= s
     K2[0, 1] *= s
     K2[1, 1] *= s
     d2 = np.array([d[0] / s, d[1] / s, d[2]])
-    return K2, d2 / np.linalg.norm(d2), float((wp + we) ** -0.5)
+    return K2, d2 / np.linalg.norm(d2)
 
 
 def _resampled_lines(c, dd, ln, K, B: int, rng, cfg: VanishingConfig):

@@ -187,7 +187,7 @@ def test_the_focal_length_from_a_horizontal_family_orthogonal_to_the_vertical(pi
     assert K0 is None and sd0 is None and np.allclose(d0, vertical_direction(img, Kg)[0])
 
 
-def test_no_focal_length_without_a_horizontal_family_or_far_from_the_given_one():
+def test_no_focal_length_without_a_horizontal_family_and_a_split_one_far_from_the_given_one():
     W, H = 480, 360
     K = K_from_fov(W, H, 65.0)
     down = tilted_down(15.0, 2.0)
@@ -197,9 +197,18 @@ def test_no_focal_length_without_a_horizontal_family_or_far_from_the_given_one()
     boards = render_lines(K, W, H, down, room_lines(seed=4) + floor_boards())
     Kg = K.copy()
     Kg[0, 0] *= 1.6
-    Kg[1, 1] *= 1.6  # 60 % off: beyond focal_gate sds of an 8 % prior, not a horizontal family at this focal length
-    assert vanishing_points(boards, Kg, 0.08)[2] is None
-    assert vanishing_points(boards, Kg, 0.5)[2] is not None  # a wide prior (intrinsics from a field-of-view guess)
+    Kg[1, 1] *= 1.6  # 60 % off: beyond focal_gate sds of an 8 % prior
+    _, _, Kw, sdw = vanishing_points(boards, Kg, 0.5)  # a wide prior (intrinsics from a field-of-view guess): used
+    est = np.log(Kw[0, 0] / Kg[0, 0])
+    assert abs(np.log(Kw[0, 0] / K[0, 0])) < 0.1 and sdw < 0.5
+    # an 8 % prior: the lines and the given focal length disagree, one of them has failed and each is as likely:
+    # their geometric mean, with a spread that covers both (the estimate used to be dropped: K None, sd None)
+    _, _, Ks, sds = vanishing_points(boards, Kg, 0.08)
+    half = np.log(Ks[0, 0] / Kg[0, 0])
+    assert half == pytest.approx(0.5 * est, abs=0.03) and Ks[1, 1] / Kg[1, 1] == pytest.approx(Ks[0, 0] / Kg[0, 0])
+    assert sds >= abs(half) > 0.15 and sds > 0.08
+    _, _, Kd, sdd = vanishing_points(boards, Kg, 0.08, VanishingConfig(focal_split=False))
+    assert Kd is None and sdd is None
     level = tilted_down(1.5, 2.0)  # a level camera: its vertical point is far off the image and fixes no focal length
     flat = render_lines(K, W, H, level, room_lines(seed=4) + floor_boards())
     d, _, K2, _ = vanishing_points(flat, K, 0.08)
