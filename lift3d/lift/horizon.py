@@ -19,7 +19,7 @@ times the horizon's distance from the floor seen, over its distance from the pri
 only near the camera fixes little); a floor.  The estimate is combined with the given focal length by their
 precisions; one beyond ``gate`` combined sds is not used (a sloped ground, a floor that is not one plane, bent by
 the depth's range distortion: unlike the lines' estimate, :func:`lift3d.lift.vanishing.split_focal`, such estimates
-were mostly wrong, 5 of 6 by 0.2-0.5 in log under harsher unseen errors on scratch indoor scenes).
+were wrong: 6 of 6 by 0.18-0.55 in log under harsher unseen errors on scratch indoor scenes).
 Synthetic scenes (scratch seeds 5000-8000, monocular preset, 8 % focal error): outdoors it is made on about half the
 images (the others look level), its z-scores' sd is 0.5-0.8 (conservative), and the focal length after it is off
 by 0.040-0.064 rms where the given one was 0.056-0.084 (with the variance of all the vertical point's resamples as
