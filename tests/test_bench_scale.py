@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,12 +14,8 @@ from lift3d.lift.scale import cue_config
 
 
 @pytest.fixture(scope="module")
-def bs():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scale.py"
-    spec = importlib.util.spec_from_file_location("bench_scale", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bs(load_benchmark):
+    return load_benchmark("bench_scale")
 
 
 def _truth(h_true):

@@ -97,13 +97,13 @@ def test_missing_ground_truth_is_counted_not_checked(scenes):
     assert np.isnan(rep.share_true)
 
 
-def test_bench_truth_pools_seeds_over_all_their_images():
+def test_bench_truth_pools_seeds_over_all_their_images(load_benchmark):
     """benchmarks/bench_truth.py --seed 1000,1100: one row per combination, the mean IoU over all the seeds' objects
     with its standard error over all their images, counts summed, the truth reports merged."""
     from lift3d.evaluate import image_cluster_se
     from lift3d.truth import TruthReport
 
-    bt = _bench_truth()
+    bt = load_benchmark("bench_truth")
 
     def row(seed, image_iou, questions):
         n = sum(c for _, c in image_iou)
@@ -127,24 +127,13 @@ def test_bench_truth_pools_seeds_over_all_their_images():
     assert bt.pool_seeds([a], rep) is a  # one seed: its own row
 
 
-def _bench_truth():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_truth.py"
-    spec = importlib.util.spec_from_file_location("bench_truth", path)
-    bt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bt)
-    return bt
-
-
-def test_bench_truth_monocular_errors_override_the_preset_as_lift3d_synth_does(capsys):
+def test_bench_truth_monocular_errors_override_the_preset_as_lift3d_synth_does(capsys, load_benchmark):
     """--monocular-errors: lift3d synth's depth-error flags override the monocular preset one by one (an unseen
     setting); anything else is refused with a one-line reason and exit status 2, before any scene is built."""
     from lift3d.errors import UserError
     from lift3d.synth import CorruptionConfig
 
-    bt = _bench_truth()
+    bt = load_benchmark("bench_truth")
     assert bt.monocular_errors("") == CorruptionConfig.monocular()
     c = bt.monocular_errors("--soft-edge-px 8 --range-exponent 0.7 1.15 --scale-sigma 0.3 --gravity write")
     assert c == CorruptionConfig.monocular(soft_edge_px=8, range_exponent=(0.7, 1.15), scale_log_sigma=0.3,
