@@ -36,14 +36,19 @@ target met or missed by less than about 2 se of one seed's 40 scenes is decided 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import shlex
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
+from lift3d import cli
 from lift3d.build import BuildConfig, build
+from lift3d.errors import UserError
 from lift3d.evaluate import evaluate, image_cluster_se
 from lift3d.output import read_config_table
 from lift3d.synth import CorruptionConfig, generate
@@ -62,25 +67,15 @@ _CAUSES = {"scale": ("scale_log_sigma", "scale_failure_prob"), "range": ("range_
 SENSOR_FUSED_SD = 0.03
 
 
-# lift3d synth's options that set the monocular mode's depth errors (--monocular-errors takes these only)
-ERROR_FLAGS = ("--scale-sigma", "--scale-failure-prob", "--scale-failure-range", "--range-exponent",
-               "--field-amplitude", "--soft-edge-px", "--focal-sigma", "--gravity")
-
-
-ERROR_FIELDS = ("scale_log_sigma", "scale_failure_prob", "scale_failure_range", "range_exponent", "field_amplitude",
-                "soft_edge_px", "focal_sigma", "write_gravity")
+# lift3d synth's options that set the monocular mode's depth errors (--monocular-errors takes these only), and the
+# CorruptionConfig fields they set
+ERROR_FLAGS = tuple("--" + flag.replace("_", "-") for flag in cli._MONO_FLAGS) + ("--gravity",)
+ERROR_FIELDS = tuple(cli._MONO_FLAGS.values()) + ("write_gravity",)
 
 
 def monocular_errors(flags: str = "") -> CorruptionConfig:
     """The monocular mode's depth errors: the preset, overridden by ``flags`` (``lift3d synth``'s depth-error
     options, parsed and checked as that command does).  A ``UserError`` with a one-line reason for anything else."""
-    import contextlib
-    import io
-    import shlex
-
-    from lift3d import cli
-    from lift3d.errors import UserError
-
     try:
         words = shlex.split(flags)
     except ValueError as e:
@@ -191,8 +186,6 @@ def main(argv=None) -> int:
                          "e.g. \"--soft-edge-px 8 --range-exponent 0.7 1.15\" (an unseen setting)")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
-    from lift3d.errors import UserError
-
     try:
         mono = monocular_errors(a.monocular_errors)
     except UserError as e:
