@@ -23,6 +23,8 @@ LIMITATIONS = [
     "A box-only object lifted onto the surface of another annotated object that covers most of its 2D box "
     "(flag `shared_surface`) may be hidden behind it: its distance is only a lower bound, and no question is asked "
     "about it.",
+    "On model depth, an object about as thin as the depth map's soft edges (flag `blended`) has no depth of its "
+    "own: what is read on it is mostly its surroundings', so no distance, depth order, number or box rests on it.",
     "Relations are only asked when their margin exceeds the boxes' uncertainty; near-ties are skipped, so the "
     "corpus under-represents hard, close cases.",
     "Depth from a model whose metric scale assumes a focal length not read from the image is flagged "

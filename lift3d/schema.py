@@ -40,7 +40,7 @@ OBJECT_FIELDS: dict[str, tuple] = {
     ),
     "yaw": (Value("float64"), "Rotation about the down axis in the gravity frame, radians (see docs/conventions.md)."),
     "quality": (Value("float32"), "Lifting confidence in [0, 1]."),
-    "flags": (List(Value("string")), "Lifting flags, e.g. truncated, occluded, few_points, yaw_unreliable, box_only, shared_surface."),
+    "flags": (List(Value("string")), "Lifting flags, e.g. truncated, occluded, few_points, yaw_unreliable, box_only, shared_surface, blended."),
     "num_points": (Value("int64"), "Depth points used for the fit."),
     "mask_source": (Value("string"), "Where the object's pixels came from: dataset (annotation) | sam (segmenter) | depth (box-only separation)."),
     "on_floor": (Value("bool"), "True when the box was snapped to rest on the floor plane."),

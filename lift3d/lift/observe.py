@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy import ndimage
 
 from lift3d.lift.clean import drop_floor_pixels, floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
@@ -78,6 +79,8 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     flags, trunc_v, cut_lr = view_flags(bbox, box_only, W, H, cfg.crop.border_px)
     if occluded(cr, z_sel):
         flags.append("occluded")
+    if not box_only and blended(on_crop, cr.st, cfg.crop.rim_px):
+        flags.append("blended")
     cover = float(region_valid.sum()) / max(1, n_region)
     contact = reach = top_reach = None
     if down is not None and (cfg.contact.floor_contact or cfg.contact.box_reach or cfg.contact.top_reach):
@@ -92,6 +95,20 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     floor = local_floor(depth, K, G, bbox, floor_h, cfg, field) if down is not None else None
     return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top,
                        floor, top_reach, category_prior=category_prior)
+
+
+def blended(mask: np.ndarray, stride: int, rim_px: float) -> bool:
+    """A mask whose innermost pixel lies less than half the image's measured edge ramp (``rim_px``) from its outline.
+    A soft edge blends the depths on both sides of a discontinuity over about one ramp width either way, so the
+    innermost pixel of an object ``2 D`` wide reads its own depth with a weight of about ``D / rim_px``: below one
+    half, every depth read on it is mostly its surroundings' (a pole 9 m away read at 26 m against the facades
+    behind it; :func:`lift3d.lift.soft_edges.redepth_rim` has no core to re-depth its rim from), so its distance is
+    not measured.  ``mask``: on the crop of its 2D box (pixels of ``stride`` image pixels), whose edges are the
+    outline's where the mask reaches them."""
+    if not rim_px > 0 or not mask.any():
+        return False
+    inner = ndimage.distance_transform_cdt(np.pad(mask, 1), metric="taxicab")
+    return float(inner.max()) * stride < 0.5 * rim_px
 
 
 def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):

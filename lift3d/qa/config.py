@@ -14,6 +14,10 @@ DEFAULT_FLAG_SIGMA = {
     "truncated_top": 1.3,
     "truncated_bottom": 1.3,
     "yaw_unreliable": 1.0,
+    # model depth: a mask about as thin as the depth map's edge ramps (lift3d.lift.observe.blended): its depth is
+    # mostly its surroundings', off by 30-180 % on soft-edged scenes; x10 puts its position sigma at about 0.4 of
+    # its distance (pos_sigma_rel 0.04), so hardly a comparison or a number rests on it
+    "blended": 10.0,
 }
 
 # Logistic model of "this object's box is within the box-scoring tolerance" (3D IoU >= 0.25 with the true
@@ -28,6 +32,9 @@ DEFAULT_BOX_OK_COEF = {
     # not in the tuning scenes (masks): IoU >= 0.25 for 41 % of the flagged box-only objects against 72 % of the
     # others (sensor-like depth, scratch seeds 7200-7500, 86 of 1,530), a logit difference of -1.32
     "shared_surface": -1.32,
+    # model depth: a mask about as thin as the depth map's edge ramps (QAConfig.flag_sigma's "blended"): its distance
+    # is off by 30-180 % on soft-edged scenes, so its box is not within the tolerance; no box answer rests on it
+    "blended": -6.0,
 }
 
 

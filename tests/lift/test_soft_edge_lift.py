@@ -80,3 +80,26 @@ def test_thin_objects_are_not_stretched_along_the_view(scene):
     long_eroded = [max(o["dimensions"][0], o["dimensions"][2]) for o in eroded.objects]
     assert len(long_rim) == 3 and np.mean(long_rim) < 0.5 * np.mean(long_eroded)
     assert _mean_iou(rim, boxes) > _mean_iou(eroded, boxes) + 0.1
+
+
+def test_a_mask_thinner_than_the_ramps_is_flagged_blended(scene):
+    """A network's output at 1/16 resolution: ramps about 12 px wide. Three poles 6-8 px wide have no pixel half a
+    ramp from their outline, so every depth read on them is mostly the far wall's: flagged ``blended`` (the QA guards
+    then take their distance as unknown). A wide crate in front of them keeps a core of its own depth; at 1/2
+    resolution (ramps of a few px) or on sharp depth no mask is blended."""
+    poles = [box_on_floor(-1.6, 12.0, [0.25, 2.5, 0.25], 0.0, cam_h=1.5),
+             box_on_floor(0.4, 13.0, [0.25, 2.5, 0.25], 0.2, cam_h=1.5),
+             box_on_floor(2.2, 14.0, [0.25, 2.5, 0.25], -0.2, cam_h=1.5)]
+    crate = box_on_floor(-0.2, 5.0, [1.4, 0.6, 0.8], 0.1, cam_h=1.5)
+    depth, K, anns, _ = scene(poles + [crate], cam_h=1.5, wall_dist=30.0, W=W, H=H, hfov=50.0,
+                              categories={0: "pole", 1: "pole", 2: "pole", 3: "box"})
+    cfg = LiftConfig(crop={"soft_edges": True})
+
+    def flagged(d):
+        res = lift_image(d, K, anns, [0.0, 1.0, 0.0], cfg)
+        assert len(res.objects) == 4
+        return [("blended" in o["flags"]) for o in sorted(res.objects, key=lambda o: o["annotation_id"])]
+
+    assert flagged(_soften(depth, 16)) == [True, True, True, False]
+    assert flagged(_soften(depth, 2)) == [False] * 4
+    assert flagged(depth) == [False] * 4  # sharp depth: no rim at all

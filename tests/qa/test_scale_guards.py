@@ -195,3 +195,22 @@ def test_metric_gate_is_the_modelled_probability():
         mid = 0.5 * (lo2 + hi2)
         lo2, hi2 = (mid, hi2) if numeric_p(math.sqrt(mid ** 2 + best), 0.25) >= 0.95 else (lo2, mid)
     assert not _types(lo2 * 1.03, ("1p_distance_camera",), **kw)[0]
+
+
+def test_a_blended_object_is_asked_about_by_neither_its_distance_nor_its_box():
+    """An object whose mask is thinner than the depth map's edge ramps (flag ``blended``, lift3d.lift.observe.blended)
+    has a distance somewhere between its own and its surroundings': no distance or depth order answer rests on
+    it. The same scene without the flag asks them."""
+    img, objs = _scene(0.1)
+    depth_types = METRIC + ("2p_closer_camera_yn", "2p_front_choice")
+    cfg = QAConfig(include_types=depth_types, max_per_image=200, max_per_type_per_image=50)
+
+    def about_lamp(o):
+        rows, _ = generate_qa(img, o, cfg, 0)
+        return {r["question_type"] for r in rows if 11 in r["object_ids"]}
+
+    assert {"1p_distance_camera", "2p_closer_camera_yn", "2p_front_choice"} <= about_lamp(objs)
+    blended = [objs[0], {**objs[1], "flags": list(objs[1]["flags"]) + ["blended"]}]
+    assert about_lamp(blended) == set()
+    S = Scene(img, blended, QAConfig(), random.Random(0))
+    assert S.box_p[1] < 0.1 < S.box_p[0] and not S.box_ok(1)  # nor a box answer
