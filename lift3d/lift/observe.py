@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy import ndimage
 
 from lift3d.lift.clean import drop_floor_pixels, floor_pixels, flying_pixels, object_points, surround_pixels
 from lift3d.lift.components import select_components
@@ -18,7 +17,7 @@ from lift3d.lift.priors import lookup
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, smear_trim, top_without_on_top
-from lift3d.lift.soft_edges import redepth_rim
+from lift3d.lift.soft_edges import blended, redepth_rim
 
 OCCLUDER_MARGIN = 0.10  # m; a pixel nearer than the object's near depth by max(this, 5 % of it) is an occluder
 OCCLUDER_MARGIN_REL = 0.05
@@ -95,20 +94,6 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
     floor = local_floor(depth, K, G, bbox, floor_h, cfg, field) if down is not None else None
     return Observation(ann, list(bbox), box_only, q, z_sel, flags, cover, prior, trunc_v, cut_lr, contact, reach, top,
                        floor, top_reach, category_prior=category_prior)
-
-
-def blended(mask: np.ndarray, stride: int, rim_px: float) -> bool:
-    """A mask whose innermost pixel lies less than half the image's measured edge ramp (``rim_px``) from its outline.
-    A soft edge blends the depths on both sides of a discontinuity over about one ramp width either way, so the
-    innermost pixel of an object ``2 D`` wide reads its own depth with a weight of about ``D / rim_px``: below one
-    half, every depth read on it is mostly its surroundings' (a pole 9 m away read at 26 m against the facades
-    behind it; :func:`lift3d.lift.soft_edges.redepth_rim` has no core to re-depth its rim from), so its distance is
-    not measured.  ``mask``: on the crop of its 2D box (pixels of ``stride`` image pixels), whose edges are the
-    outline's where the mask reaches them."""
-    if not rim_px > 0 or not mask.any():
-        return False
-    inner = ndimage.distance_transform_cdt(np.pad(mask, 1), metric="taxicab")
-    return float(inner.max()) * stride < 0.5 * rim_px
 
 
 def view_flags(bbox, box_only: bool, W: int, H: int, border_px: float):

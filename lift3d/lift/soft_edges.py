@@ -76,6 +76,25 @@ def _ramp_widths(jump: np.ndarray, step: np.ndarray, R: int, jump_min: float) ->
     return jv[peak] / steep[peak]
 
 
+def outline_distance(region: np.ndarray, metric: str = "taxicab") -> np.ndarray:
+    """Distance (pixels, ``metric`` of :func:`scipy.ndimage.distance_transform_cdt`) of each pixel of ``region`` to
+    the nearest pixel outside it, the crop's edges counting as outside (0 outside the region)."""
+    return ndimage.distance_transform_cdt(np.pad(region, 1), metric=metric)[1:-1, 1:-1]
+
+
+def blended(mask: np.ndarray, stride: int, rim_px: float) -> bool:
+    """A mask whose innermost pixel lies less than half the image's measured edge ramp (``rim_px``) from its outline.
+    A soft edge blends the depths on both sides of a discontinuity over about one ramp width either way, so the
+    innermost pixel of an object ``2 D`` wide reads its own depth with a weight of about ``D / rim_px``: below one
+    half, every depth read on it is mostly its surroundings' (a pole 9 m away read at 26 m against the facades
+    behind it; :func:`redepth_rim` has no core to re-depth its rim from), so its distance is not measured.
+    ``mask``: on the crop of its 2D box (pixels of ``stride`` image pixels), whose edges are the outline's where the
+    mask reaches them."""
+    if not rim_px > 0 or not mask.any():
+        return False
+    return float(outline_distance(mask).max()) * stride < 0.5 * rim_px
+
+
 def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: float):
     """(``d`` with the rim of the region's body re-depthed, the re-depthed pixels).
 
@@ -95,7 +114,7 @@ def redepth_rim(d: np.ndarray, region: np.ndarray, rim_px: float, max_rel_step: 
     # outside the crop reads as outside the region: no pixel within r - 1 of the crop's border is core
     core = ndimage.minimum_filter(region, size=2 * r - 1, mode="constant", cval=False)
     if not core.any():  # thinner than two rims: its innermost pixels
-        inside = ndimage.distance_transform_cdt(np.pad(region, 1), metric="chessboard")[1:-1, 1:-1]
+        inside = outline_distance(region, "chessboard")
         core = inside >= inside.max()
     rim = region & ~core
     if not rim.any():

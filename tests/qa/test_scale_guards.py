@@ -198,7 +198,7 @@ def test_metric_gate_is_the_modelled_probability():
 
 
 def test_a_blended_object_is_asked_about_by_neither_its_distance_nor_its_box():
-    """An object whose mask is thinner than the depth map's edge ramps (flag ``blended``, lift3d.lift.observe.blended)
+    """An object whose mask is thinner than the depth map's edge ramps (flag ``blended``, lift3d.lift.soft_edges.blended)
     has a distance somewhere between its own and its surroundings': no distance or depth order answer rests on
     it. The same scene without the flag asks them."""
     img, objs = _scene(0.1)
