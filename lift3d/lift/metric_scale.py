@@ -195,7 +195,11 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     var = float(np.sum(p * (g - mean) ** 2))
     # each cue's posterior probability of being right, averaged over the posterior
     resp = sum(((1.0 - eps) * inl[i] / mix[i]) @ joint[i] for i in range(len(taus)))
+    # the factor is kept within its bounds; where that moves it off the posterior's mean, its error is the posterior's
+    # spread about the kept value, not about the mean (the cues said x4.5 and x3 is written: the answers built on it
+    # are off by the difference, and the guards must know)
     lim = np.log(cfg.max_factor)
-    var += cfg.shared_sigma ** 2
-    return ScaleEstimate(float(np.exp(np.clip(mean, -lim, lim))), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
+    kept = float(np.clip(mean, -lim, lim))
+    var += (mean - kept) ** 2 + cfg.shared_sigma ** 2
+    return ScaleEstimate(float(np.exp(kept)), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
                          tuple(float(x) for x in resp), tuple(cues))

@@ -128,6 +128,10 @@ def test_the_factor_stays_within_its_bounds():
     cfg = ScaleCueConfig(failure_prob=0.05)
     est = combine_cues([Cue("a", np.log(4.5), 0.05)] * 3, cfg)
     assert est.factor == pytest.approx(cfg.max_factor)
+    # the kept factor is log(1.5) short of what the cues say, and its stated spread covers that
+    assert est.log_sigma > np.log(4.5 / cfg.max_factor) * 0.9
+    inside = combine_cues([Cue("a", np.log(2.5), 0.05)] * 3, cfg)
+    assert inside.log_sigma < 0.15  # within the bounds nothing is added
 
 
 def test_shared_errors_do_not_average_out():
