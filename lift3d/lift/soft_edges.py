@@ -25,8 +25,14 @@ from lift3d.lift.quantiles import median
 class SoftEdgeConfig:
     span_px: int = 8  # half window over which a discontinuity's whole jump is measured (a ramp narrower than 2x this)
     jump_min: float = 0.25  # |log depth| change over the window that counts as a discontinuity (x1.28)
-    min_samples: int = 50  # fewer discontinuity samples than this: no estimate (1 px assumed)
+    # fewer discontinuity samples than this: no estimate (1 px assumed).  The widths of one image scatter by 0.1-0.4
+    # in log (robust sd), so the median of ten is within about 0.1 in log; a room with few strong depth jumps gives
+    # 12-50 (it used to need 50, and such a soft-edged image was lifted as if its edges were sharp)
+    min_samples: int = 10
     max_px: float = 12.0  # cap of the estimate
+    # on a strided map a median width below this many (strided) pixels is a step within its resolution: taken as
+    # sharp (1 px), not as st px (the real Kinect frames in ../shared read 1.04-1.10 at stride 2)
+    resolved: float = 1.5
     max_side: int = 640  # the map is strided to at most this many pixels per side (the estimate is rescaled)
     line_step: int = 8  # every line_step-th row (column) is scanned along its length: full resolution along the scan
 
@@ -53,7 +59,10 @@ def edge_ramp_px(depth: np.ndarray, cfg: SoftEdgeConfig = SoftEdgeConfig()) -> f
     w = np.concatenate(widths) if widths else np.empty(0)
     if len(w) < cfg.min_samples:
         return 1.0
-    return float(np.clip(median(w) * st, 1.0, cfg.max_px))
+    m = float(median(w))
+    if st > 1 and m < cfg.resolved:  # the jumps lie within about one pixel of the strided map: no wider than st px,
+        return 1.0  # a step (perhaps with a sensor's mixed pixel), not a ramp this map can tell
+    return float(np.clip(m * st, 1.0, cfg.max_px))
 
 
 def _ramp_widths(jump: np.ndarray, step: np.ndarray, R: int, jump_min: float) -> np.ndarray:

@@ -43,6 +43,28 @@ def test_no_discontinuity_gives_no_estimate():
     assert edge_ramp_px(plane) == 1.0
 
 
+def test_a_few_discontinuities_still_give_the_ramp():
+    """One small object against the wall (a room with few strong depth jumps): a few dozen samples, whose median is
+    the ramp; with fewer than min_samples the map is taken as sharp-edged (a soft-edged room used to be lifted so)."""
+    d = np.full((240, 320), 5.0)
+    d[100:112, 152:164] = 3.0
+    soft = _soften(d, 4)
+    w = edge_ramp_px(soft)
+    assert 0.85 * 4 <= w <= 1.8 * 4 + 0.5, w
+    assert edge_ramp_px(soft, SoftEdgeConfig(min_samples=50)) == 1.0
+
+
+def test_a_step_within_the_strided_grid_is_sharp():
+    """A large map is strided (here by 2): a sensor's step with one mixed pixel lies within one strided pixel, which
+    says only that it is at most 2 px wide; it is taken as sharp (1 px), not as a 2 px ramp to re-depth."""
+    d = _boxes_on_wall(960, 1280)
+    mixed = ndimage.uniform_filter(d, 3)  # each step gets one in-between pixel on either side
+    edge = ndimage.morphological_gradient(d, size=2) > 0
+    d = np.where(edge, mixed, d)
+    assert edge_ramp_px(d, SoftEdgeConfig(max_side=640)) == 1.0
+    assert edge_ramp_px(_soften(_boxes_on_wall(960, 1280), 8), SoftEdgeConfig(max_side=640)) > 4.0
+
+
 def test_invalid_pixels_are_not_edges():
     d = _boxes_on_wall()
     d[100:110, :] = 0.0  # a band of holes
