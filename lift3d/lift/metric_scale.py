@@ -25,8 +25,9 @@ Student-t term (or its CDF for a bound) mixed with a flat outlier term of probab
 is simply wrong: a toy car, a child, a partial view nobody flagged); and one common factor ``tau`` on every cue's
 spread, marginalised over a half-log-normal prior on [1, ``max_spread_factor``] (log spread a third of that range) (the stated spreads are themselves
 uncertain: cues that scatter more than they claim widen the posterior instead of being believed).  The estimate
-is the posterior mean of ``log k`` and the uncertainty its posterior standard deviation, plus the error every cue
-shares (``shared_sigma``, a model's focal length), which no number of cues averages out.  Cues that disagree give a
+is the posterior mean of ``log k`` (kept within x/÷ ``max_factor``) and the uncertainty its posterior standard
+deviation about the kept value, plus the error every cue shares (``shared_sigma``, a model's focal length), which no
+number of cues averages out.  Cues that disagree give a
 wide (or two-peaked) posterior and so a large ``log_sigma``.
 """
 
