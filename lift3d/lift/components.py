@@ -53,6 +53,34 @@ def other_objects(lab: np.ndarray, nlab: int, others, r0: int, c0: int, st: int,
 BOUNDED_SHARE = 0.5
 
 
+def solid_components(mask: np.ndarray, bridge_px: int) -> tuple[np.ndarray, int]:
+    """(labels, count) of ``mask``'s connected components, cut where they join through a bridge at most
+    ``2 * bridge_px`` pixels wide: the components of the mask eroded by ``bridge_px`` (4-connected, the crop's edges
+    counting as outside), each pixel of the mask then taking the label of the nearest eroded pixel of its own
+    connected component.  A component with no pixel left after the erosion (thinner than the bridges) keeps its own
+    label.  ``bridge_px`` 0: plain connected components."""
+    lab0, n0 = ndimage.label(mask)
+    if bridge_px <= 0 or n0 == 0:
+        return lab0, n0
+    core = ndimage.binary_erosion(mask, iterations=bridge_px)
+    labc, nc = ndimage.label(core)
+    if nc <= 1:
+        return lab0, n0
+    # each core component lies in one component of the mask: where none holds two, nothing is cut
+    parent = np.zeros(nc + 1, dtype=np.int64)
+    parent[labc.ravel()] = lab0.ravel()
+    if len(np.unique(parent[1:])) == nc:
+        return lab0, n0
+    iy, ix = ndimage.distance_transform_edt(~core, return_distances=False, return_indices=True)
+    near = labc[iy, ix]
+    own = lab0[iy, ix] == lab0  # the nearest core pixel lies in the pixel's own component
+    lab = np.where(mask, np.where(own, near, nc + lab0), 0)
+    used = np.unique(lab)
+    relabel = np.zeros(nc + n0 + 1, dtype=np.int64)
+    relabel[used] = np.arange(len(used))
+    return relabel[lab], len(used) - 1
+
+
 def inside_share(lab: np.ndarray, nlab: int, surround) -> np.ndarray:
     """Box-only: per component of the crop's labels ``lab``, the share of its connected surface that lies inside
     the box, seen in a surround of the box: ``surround`` = (the surround's clean pixels, the (row, column) offset
@@ -63,20 +91,32 @@ def inside_share(lab: np.ndarray, nlab: int, surround) -> np.ndarray:
     inside its outline).  A nearer object crossing the box (a footboard in front of a dresser) or the wall behind
     it is depth-continuous beyond the edges: most of it lies outside.  The crop's components replace the
     surround's pixels inside the box (what the box-only separation removed there stays removed), and the surround
-    is labelled with the same connectivity, so two of the crop's components joined outside the box share one
-    value."""
+    is labelled with the same connectivity, so two of the crop's components joined outside the box share one value.
+    Two crop components that touch inside the box (a bridge :func:`solid_components` cut) are kept apart there: the
+    pixels where they meet are left out of the surround's labelling, and each crop component takes the surround
+    label of most of its pixels."""
     win, (oy, ox) = surround
     h, w = lab.shape
     fg = np.array(win, dtype=bool)
-    fg[oy:oy + h, ox:ox + w] = lab > 0
+    inner = lab > 0
+    meet_u = (lab[:, 1:] != lab[:, :-1]) & inner[:, 1:] & inner[:, :-1]
+    meet_v = (lab[1:, :] != lab[:-1, :]) & inner[1:, :] & inner[:-1, :]
+    inner[:, 1:] &= ~meet_u
+    inner[1:, :] &= ~meet_v
+    fg[oy:oy + h, ox:ox + w] = inner
     wl, nw = ndimage.label(fg)
     n_all = np.bincount(wl.ravel(), minlength=nw + 1)
-    n_in = np.bincount(wl[oy:oy + h, ox:ox + w].ravel(), minlength=nw + 1)
-    # a crop component is connected, so all its pixels carry one surround label
-    of = np.zeros(nlab + 1, dtype=np.int64)
-    of[lab.ravel()] = wl[oy:oy + h, ox:ox + w].ravel()
-    j = of[1:]
-    return n_in[j] / np.maximum(n_all[j], 1)
+    inner = wl[oy:oy + h, ox:ox + w]
+    n_in = np.bincount(inner.ravel(), minlength=nw + 1)
+    # each crop component: the surround label of most of its pixels (one left with none, a meeting pixel alone: 1)
+    both = (lab > 0) & (inner > 0)
+    pairs, cnt = np.unique(lab[both].astype(np.int64) * (nw + 1) + inner[both], return_counts=True)
+    order = np.lexsort((-cnt, pairs // (nw + 1)))
+    first = order[np.unique(pairs[order] // (nw + 1), return_index=True)[1]]
+    j = np.zeros(nlab + 1, dtype=np.int64)
+    j[pairs[first] // (nw + 1)] = pairs[first] % (nw + 1)
+    j = j[1:]
+    return np.where(j > 0, n_in[j] / np.maximum(n_all[j], 1), 1.0)
 
 
 def hides_another(mean_z: np.ndarray, counts: np.ndarray, cfg: LiftConfig) -> np.ndarray:
@@ -98,13 +138,16 @@ def hides_another(mean_z: np.ndarray, counts: np.ndarray, cfg: LiftConfig) -> np
 def select_components(ok: np.ndarray, dz: np.ndarray, box_only: bool, others, bounds, st: int, bbox,
                       cfg: LiftConfig, surround=None) -> np.ndarray:
     """The object's pixels among the clean crop pixels ``ok``: connected components (depth discontinuities are
-    already cut: flying pixels removed); the one with the largest score is kept - pixel count for masks; for
+    already cut: flying pixels removed; box-only: a bridge at most ``2 * components.bridge_px`` pixels wide does not
+    join two surfaces, :func:`solid_components`: where a dense map has no hole along an edge, the discontinuity
+    test can leave such a line); the one with the largest score is kept - pixel count for masks; for
     boxes a centre-weighted count times its 2D extent relative to the box, with the components of other
     annotations (:func:`other_objects`) down-weighted and those in front of another component
     (:func:`hides_another`) weighted by the share of their surface inside the box (:func:`inside_share`;
     ``surround``: a callable returning what that needs, or None) - plus the components at a similar depth (an
     object split by an occluder; when the best one lies mostly inside the box, only those that do too).  ``bounds`` = (r0, r1, c0, c1) of the crop read at stride ``st``."""
-    lab, nlab = ndimage.label(ok)
+    bridge = cfg.components.bridge_px if box_only else 0
+    lab, nlab = solid_components(ok, bridge)
     if nlab <= 1:
         return ok
     r0, _, c0, _ = bounds

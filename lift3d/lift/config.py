@@ -72,6 +72,9 @@ class ComponentsConfig:
     # that goes on beyond them (a footboard crossing the box) is likely another object
     # (:func:`~lift3d.lift.components.inside_share`): its score x the share of it inside the box
     surround_reach: float = 0.5  # ... seen this share of the box's width / height beyond each edge (0 = off)
+    # box-only: two surfaces joined only through a bridge at most 2 * bridge_px crop pixels wide are two components
+    # (:func:`~lift3d.lift.components.solid_components`; 0 = plain connectivity)
+    bridge_px: int = 1
 
 
 @dataclass

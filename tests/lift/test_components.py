@@ -91,3 +91,71 @@ def test_box_only_a_nearer_footboard_crossing_the_box_is_not_the_object():
     # without the surround (the former rule: centre-weighted count x span) the footboard was taken
     old = select_components(ok, cr.dz, True, [], cr.bounds, cr.st, bbox, cfg, None)
     assert (own[old] == 1).all()
+
+
+def test_solid_components_cut_narrow_bridges_and_keep_thin_parts():
+    from scipy import ndimage
+
+    from lift3d.lift.components import solid_components
+
+    m = np.zeros((30, 40), dtype=bool)
+    m[2:14, 2:18] = True  # two blocks ...
+    m[2:14, 22:38] = True
+    m[7:8, 18:22] = True  # ... joined by a bridge 1 px wide
+    m[20:28, 2:38] = True  # a third block, ...
+    m[14:20, 9:13] = True  # ... joined to the first by a neck 4 px wide
+    lab, n = solid_components(m, 0)
+    assert n == 1 and np.array_equal(lab, ndimage.label(m)[0])  # bridge_px 0: plain connectivity
+    lab, n = solid_components(m, 1)
+    assert n == 2  # the 4 px neck holds, the 1 px bridge does not
+    assert lab[5, 5] == lab[25, 20] != lab[5, 30]
+    assert np.array_equal(lab > 0, m)  # every pixel keeps a label
+    assert lab[7, 18] == lab[5, 5] and lab[7, 21] == lab[5, 30]  # the bridge is shared out by nearness
+    # a bridge 2 px wide is cut too, 3 px wide holds (bridge_px 1 cuts at most 2 * bridge_px)
+    for width, parts in ((2, 2), (3, 1)):
+        b = np.zeros((16, 40), dtype=bool)
+        b[2:14, 2:18] = b[2:14, 22:38] = True
+        b[6:6 + width, 18:22] = True
+        assert solid_components(b, 1)[1] == parts, width
+    # a part thinner than the bridges (a pole 2 px wide) keeps its own label
+    t = np.zeros((20, 20), dtype=bool)
+    t[2:18, 5:7] = True
+    t[2:10, 12:19] = True
+    lab, n = solid_components(t, 1)
+    assert n == 2 and lab[10, 5] != lab[5, 15] and np.array_equal(lab > 0, t)
+
+
+def test_box_only_a_footboard_joined_to_the_object_by_a_narrow_bridge_is_not_the_object():
+    """A dense depth map (a model's has no holes) can join the footboard to the dresser through a line of pixels
+    where the discontinuity test leaves a gap (at the crop's edge, or where the step is shallow): one pixel wide,
+    it does not make the two surfaces one component."""
+    from lift3d.geometry.boxes import gravity_frame
+    from lift3d.lift.clean import flying_pixels, surround_pixels
+    from lift3d.lift.components import select_components
+    from lift3d.lift.crop import read_box_crop, read_surround
+
+    depth, owner, K, bbox, cam_h = _dresser_behind_footboard()
+    G = gravity_frame(np.array([0.0, 1.0, 0.0]))
+    cr = read_box_crop(depth, K, bbox, LiftConfig().crop.max_crop_px)
+    ok = cr.valid & ~flying_pixels(cr.d, cr.valid, LiftConfig().clean.flying_rel)
+    r0, _, c0, _ = cr.bounds
+    own = owner[r0::cr.st, c0::cr.st][:ok.shape[0], :ok.shape[1]]
+    # a one-pixel bridge down the crop's middle column, across the removed edge pixels
+    col = ok.shape[1] // 2
+    rows = np.nonzero(own[:, col] >= 0)[0]
+    ok[rows.min():rows.max() + 1, col] = True
+
+    def run(bridge_px):
+        cfg = LiftConfig.from_dict({"components": {"bridge_px": bridge_px}})
+
+        def surround():
+            win, offset = read_surround(depth, K, cr, cfg.components.surround_reach)
+            return surround_pixels(win, G, cam_h, cfg), offset
+
+        return select_components(ok, cr.dz, True, [], cr.bounds, cr.st, bbox, cfg, surround)
+
+    sel = run(1)
+    assert (own[sel] == 0).sum() >= 0.95 * (own[ok] == 0).sum()  # the dresser ...
+    assert (own[sel] == 1).sum() <= 2  # ... and nothing of the footboard but bridge pixels
+    old = run(0)  # with plain connectivity the bridge made them one surface, the footboard's in the main
+    assert (own[old] == 1).sum() > 100

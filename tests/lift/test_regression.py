@@ -65,11 +65,11 @@ PINNED = {
     ("masks", False, True):
         "60280da2845747b26553ce16a6dfd75cf57d3e82abf793aaa0cd0f73051cb891",
     ("box-only", False, True):
-        "e23122d4c5bededa8e921424fc9224e9d2fd7f601c11d7ddefc8723385acd4a3",
+        "118802ba344843dcfcc1f00d0bc4f847c1dbe48d9fc5a61d98f17db25ac91e43",
     ("masks", True, True):
         "b9e21b3474975c7e4654fe272e6e64d0a00479269c5d50d8cbba6758124717b1",
     ("box-only", True, True):
-        "4ca766ec326bb1e22d37083b799a704c36369fcc825f6ec9600b2977e0693853",
+        "144d212d3308427674808aaa0051f0a72438007244961b67f2fae2117627f3b6",
     ("masks", True, False):
         "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49",
 }
