@@ -56,9 +56,11 @@ BOUNDED_SHARE = 0.5
 def solid_components(mask: np.ndarray, bridge_px: int) -> tuple[np.ndarray, int]:
     """(labels, count) of ``mask``'s connected components, cut where they join through a bridge at most
     ``2 * bridge_px`` pixels wide: the components of the mask eroded by ``bridge_px`` (4-connected, the crop's edges
-    counting as outside), each pixel of the mask then taking the label of the nearest eroded pixel of its own
-    connected component.  A component with no pixel left after the erosion (thinner than the bridges) keeps its own
-    label.  ``bridge_px`` 0: plain connected components."""
+    counting as outside), each pixel of the mask then taking the label of the nearest eroded pixel where that lies
+    in the pixel's own connected component.  The others keep a label of their component's own: all of a component
+    with no pixel left after the erosion (thinner than the bridges), and the few pixels of a component whose nearest
+    eroded pixel is another component's (they form a small part of their own).  ``bridge_px`` 0: plain connected
+    components."""
     lab0, n0 = ndimage.label(mask)
     if bridge_px <= 0 or n0 == 0:
         return lab0, n0
@@ -98,23 +100,24 @@ def inside_share(lab: np.ndarray, nlab: int, surround) -> np.ndarray:
     win, (oy, ox) = surround
     h, w = lab.shape
     fg = np.array(win, dtype=bool)
-    inner = lab > 0
-    meet_u = (lab[:, 1:] != lab[:, :-1]) & inner[:, 1:] & inner[:, :-1]
-    meet_v = (lab[1:, :] != lab[:-1, :]) & inner[1:, :] & inner[:-1, :]
-    inner[:, 1:] &= ~meet_u
-    inner[1:, :] &= ~meet_v
-    fg[oy:oy + h, ox:ox + w] = inner
+    crop_fg = lab > 0
+    meet_u = (lab[:, 1:] != lab[:, :-1]) & crop_fg[:, 1:] & crop_fg[:, :-1]
+    meet_v = (lab[1:, :] != lab[:-1, :]) & crop_fg[1:, :] & crop_fg[:-1, :]
+    crop_fg[:, 1:] &= ~meet_u
+    crop_fg[1:, :] &= ~meet_v
+    fg[oy:oy + h, ox:ox + w] = crop_fg
     wl, nw = ndimage.label(fg)
     n_all = np.bincount(wl.ravel(), minlength=nw + 1)
-    inner = wl[oy:oy + h, ox:ox + w]
-    n_in = np.bincount(inner.ravel(), minlength=nw + 1)
+    wl_crop = wl[oy:oy + h, ox:ox + w]
+    n_in = np.bincount(wl_crop.ravel(), minlength=nw + 1)
     # each crop component: the surround label of most of its pixels (one left with none, a meeting pixel alone: 1)
-    both = (lab > 0) & (inner > 0)
-    pairs, cnt = np.unique(lab[both].astype(np.int64) * (nw + 1) + inner[both], return_counts=True)
-    order = np.lexsort((-cnt, pairs // (nw + 1)))
-    first = order[np.unique(pairs[order] // (nw + 1), return_index=True)[1]]
+    both = (lab > 0) & (wl_crop > 0)
+    pairs, cnt = np.unique(lab[both].astype(np.int64) * (nw + 1) + wl_crop[both], return_counts=True)
+    comp, surr = pairs // (nw + 1), pairs % (nw + 1)
+    order = np.lexsort((-cnt, comp))  # by crop component, its most frequent surround label first
+    first = order[np.unique(comp[order], return_index=True)[1]]
     j = np.zeros(nlab + 1, dtype=np.int64)
-    j[pairs[first] // (nw + 1)] = pairs[first] % (nw + 1)
+    j[comp[first]] = surr[first]
     j = j[1:]
     return np.where(j > 0, n_in[j] / np.maximum(n_all[j], 1), 1.0)
 
