@@ -36,6 +36,7 @@ SUPPORT_DEPTH_PCT = (5, 95)  # the surface's depth range: these percentiles of i
 DEPTH_MARGIN, DEPTH_MARGIN_REL = 0.10, 0.03  # m, share of the depth: margin of a depth / ground-range window
 # the footprint trim and the top
 ROBUST_PCT = (2.0, 98.0)  # percentiles of a robust range
+SMEAR_MIN_KEEP = 3  # smear_trim keeps the points within the reach when at least this many (a box needs a few)
 FOOTPRINT_SPREADS = 3.0  # the trim radius allows the prior's size spread (rel_std) this many times
 ON_TOP_MIN_LEFT = 0.3  # the top without the on-top pixels needs this share of the points (and min_points)
 
@@ -238,7 +239,9 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     that reach, the object is placed by the nearest point of each image row (the least blended with what lies
     behind it; a thin object has no clean pixel at all): the median of those per-row nearest ranges is its near
     face, and only the points from half a reach in front of it to a reach behind it are kept (at least
-    ``clean.min_points``).  Off with ``smear_window`` 0 or without a prior."""
+    ``SMEAR_MIN_KEEP``, however few: a far person a few pixels wide has a handful of points there and dozens along
+    the smear, whose whole range would make its box ten metres deep).  Off with ``smear_window`` 0 or without a
+    prior."""
     w = cfg.separation.smear_window
     if w <= 0 or prior is None or len(q) < cfg.clean.min_points:
         return q, z_sel
@@ -255,7 +258,7 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     first = np.concatenate([[True], np.diff(rows[order]) != 0])
     face = float(median(rng_[order][first]))
     keep = (rng_ >= face - 0.5 * reach) & (rng_ <= face + reach)
-    if keep.sum() >= cfg.clean.min_points:
+    if keep.sum() >= SMEAR_MIN_KEEP:
         return q[keep], z_sel[keep]
     return q, z_sel
 

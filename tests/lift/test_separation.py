@@ -314,3 +314,26 @@ def test_smear_trim_leaves_an_object_within_its_reach():
     cfg = LiftConfig(separation={"smear_window": 1.0})
     q2, _ = smear_trim(q, q[:, 2].copy(), lookup("pole"), K, G, cfg)
     assert len(q2) == len(q)
+
+
+def test_smear_trim_keeps_a_far_thin_objects_few_points_within_its_reach():
+    """A person a few pixels wide far away: one least-blended pixel per row at its range, three smeared 1-15 m behind
+    towards a facade.  Fewer than ``clean.min_points`` lie within its reach, yet only they are kept: the whole smear
+    would make the box about ten metres deep (it was kept whole before)."""
+    from lift3d.lift.separation import smear_trim
+
+    rng = np.random.default_rng(1)
+    K, G = K_from_fov(320, 240, 50.0), gravity_frame([0.0, 1.0, 0.0])
+    pts = []
+    for r in range(12):
+        z = np.concatenate([[35.0], 36.0 + 14.0 * rng.uniform(0.0, 1.0, 3)])
+        ray = np.linalg.solve(K, np.array([160.0, 100.0 + r + 0.5, 1.0]))
+        pts.append(z[:, None] * ray[None, :])
+    q = np.vstack(pts) @ G
+    cfg = LiftConfig(separation={"smear_window": 1.0})
+    prior = lookup("person")
+    q2, z2 = smear_trim(q, q[:, 2].copy(), prior, K, G, cfg)
+    r2 = np.hypot(q2[:, 0], q2[:, 2])
+    reach = np.hypot(prior.l, prior.w) * (1.0 + 3.0 * prior.rel_std) * 1.5
+    assert len(q) >= cfg.clean.min_points and 12 <= len(q2) < cfg.clean.min_points and len(z2) == len(q2)
+    assert r2.min() > 35.0 - reach and r2.max() < 35.0 + reach
