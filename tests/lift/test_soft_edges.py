@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from lift3d.lift.soft_edges import SoftEdgeConfig, edge_ramp_px, redepth_rim
+from lift3d.lift.soft_edges import SoftEdgeConfig, blended, edge_ramp_px, outline_distance, redepth_rim
 
 
 def _boxes_on_wall(h=240, w=320):
@@ -168,3 +168,20 @@ def test_thin_parts_away_from_the_body_are_not_redepthed():
     assert np.all(np.abs(out[rim] - 3.0) < 0.1) and done[rim].all()
     assert not done[70:110, 24:28].any()  # the leg away from the top: its own depth
     assert np.array_equal(out[70:110, 24:28], soft[70:110, 24:28])
+
+
+def test_blended_is_half_a_ramp_against_the_masks_innermost_distance():
+    """``blended`` erodes instead of taking the whole distance transform: the same verdict as its definition, the
+    innermost pixel's taxicab distance to the outline (crop edges outside) times the stride below half the ramp."""
+    rng = np.random.default_rng(3)
+    flagged = 0
+    for _ in range(3000):
+        h, w = rng.integers(1, 25, 2)
+        m = rng.random((h, w)) < rng.uniform(0.3, 1.0)
+        if rng.random() < 0.5:
+            m = ndimage.binary_closing(m)
+        st, rim = int(rng.integers(1, 4)), float(rng.choice([0.0, 1.0, 2.5, 3.0, 5.5, 8.0, 12.0, 24.7]))
+        want = bool(rim > 0 and m.any() and float(outline_distance(m).max()) * st < 0.5 * rim)
+        assert blended(m, st, rim) == want
+        flagged += want
+    assert 300 < flagged < 2700  # both verdicts were exercised
