@@ -103,7 +103,8 @@ def blended(mask: np.ndarray, stride: int, rim_px: float) -> bool:
         return False
     # the innermost pixel's (taxicab) distance reaches c, the least whole distance not below half the ramp, iff the
     # mask eroded c - 1 times by the 4-neighbour cross (the crop's edges outside) keeps a pixel: the same test as
-    # ``float(outline_distance(mask).max()) * stride < 0.5 * rim_px``, without the whole distance transform
+    # ``float(outline_distance(mask).max()) * stride < 0.5 * rim_px``, without the whole distance transform; by hand,
+    # stopping once the mask is empty (``ndimage.binary_erosion(..., iterations=c - 1)`` costs as much as the transform)
     c = 1
     while float(c) * stride < 0.5 * rim_px:
         c += 1
