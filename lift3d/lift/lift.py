@@ -186,9 +186,10 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
     ``gravity.horizon_focal``, the floor's horizon, :mod:`lift3d.lift.horizon`); (None, None, None, None) otherwise or
     when the lines do not fix the up direction (the floor-plane fit is used).  Where no floor lies under the lines'
     up direction, or few of the depth's surfaces are level under it (:func:`lift3d.lift.gravity.few_level_points`),
-    the floor-plane fit of the depth (``anns`` excluded) is made: when it finds a floor that the lines'
-    direction tilts out of level (:func:`lift3d.lift.gravity.keeps_surfaces_level`: a vertical point made of a few
-    segments that meet by chance), that fit and the given focal length are returned instead."""
+    the floor-plane fit of the depth (``anns`` excluded; at any confidence, since the lines' direction has failed
+    its own check) is made: when it finds a floor that the lines' direction tilts out of level
+    (:func:`lift3d.lift.gravity.keeps_surfaces_level`: a vertical point made of a few segments that meet by chance),
+    that fit and the given focal length are returned instead."""
     if not cfg.gravity.vanishing or rgb is None or gravity is not None:
         return None, None, None, None
     try:
@@ -199,7 +200,9 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
         grid = point_and_normal_grid(depth, K)
         fh = floor_height(depth, K, down, grid, bend=cfg.gravity.floor_bend)
         if fh is None or few_level_points(grid, down):  # does the depth's floor agree with the lines' up direction?
-            alt, alt_grid = up_and_floor(depth, K0, anns, None, cfg)
+            # (the floor-plane fit at any confidence: a lines' direction that finds no floor or leaves few surfaces
+            # level has failed its own check, so a weak fit that keeps twice as many level is the better of the two)
+            alt, alt_grid = image_gravity(depth, K0, None, anns, estimate=cfg.gravity.estimate, min_confidence=0.0)
             if alt.down is not None and alt.floor_h is not None and not keeps_surfaces_level(grid, down, alt.down):
                 return alt, alt_grid, None, None  # a wrong vertical point: the floor-plane fit, the given focal
         if cfg.gravity.horizon_focal and focal_log_sd > 0 and fh is not None:
