@@ -110,11 +110,12 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     model = cfg.depth != "dataset" or cfg.depth_origin == "model"
     lift_cfg = LiftConfig(**(MODEL_DEPTH_LIFT if model else sensor_depth_lift(cfg.sensor_scale_sd))).update(cfg.lift)
     stages.append(LiftStage(lift_cfg, keep_pixels=cfg.keep_depth))
-    qa_cfg = None
-    if cfg.qa:
-        from lift3d.qa import QAConfig
+    from lift3d.qa import QAConfig
 
-        qa_cfg = QAConfig(**cfg.qa)
+    # An image without gravity here is one whose dataset gave none and whose lift found none (no floor, no vertical
+    # lines within their search cones: often a camera pitched steeply down), so the camera frame is not taken for a
+    # level one: the types whose truth needs the up direction (above / below, front / behind, ...) are skipped.
+    qa_cfg = QAConfig(**{"assume_level_without_gravity": False, **cfg.qa})
     stages.append(QAStage(qa_cfg, seed=cfg.seed))
     return stages
 

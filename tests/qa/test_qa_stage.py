@@ -40,3 +40,27 @@ def test_unlifted_category_is_recorded_and_never_counted():
     again = {**rec, "qa": None}
     stage.process([again])
     assert [r["question"] for r in again["qa"]] == [r["question"] for r in rec["qa"]]
+
+
+def test_the_build_does_not_take_a_gravityless_camera_for_a_level_one():
+    """An image reaches the build's QA without gravity only when its dataset gave none and its lift found none: no
+    floor and no vertical lines within their search cones, as under a camera pitched 40-45 degrees down (scratch
+    rooms shot from 2.0-2.6 m: the camera frame's "higher up" was "farther", and 5 of 6 false answers of a set were
+    above / below).  The build skips the types that need the up direction there; the library's default (and a
+    build's ``qa`` option) still takes the camera frame for level."""
+    from lift3d.build import BuildConfig, make_stages
+    from lift3d.qa.generate import FRAME_TYPES
+
+    def qa_types(cfg, gravity):
+        stage = next(s for s in make_stages(cfg) if s.name == "qa")
+        stage.setup()
+        types = set()
+        for seed in range(8):
+            stage.seed = seed
+            rec = dict(_record({"chair": 2, "table": 1}), gravity=gravity)
+            types |= {r["question_type"] for r in stage.process_record(rec)["qa"]}
+        return types
+
+    assert not qa_types(BuildConfig(), None) & FRAME_TYPES
+    assert qa_types(BuildConfig(), [0, 1, 0]) & FRAME_TYPES
+    assert qa_types(BuildConfig(qa={"assume_level_without_gravity": True}), None) & FRAME_TYPES
