@@ -115,7 +115,7 @@ def make_stages(cfg: BuildConfig) -> list[Stage]:
     # An image without gravity here is one whose dataset gave none and whose lift found none (no floor, no vertical
     # lines within their search cones: often a camera pitched steeply down), so the camera frame is not taken for a
     # level one: the types whose truth needs the up direction (above / below, front / behind, ...) are skipped.
-    qa_cfg = QAConfig(**{"assume_level_without_gravity": False, **cfg.qa})
+    qa_cfg = QAConfig(**{"assume_level_without_gravity": False, **(cfg.qa or {})})
     stages.append(QAStage(qa_cfg, seed=cfg.seed))
     return stages
 
