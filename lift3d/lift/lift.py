@@ -170,11 +170,13 @@ def check_image(depth, K, anns: list, res: LiftResult) -> np.ndarray | None:
     return Km
 
 
-def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: LiftConfig):
+def up_and_floor(depth: np.ndarray, K: np.ndarray, anns: list, gravity, cfg: LiftConfig,
+                 min_confidence: float | None = None):
     """(the image's up direction and floor level, its point/normal grid or None): :mod:`lift3d.lift.gravity`;
-    the camera frame on a numerical failure."""
-    return image_gravity(depth, K, gravity, anns, estimate=cfg.gravity.estimate,
-                         min_confidence=cfg.gravity.min_confidence)
+    the camera frame on a numerical failure.  ``min_confidence``: the floor-plane fit's least confidence (default
+    ``gravity.min_confidence``)."""
+    mc = cfg.gravity.min_confidence if min_confidence is None else min_confidence
+    return image_gravity(depth, K, gravity, anns, estimate=cfg.gravity.estimate, min_confidence=mc)
 
 
 def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftConfig, focal_log_sd: float = 0.0,
@@ -202,7 +204,7 @@ def vanishing_gravity(depth: np.ndarray, K: np.ndarray, rgb, gravity, cfg: LiftC
         if fh is None or few_level_points(grid, down):  # does the depth's floor agree with the lines' up direction?
             # (the floor-plane fit at any confidence: a lines' direction that finds no floor or leaves few surfaces
             # level has failed its own check, so a weak fit that keeps twice as many level is the better of the two)
-            alt, alt_grid = image_gravity(depth, K0, None, anns, estimate=cfg.gravity.estimate, min_confidence=0.0)
+            alt, alt_grid = up_and_floor(depth, K0, anns, None, cfg, min_confidence=0.0)
             if alt.down is not None and alt.floor_h is not None and not keeps_surfaces_level(grid, down, alt.down):
                 return alt, alt_grid, None, None  # a wrong vertical point: the floor-plane fit, the given focal
         if cfg.gravity.horizon_focal and focal_log_sd > 0 and fh is not None:
