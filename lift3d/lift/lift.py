@@ -120,7 +120,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
                                                                  others, priors)))
     scale = 1.0
     if cfg.scale.from_priors and cfg.scale.cues:
-        est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg, ceil_h)
+        est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg, ceil_h, level_unknown=ge.down is None)
         scale, res.depth_scale_log_sigma, res.scale_estimate = est.factor, est.log_sigma, est
     elif cfg.scale.from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)

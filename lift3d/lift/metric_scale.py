@@ -19,6 +19,14 @@ its own spread:
 * a room whose floor and ceiling are both seen: ``log((floor distance + ceiling distance) / typical room height)``
   (rooms are 2.4-3 m high; a hall is the outlier).
 
+An image whose up direction is unknown (none given, none found: no floor, no vertical lines; a view pitched beyond
+the lift's search cones) has its heights read along the camera's vertical.  A box of height h and horizontal extent d
+along the view, seen pitched by theta, spans ``h cos(theta) + d sin(theta)`` along it: more than h at every pitch, so
+such heights read tall and the scale high (rooms shot 42-44 degrees down: +0.39 to +0.55 in log).  A height cue then
+carries its ``tilt_ratio`` d / h, and the pitch, one for the image, is marginalised over its prior (``tilt_sd_deg``:
+half-normal, most photos within 30 degrees of level, close-ups of tables further down): each cue's log ratio less
+``log(cos(theta) + tilt_ratio sin(theta))`` at each pitch.
+
 The posterior of ``log k`` is evaluated on a grid (the terms are not Gaussian): a prior that is a mixture of the
 ordinary per-image error (``prior_sigma``) and gross failures (``failure_prob``, ``failure_sigma``); per cue a
 Student-t term (or its CDF for a bound) mixed with a flat outlier term of probability ``outlier_prob`` (a cue that
@@ -60,6 +68,11 @@ class ScaleCueConfig:
     max_factor: float = 3.0  # the factor is kept in [1/max_factor, max_factor] (x3 failures do happen)
     grid_step: float = 0.005  # log k grid resolution
     grid_half_width: float = 1.6  # log k grid: [-this, this] (x/÷ 5)
+    # an image of unknown up direction: its pitch's prior, half-normal of this sd (deg), on ``tilt_steps`` pitches
+    # up to ``tilt_max_deg``; photos are mostly within 30 degrees of level, close-ups of a table 40-60 down
+    tilt_sd_deg: float = 25.0
+    tilt_max_deg: float = 70.0
+    tilt_steps: int = 8
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,9 @@ class Cue:
     # is their even mixture, since which one it is depends on the scale (log_ratio / sigma / lower: the first's)
     modes: tuple = ()
     ref: object = None  # what it was read from (a height cue: its annotation id), for diagnostics
+    # a height read along the camera's vertical (the image's up direction unknown): the object's horizontal extent
+    # along the view over its height; the read height is h cos(pitch) + d sin(pitch) (module docstring); 0: level
+    tilt_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -173,8 +189,26 @@ def _inlier(r: np.ndarray, s: np.ndarray, b: np.ndarray, g: np.ndarray, cfg: Sca
     return inl
 
 
+def tilt_terms(cfg: ScaleCueConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(pitches in radians, their prior log weights): the half-normal pitch prior of an image of unknown up direction
+    (``tilt_sd_deg``) on ``tilt_steps`` even steps from level to ``tilt_max_deg``."""
+    th = np.radians(np.linspace(0.0, cfg.tilt_max_deg, max(int(cfg.tilt_steps), 2)))
+    lw = -0.5 * (th / np.radians(cfg.tilt_sd_deg)) ** 2
+    return th, lw - np.log(np.sum(np.exp(lw)))
+
+
+def tilted(c: Cue, theta: float) -> Cue:
+    """The cue with its height as it would read at true up (the camera pitched by ``theta``: module docstring)."""
+    e = float(np.log(np.cos(theta) + c.tilt_ratio * np.sin(theta)))
+    if e == 0.0:
+        return c
+    return Cue(c.kind, c.log_ratio - e, c.sigma, c.lower, tuple((m[0] - e,) + tuple(m[1:]) for m in c.modes), c.ref,
+               c.tilt_ratio)
+
+
 def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> ScaleEstimate:
-    """Posterior of log k from the cues on a grid (see the module docstring): mean and standard deviation."""
+    """Posterior of log k from the cues on a grid (see the module docstring): mean and standard deviation; cues with a
+    ``tilt_ratio`` (an image of unknown up direction) are read over the pitch's prior as well."""
     cues = [c for c in cues if np.isfinite(c.log_ratio) and np.isfinite(c.sigma) and c.sigma > 0]
     if not cues:
         return ScaleEstimate.none(float(np.sqrt(cfg.prior_sigma ** 2 * (1 - cfg.failure_prob)
@@ -186,16 +220,21 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     lt = np.linspace(0.0, np.log(cfg.max_spread_factor), 7) if cfg.max_spread_factor > 1 else np.zeros(1)
     logtau_prior = -0.5 * (lt / max(np.log(cfg.max_spread_factor) / 3.0, 1e-9)) ** 2
     taus = np.exp(lt)
-    inl, out = cue_likelihoods(cues, g, taus, cfg)  # (tau, cue, grid), (cue, grid)
-    mix = (1.0 - eps) * inl + eps * out
-    logpost = logprior + logtau_prior[:, None] + np.sum(np.log(mix + 1e-300), axis=1)  # (tau, grid)
+    pitches = tilt_terms(cfg) if any(c.tilt_ratio > 0 for c in cues) else (np.zeros(1), np.zeros(1))
+    parts = []  # per pitch: (log posterior (tau, grid), inlier terms, mixtures)
+    for th, lw in zip(*pitches):
+        inl, out = cue_likelihoods([tilted(c, th) for c in cues], g, taus, cfg)  # (tau, cue, grid), (cue, grid)
+        mix = (1.0 - eps) * inl + eps * out
+        parts.append((lw + logprior + logtau_prior[:, None] + np.sum(np.log(mix + 1e-300), axis=1), inl, mix))
+    logpost = np.stack([q[0] for q in parts])  # (pitch, tau, grid)
     post = np.exp(logpost - logpost.max())
     joint = post / post.sum()
-    p = joint.sum(axis=0)  # marginal over tau
+    p = joint.sum(axis=(0, 1))  # marginal over the pitch and tau
     mean = float(np.sum(p * g))
     var = float(np.sum(p * (g - mean) ** 2))
     # each cue's posterior probability of being right, averaged over the posterior
-    resp = sum(((1.0 - eps) * inl[i] / mix[i]) @ joint[i] for i in range(len(taus)))
+    resp = sum(((1.0 - eps) * inl[i] / mix[i]) @ joint[j, i] for j, (_, inl, mix) in enumerate(parts)
+               for i in range(len(taus)))
     # the factor is kept within its bounds; where that moves it off the posterior's mean, its error is the posterior's
     # spread about the kept value, not about the mean (the cues said x4.5 and x3 is written: the answers built on it
     # are off by the difference, and the guards must know)

@@ -79,7 +79,13 @@ def height_ratios(obs: list, floor_h, cfg: LiftConfig) -> list[tuple[float, floa
     return out
 
 
-def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
+def view_extent_ratio(prior) -> float:
+    """A category's mean horizontal extent along the view over its height: a box of sides l and w at a yaw drawn at
+    random spans ``l |cos| + w |sin|`` along the view, on average ``2 (l + w) / pi``."""
+    return float(2.0 * (prior.l + prior.w) / (np.pi * prior.h)) if prior.h > 0 else 0.0
+
+
+def height_cues(obs: list, floor_h, cfg: LiftConfig, level_unknown: bool = False) -> list[Cue]:
     """Every object's height against its category prior (not a person on a seat: :func:`on_a_seat`) as a cue on log k:
     two-sided where the full height is seen (not cut at the top or bottom by the image border; when occluded, standing
     on the floor); with ``scale.censored`` a one-sided lower bound where it is only partly seen (cut by the border, or
@@ -92,7 +98,10 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
     their points: its top is the one the fit gives it (:func:`lift3d.lift.contact.seen_top`, the 2D box's top edge
     unless a top face is seen from above).  Without it the heights read low and the distances far: bicycles' height
     cues 0.33 low in log, outdoor distances 2-3 % too far on average (docs/benchmarks.md, session 25).  A category of
-    sub-types (a floor or a table lamp, :func:`mode_priors`) gives one cue, the mixture of its terms under each."""
+    sub-types (a floor or a table lamp, :func:`mode_priors`) gives one cue, the mixture of its terms under each.
+    ``level_unknown`` (the image's up direction is the camera's, none given or found): each cue carries the median of
+    its objects' :func:`view_extent_ratio`, since its height was read along the camera's vertical
+    (:mod:`lift3d.lift.metric_scale`)."""
     out = []
     for ob in obs:
         if ob.prior is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
@@ -106,8 +115,13 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig) -> list[Cue]:
             kind, r, s, partial = terms[0]
             out.append(Cue(kind, r, s, lower=partial,
                            modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else (),
-                           ref=ob.ann.get("annotation_id")))
-    return out
+                           ref=ob.ann.get("annotation_id"), tilt_ratio=view_extent_ratio(ob.prior)))
+    if not level_unknown:
+        return [replace(c, tilt_ratio=0.0) for c in out]
+    # one ratio for the image's cues: per category ratios would let the pitch be fitted to whatever else sets the
+    # cues apart (a short desk, a tall chair), where only its prior is known
+    common = float(median(np.array([c.tilt_ratio for c in out]))) if out else 0.0
+    return [replace(c, tilt_ratio=common) for c in out]
 
 
 def mode_priors(ob) -> tuple:
@@ -156,7 +170,8 @@ def cue_config(cfg: LiftConfig) -> ScaleCueConfig:
                           max_spread_factor=sc.spread_factor)
 
 
-def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig, ceiling_h=None) -> ScaleEstimate:
+def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig, ceiling_h=None,
+                    level_unknown: bool = False) -> ScaleEstimate:
     """Model depth (``scale.cues``): the image's scale and its uncertainty from every cue
     (:mod:`lift3d.lift.metric_scale`): the objects' heights against their priors (:func:`height_cues`), the camera's
     height above the floor (the median of the floor levels measured under the objects, where there are any: the scale is
@@ -164,10 +179,12 @@ def scale_from_cues(obs: list, floor_h, floor_confidence: float, cfg: LiftConfig
     and a ceiling seen (``ceiling_h``, :func:`lift3d.lift.gravity.ceiling_height`), the room's height (the image's
     floor level ``floor_h`` plus the ceiling's, both measured on the same point grid), with ``scale.prior_std`` /
     ``failure_prob`` / ``failure_std`` as the depth source's spread, ``outlier_prob`` and ``spread_factor`` for cues
-    that are wrong or scatter more than they say, and ``scale.shared_std`` as the error every cue shares."""
+    that are wrong or scatter more than they say, and ``scale.shared_std`` as the error every cue shares.
+    ``level_unknown``: the image's up direction is the camera's (none given or found), so the heights were read along a
+    vertical the camera may be pitched from (:func:`height_cues`)."""
     sc = cfg.scale
     mcfg = cue_config(cfg)
-    cues = height_cues(obs, floor_h, cfg)
+    cues = height_cues(obs, floor_h, cfg, level_unknown)
     if sc.camera_height:
         local = [ob.floor for ob in obs if ob.floor is not None]  # the floor where the objects stand
         cam = camera_height_cue(float(median(local)) if local else floor_h, floor_confidence, mcfg)

@@ -178,3 +178,30 @@ def test_the_t_tables_read_as_the_distributions_they_tabulate():
     assert t_pdf(np.array([-61.0, 61.0]), 4.0).tolist() == [0.0, 0.0]
     assert np.isnan(t_pdf(np.array([np.nan]), 4.0)).all()
     assert t_pdf(np.zeros((2, 3)), 4.0).shape == (2, 3) and float(t_pdf(0.0, 0.0)) == pytest.approx(stats.norm.pdf(0.0))
+
+
+def test_heights_read_at_an_unknown_pitch_are_read_over_its_prior():
+    """No up direction: heights are read along the camera's vertical, and a box of height h and extent d along the
+    view, seen pitched by theta, spans h cos + d sin of it, more than h at every pitch.  Six cues read at 35 degrees
+    (d = h): taken as level they put the scale 0.33 too high, several of their stated sds; read over the pitch's prior
+    (``tilt_ratio``) the estimate comes down, and its sd covers the error that is left."""
+    logk, theta = 0.1, np.radians(35.0)
+    rng = np.random.default_rng(3)
+    seen = [logk + np.log(np.cos(theta) + np.sin(theta)) + rng.normal(0.0, 0.05) for _ in range(6)]
+    level = combine_cues([Cue("height", r, 0.1) for r in seen], NOSHARED)
+    tilt = combine_cues([Cue("height", r, 0.1, tilt_ratio=1.0) for r in seen], NOSHARED)
+    err_level, err_tilt = np.log(level.factor) - logk, np.log(tilt.factor) - logk
+    assert err_level > 0.25 and err_level > 3 * level.log_sigma  # confidently wrong
+    assert abs(err_tilt) < 0.6 * err_level and abs(err_tilt) < 2 * tilt.log_sigma
+    assert tilt.log_sigma > level.log_sigma  # the unknown pitch is a shared error no number of cues averages out
+    # a level camera: the prior's pull towards small pitches keeps such an image's estimate close to its heights
+    flat = [logk + rng.normal(0.0, 0.05) for _ in range(6)]
+    est = combine_cues([Cue("height", r, 0.1, tilt_ratio=1.0) for r in flat], NOSHARED)
+    assert -0.2 < np.log(est.factor) - logk < 0 and abs(np.log(est.factor) - logk) < 2 * est.log_sigma
+
+
+def test_a_zero_tilt_ratio_leaves_the_estimate_as_it_was():
+    cues = [Cue("height", 0.1 + e, 0.1) for e in (-0.04, 0.0, 0.05)] + [Cue("camera_height", 0.2, 0.18)]
+    a = combine_cues(cues, CFG)
+    b = combine_cues([replace(c, tilt_ratio=0.0) for c in cues], CFG)
+    assert (a.factor, a.log_sigma, a.weights) == (b.factor, b.log_sigma, b.weights)

@@ -360,3 +360,51 @@ def test_the_scale_estimate_keeps_the_cues_it_combined(scene):
     assert sorted(c.ref for c in heights) == sorted(a["annotation_id"] for a in anns)
     assert all(c.ref is None for c in est.cues if not c.kind.startswith("height"))
     assert lift_image(depth, K, anns, [0.0, 1.0, 0.0]).scale_estimate is None
+
+
+def test_an_image_without_an_up_direction_reads_its_heights_over_the_pitch(scene):
+    """Two tables seen from a camera pitched 35 degrees down, no gravity given and none estimated: their heights are
+    read along the camera's vertical, where each spans h cos + d sin of it, so taken as level they set the scale high
+    (rooms shot 42-44 degrees down: +0.39 to +0.55 in log, docs/benchmarks.md session 43).  Each cue then carries the
+    tables' extent along the view over their height and the pitch is read over its prior: the estimate is nearer the
+    truth (x1) and its sd covers what is left."""
+    from dataclasses import replace
+
+    from lift3d.lift.metric_scale import combine_cues
+    from lift3d.lift.scale import cue_config, view_extent_ratio
+
+    down = (0.0, np.cos(np.radians(35.0)), np.sin(np.radians(35.0)))
+    boxes = [box_on_floor(-0.6, 2.6, [0.8, TABLE_H, 1.4], 0.3, down=down),
+             box_on_floor(0.7, 3.0, [0.9, TABLE_H, 1.6], -0.4, down=down)]
+    depth, K, anns, _ = scene(boxes, down=down, wall_dist=6.0, W=320, H=240, categories={0: "table", 1: "table"})
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "prior_std": 0.25, "shared_std": 0.0},
+                     gravity={"estimate": False})
+    res = lift_image(depth, K, anns, None, cfg)
+    assert res.gravity_source == "camera"
+    cues = res.scale_estimate.cues
+    assert [c.tilt_ratio for c in cues] == [pytest.approx(view_extent_ratio(lookup("table")))] * 2
+    level = combine_cues([replace(c, tilt_ratio=0.0) for c in cues], cue_config(cfg))
+    err, err_level = np.log(res.depth_scale_factor), np.log(level.factor)
+    assert err_level > 0.2 and err_level > 2 * level.log_sigma  # confidently wrong when taken as level
+    assert abs(err) < 0.5 * err_level and abs(err) < 2 * res.depth_scale_log_sigma
+    # the up direction given: level cues, as before
+    given = lift_image(depth, K, anns, list(down), cfg)
+    assert all(c.tilt_ratio == 0.0 for c in given.scale_estimate.cues)
+    assert abs(np.log(given.depth_scale_factor)) < 0.1
+
+
+def test_one_tilt_ratio_for_the_image():
+    """The cues of an image without an up direction share one extent ratio, the median of their categories': ratios
+    of their own would let the pitch be fitted to whatever else sets the cues apart."""
+    from dataclasses import replace
+
+    from lift3d.lift.scale import height_cues, view_extent_ratio
+
+    floor_h = 1.3
+    obs = [_chair_obs(1.0, floor_h), _chair_obs(1.0, floor_h, bbox=(200, 100, 240, 160)),
+           replace(_chair_obs(1.0, floor_h, bbox=(300, 100, 340, 160)), prior=lookup("table"))]
+    cfg = LiftConfig(scale={"from_priors": True, "cues": True, "camera_height": False})
+    assert [c.tilt_ratio for c in height_cues(obs, floor_h, cfg)] == [0.0] * 3
+    chair, table = view_extent_ratio(lookup("chair")), view_extent_ratio(lookup("table"))
+    assert chair != table
+    assert [c.tilt_ratio for c in height_cues(obs, floor_h, cfg, level_unknown=True)] == [pytest.approx(chair)] * 3
