@@ -14,9 +14,9 @@ DEFAULT_FLAG_SIGMA = {
     "truncated_top": 1.3,
     "truncated_bottom": 1.3,
     "yaw_unreliable": 1.0,
-    # model depth: a mask about as thin as the depth map's edge ramps (lift3d.lift.soft_edges.blended): its depth is
-    # mostly its surroundings', off by 30-180 % on soft-edged scenes; x10 puts its position sigma at about 0.4 of
-    # its distance (pos_sigma_rel 0.04), so hardly a comparison or a number rests on it
+    # model depth: a mask (box-only: a 2D box) about as thin as the depth map's edge ramps (soft_edges.blended): its
+    # depth is mostly its surroundings', off by 30-180 % on soft-edged scenes; x10 puts its position sigma at about 0.4
+    # of its distance (pos_sigma_rel 0.04), so hardly a comparison or a number rests on it
     "blended": 10.0,
 }
 

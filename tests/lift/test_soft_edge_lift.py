@@ -4,6 +4,7 @@ measured edge ramp, so the ramp of in-between depths does not stretch the box al
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from lift3d.geometry.iou import iou_3d
@@ -82,11 +83,15 @@ def test_thin_objects_are_not_stretched_along_the_view(scene):
     assert _mean_iou(rim, boxes) > _mean_iou(eroded, boxes) + 0.1
 
 
-def test_a_mask_thinner_than_the_ramps_is_flagged_blended(scene):
+@pytest.mark.parametrize("box_only", [False, True])
+def test_a_mask_thinner_than_the_ramps_is_flagged_blended(scene, box_only):
     """A network's output at 1/16 resolution: ramps about 12 px wide. Three poles 6-8 px wide have no pixel half a
     ramp from their outline, so every depth read on them is mostly the far wall's: flagged ``blended`` (the QA guards
     then take their distance as unknown). A wide crate in front of them keeps a core of its own depth; at 1/2
-    resolution (ramps of a few px) or on sharp depth no mask is blended."""
+    resolution (ramps of a few px) or on sharp depth no mask is blended.  Box-only, the 2D box stands for the outline:
+    an object lies within its box, so a box too thin for a depth of its own holds none that has one (a scratch street
+    under harsher errors: a pole 7 px wide lifted at 18.7 m, truly 7.5 m, was "the pole closest to the camera" in 11
+    false answers)."""
     poles = [box_on_floor(-1.6, 12.0, [0.25, 2.5, 0.25], 0.0, cam_h=1.5),
              box_on_floor(0.4, 13.0, [0.25, 2.5, 0.25], 0.2, cam_h=1.5),
              box_on_floor(2.2, 14.0, [0.25, 2.5, 0.25], -0.2, cam_h=1.5)]
@@ -94,6 +99,8 @@ def test_a_mask_thinner_than_the_ramps_is_flagged_blended(scene):
     depth, K, anns, _ = scene(poles + [crate], cam_h=1.5, wall_dist=30.0, W=W, H=H, hfov=50.0,
                               categories={0: "pole", 1: "pole", 2: "pole", 3: "box"})
     cfg = LiftConfig(crop={"soft_edges": True})
+    if box_only:
+        anns = [{k: v for k, v in a.items() if k != "mask"} for a in anns]
 
     def flagged(d):
         res = lift_image(d, K, anns, [0.0, 1.0, 0.0], cfg)
