@@ -41,7 +41,7 @@ wide (or two-peaked) posterior and so a large ``log_sigma``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -202,8 +202,7 @@ def tilted(c: Cue, theta: float) -> Cue:
     e = float(np.log(np.cos(theta) + c.tilt_ratio * np.sin(theta)))
     if e == 0.0:
         return c
-    return Cue(c.kind, c.log_ratio - e, c.sigma, c.lower, tuple((m[0] - e,) + tuple(m[1:]) for m in c.modes), c.ref,
-               c.tilt_ratio)
+    return replace(c, log_ratio=c.log_ratio - e, modes=tuple((m[0] - e,) + tuple(m[1:]) for m in c.modes))
 
 
 def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> ScaleEstimate:

@@ -102,7 +102,7 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig, level_unknown: bool = False
     ``level_unknown`` (the image's up direction is the camera's, none given or found): each cue carries the median of
     its objects' :func:`view_extent_ratio`, since its height was read along the camera's vertical
     (:mod:`lift3d.lift.metric_scale`)."""
-    out = []
+    out, ratios = [], []
     for ob in obs:
         if ob.prior is None or len(ob.q) < cfg.plausible.few_points or on_a_seat(ob, obs):
             continue
@@ -115,13 +115,14 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig, level_unknown: bool = False
             kind, r, s, partial = terms[0]
             out.append(Cue(kind, r, s, lower=partial,
                            modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else (),
-                           ref=ob.ann.get("annotation_id"), tilt_ratio=view_extent_ratio(ob.prior)))
-    if not level_unknown:
-        return [replace(c, tilt_ratio=0.0) for c in out]
-    # one ratio for the image's cues: per category ratios would let the pitch be fitted to whatever else sets the
-    # cues apart (a short desk, a tall chair), where only its prior is known
-    common = float(median(np.array([c.tilt_ratio for c in out]))) if out else 0.0
-    return [replace(c, tilt_ratio=common) for c in out]
+                           ref=ob.ann.get("annotation_id")))
+            ratios.append(view_extent_ratio(ob.prior))
+    if level_unknown and out:
+        # one ratio for the image's cues: ratios of their own would let the pitch be fitted to whatever else sets the
+        # cues apart (a short desk, a tall chair), where only its prior is known
+        common = float(median(np.array(ratios)))
+        out = [replace(c, tilt_ratio=common) for c in out]
+    return out
 
 
 def mode_priors(ob) -> tuple:
