@@ -17,7 +17,7 @@ from lift3d.lift.priors import lookup
 from lift3d.lift.quantiles import percentile
 from lift3d.lift.result import LiftReject, Observation
 from lift3d.lift.separation import footprint_trim, separate_box_only, smear_trim, top_without_on_top
-from lift3d.lift.soft_edges import blended, redepth_rim
+from lift3d.lift.soft_edges import blended, blended_box, redepth_rim
 
 OCCLUDER_MARGIN = 0.10  # m; a pixel nearer than the object's near depth by max(this, 5 % of it) is an occluder
 OCCLUDER_MARGIN_REL = 0.05
@@ -80,7 +80,7 @@ def observe(ann: dict, depth: np.ndarray, K: np.ndarray, G: np.ndarray, floor_h,
         flags.append("occluded")
     # about as thin as the edge ramps: a mask by its own outline; a box-only object by its 2D box, which it lies within
     # (a box too thin for a depth of its own holds no object that has one: a pole 7 px wide against 16 px ramps)
-    if blended(np.ones(cr.valid.shape, dtype=bool) if box_only else on_crop, cr.st, cfg.crop.rim_px):
+    if blended_box(cr.valid.shape, cr.st, cfg.crop.rim_px) if box_only else blended(on_crop, cr.st, cfg.crop.rim_px):
         flags.append("blended")
     cover = float(region_valid.sum()) / max(1, n_region)
     contact = reach = top_reach = None

@@ -116,7 +116,8 @@ def height_cues(obs: list, floor_h, cfg: LiftConfig, level_unknown: bool = False
             out.append(Cue(kind, r, s, lower=partial,
                            modes=tuple((t[1], t[2], t[3]) for t in terms) if len(terms) > 1 else (),
                            ref=ob.ann.get("annotation_id")))
-            ratios.append(view_extent_ratio(ob.prior))
+            if level_unknown:
+                ratios.append(view_extent_ratio(ob.prior))
     if level_unknown and out:
         # one ratio for the image's cues: ratios of their own would let the pitch be fitted to whatever else sets the
         # cues apart (a short desk, a tall chair), where only its prior is known
