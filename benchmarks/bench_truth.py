@@ -52,6 +52,7 @@ from lift3d.errors import UserError
 from lift3d.evaluate import evaluate, image_cluster_se
 from lift3d.output import read_config_table
 from lift3d.synth import CorruptionConfig, generate
+from lift3d.synth.scene import parse_scene_overrides, scene_params, scene_types_with
 from lift3d.truth import TruthReport, gt_by_image, truth_report
 
 
@@ -104,8 +105,11 @@ def one_cause(cause: str, full: CorruptionConfig | None = None) -> CorruptionCon
 
 
 def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes: int, width: int,
-            height: int, monocular: CorruptionConfig | None = None) -> tuple[dict, TruthReport]:
-    """One combination's row and truth report; ``monocular``: the monocular mode's errors (default the preset)."""
+            height: int, monocular: CorruptionConfig | None = None,
+            scene: dict | None = None) -> tuple[dict, TruthReport]:
+    """One combination's row and truth report; ``monocular``: the monocular mode's errors (default the preset);
+    ``scene``: the scene sampler's ranges to override (:func:`lift3d.synth.scene.parse_scene_overrides`; those of
+    this scene type apply)."""
     name = f"{scene_type}-{annot}-{mode}"
     data = tmp / f"data-{name}"
     if mode.startswith("only-"):
@@ -115,7 +119,7 @@ def run_one(tmp: Path, scene_type: str, annot: str, mode: str, seed: int, scenes
     else:
         corruption = (monocular or CorruptionConfig.monocular()) if mode == "monocular" else CorruptionConfig()
     generate(data, scenes, seed, width=width, height=height, masks=annot == "masks", corruption=corruption,
-             scene_type=scene_type)
+             scene_type=scene_type, scene_params=scene_params(scene_type, scene) if scene else None)
     out = tmp / f"out-{name}"
     sensor = mode in ("sensor", "sensor-fused")
     cfg = BuildConfig(depth="dataset", depth_origin="sensor" if sensor else "model",
@@ -184,12 +188,17 @@ def main(argv=None) -> int:
     ap.add_argument("--monocular-errors", default="", metavar="FLAGS",
                     help="lift3d synth's depth-error options for the monocular mode instead of its preset, quoted, "
                          "e.g. \"--soft-edge-px 8 --range-exponent 0.7 1.15\" (an unseen setting)")
+    ap.add_argument("--scene", action="append", default=[], metavar="NAME=LO,HI",
+                    help="lift3d synth's --scene: a range of the scene sampler in place of its default (repeatable; "
+                         "each applies to the scene types that have it), e.g. --scene hfov_deg=28,45 (long lenses), "
+                         "--scene roll_deg=-14,14 (tilted hand-held photos): unseen scenes")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     a = ap.parse_args(argv)
     try:
         mono = monocular_errors(a.monocular_errors)
-    except UserError as e:
-        print(f"bench_truth: {e}", file=sys.stderr)
+        scene = parse_scene_overrides(a.scene)
+    except (UserError, ValueError) as e:
+        print(f"bench_truth: {e if isinstance(e, UserError) else f'--scene: {e}'}", file=sys.stderr)
         return 2
     try:
         seeds = [int(t) for t in str(a.seed).split(",")]
@@ -207,6 +216,11 @@ def main(argv=None) -> int:
         a.scene_types, a.annotations = a.scene_types or "indoor", "masks"
         a.modes = ",".join(["sensor-as-model", "only-none"] + [f"only-{c}" for c in _CAUSES] + ["monocular"])
     a.scene_types = a.scene_types or "indoor,outdoor"
+    for name in scene:
+        if not set(a.scene_types.split(",")) & set(scene_types_with(name)):
+            print(f"bench_truth: --scene {name}: only {', '.join(scene_types_with(name))} scenes have it "
+                  f"(--scene-types {a.scene_types})", file=sys.stderr)
+            return 2
     with tempfile.TemporaryDirectory(prefix="bench_truth_") as td:
         for st in a.scene_types.split(","):
             for an in a.annotations.split(","):
@@ -214,7 +228,7 @@ def main(argv=None) -> int:
                     per_seed, merged = [], TruthReport()
                     for seed in seeds:
                         row, rep = run_one(Path(td) / str(seed), st, an, mode, seed, a.scenes, a.width, a.height,
-                                           mono)
+                                           mono, scene)
                         per_seed.append(row)
                         truth_merge(merged, rep)
                         print(f"  {st}/{an}/{mode} seed {seed}: {row['images']} images, IoU {row['mean_iou']:.3f} "
@@ -232,6 +246,8 @@ def main(argv=None) -> int:
     shown = ", ".join(f"{k} {getattr(mono, k)}" for k in ERROR_FIELDS)
     print(f"monocular depth errors: the preset{' with ' + a.monocular_errors if a.monocular_errors.strip() else ''}"
           f" ({shown})")
+    if scene:
+        print("scene sampler: " + ", ".join(f"{k} {v} ({'/'.join(scene_types_with(k))})" for k, v in scene.items()))
     print("se: IoU's standard error over the images (what another seed's scenes would move it by); IoU*: with each "
           "image's scale from the truth; IoU@d: with each box at its true distance (diagnostics)")
     print(f"{'scene':<8}{'annot':<9}{'mode':<16}{'IoU':>6}{'se':>6}{'IoU*':>6}{'IoU@d':>6}{'q/img':>7}{'rel':>6}"
@@ -268,7 +284,8 @@ def main(argv=None) -> int:
                                     for m in modes))
     if a.json:
         a.json.write_text(json.dumps({"rows": rows, "per_mode": {m: r.as_dict() for m, r in per_mode.items()},
-                                      "monocular_errors": a.monocular_errors}, indent=1, default=float))
+                                      "monocular_errors": a.monocular_errors, "scene": scene}, indent=1,
+                                     default=float))
     return 0
 
 

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scene-type", choices=["indoor", "outdoor"], default="indoor",
                    help="indoor rooms with furniture (default) or outdoor streets/parks (people, cars, trucks, "
                         "bicycles, benches, dogs, fire hydrants, poles at 3-30 m; camera 1.2-1.8 m above ground)")
+    s.add_argument("--scene", action="append", default=[], metavar="NAME=LO,HI",
+                   help="a range the scene sampler draws from, in place of its default (repeatable), e.g. "
+                        "--scene hfov_deg=30,45 (a long lens), --scene cam_height=2.0,2.6 --scene pitch_deg=20,45 "
+                        "(steep views), --scene n_objects=14,24 (a crowded street); the names are the fields of "
+                        "lift3d.synth.scene.SceneParams / OutdoorParams (docs/synthetic.md)")
     m = s.add_argument_group(
         "depth errors",
         "--depth-errors sensor (default): a depth sensor's errors (+/-5 % global scale, +/-3 % smooth field,\n"
@@ -181,10 +186,30 @@ def _cmd_synth(a) -> int:
     if a.start_id < 0:
         raise UserError("--start-id must be >= 0")
     corruption = _corruption_from_args(a, CorruptionConfig)
+    params = scene_params_from_args(a.scene, a.scene_type)
     path = generate(a.out, a.scenes, a.seed, width=a.width, height=a.height, masks=not a.box_only,
-                    corruption=corruption, mask_bleed_px=a.mask_bleed, scene_type=a.scene_type, start_id=a.start_id)
+                    corruption=corruption, mask_bleed_px=a.mask_bleed, scene_type=a.scene_type, start_id=a.start_id,
+                    scene_params=params)
     print(f"wrote {a.scenes} scenes: {path}")
     return 0
+
+
+def scene_params_from_args(items, scene_type: str):
+    """``lift3d synth --scene`` overrides as the sampler's ranges for ``scene_type`` (None without any); a
+    ``UserError`` for a malformed or unknown one, or one that ``scene_type``'s sampler does not have."""
+    from lift3d.synth.scene import parse_scene_overrides, scene_params, scene_types_with
+
+    if not items:
+        return None
+    try:
+        overrides = parse_scene_overrides(items)
+    except ValueError as e:
+        raise UserError(f"--scene: {e}") from None
+    for name in overrides:
+        if scene_type not in scene_types_with(name):
+            raise UserError(f"--scene {name}: {scene_type} scenes have no such range "
+                            f"({', '.join(scene_types_with(name))} only)")
+    return scene_params(scene_type, overrides)
 
 
 _MONO_FLAGS = {"scale_sigma": "scale_log_sigma", "scale_failure_prob": "scale_failure_prob",

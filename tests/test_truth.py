@@ -149,3 +149,19 @@ def test_bench_truth_monocular_errors_override_the_preset_as_lift3d_synth_does(c
     assert bt.main(["--monocular-errors", "--depth-errors sensor", "--scenes", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bench_truth: --monocular-errors takes") and "\n" not in err
+
+
+def test_bench_truth_scene_ranges_reach_the_generator(capsys, load_benchmark, tmp_path):
+    """--scene: the scene sampler's ranges for unseen scenes, applied to the scene types that have them (a build of
+    one long-lens scene reads its camera from them); one no requested scene type has, or a malformed one, is refused
+    with a one-line reason and exit status 2, before any scene is built."""
+    bt = load_benchmark("bench_truth")
+    row, rep = bt.run_one(tmp_path, "outdoor", "box-only", "sensor", 1000, 1, 320, 240,
+                          scene={"hfov_deg": (30.0, 31.0), "n_floor_objects": (1, 1), "n_objects": (2, 2)})
+    cam = json.loads((tmp_path / "data-outdoor-box-only-sensor" / "gt_boxes.json").read_text())["images"][0]["camera"]
+    assert 30.0 <= cam["hfov_deg"] <= 31.0 and row["images"] == 1 and rep.n == row["questions"]
+    for args, why in [(["--scene", "n_objects=3,4", "--scene-types", "indoor"], "only outdoor scenes have it"),
+                      (["--scene", "hfov=30,40"], "--scene: unknown scene parameter 'hfov'")]:
+        assert bt.main([*args, "--scenes", "1"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("bench_truth: ") and why in err and "\n" not in err

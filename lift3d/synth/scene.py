@@ -16,7 +16,7 @@ camera is rolled clockwise as seen from behind it, so gravity appears to lean to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -467,3 +467,70 @@ def make_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
     if scene_type != "indoor":
         raise ValueError(f"unknown scene type {scene_type!r}; choose from {SCENE_TYPES}")
     return _Builder(rng, int(width), int(height), params or SceneParams()).build()
+
+
+# the ranges a --scene override may take (field name -> (lowest, highest)); a field not named here takes any value
+# >= 0, except the headings relative to the room or street (*_yaw_deg), which take any angle
+_OVERRIDE_BOUNDS = {"pitch_deg": (-80.0, 80.0), "roll_deg": (-80.0, 80.0), "hfov_deg": (5.0, 150.0),
+                    "cam_height": (0.2, 100.0)}
+
+
+def scene_params(scene_type: str, overrides: dict | None = None) -> SceneParams | OutdoorParams:
+    """The scene sampler's ranges for ``scene_type`` (:class:`SceneParams` indoors, :class:`OutdoorParams` outdoors)
+    with ``overrides`` (field -> value, as :func:`parse_scene_overrides` gives) applied: the fields that type has.  A
+    ValueError names an override that neither type has (a field of the other type only is left to that type)."""
+    if scene_type not in SCENE_TYPES:
+        raise ValueError(f"unknown scene type {scene_type!r}; choose from {SCENE_TYPES}")
+    cls = OutdoorParams if scene_type == "outdoor" else SceneParams
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - _scene_fields(SceneParams) - _scene_fields(OutdoorParams))
+    if unknown:
+        raise ValueError(f"unknown scene parameter {unknown[0]!r}")
+    return replace(cls(), **{k: v for k, v in overrides.items() if k in _scene_fields(cls)})
+
+
+def scene_types_with(name: str) -> tuple[str, ...]:
+    """The scene types whose sampler has the range ``name``."""
+    return tuple(t for t, cls in zip(SCENE_TYPES, (SceneParams, OutdoorParams)) if name in _scene_fields(cls))
+
+
+def _scene_fields(cls) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def parse_scene_overrides(items) -> dict:
+    """``NAME=LO,HI`` (a range the sampler draws from uniformly) or ``NAME=V`` (a single value; a range of one value
+    as LO = HI) for the fields of :class:`SceneParams` / :class:`OutdoorParams`, e.g. ``hfov_deg=30,45`` (a long lens)
+    or ``n_objects=14,24`` (a crowded street).  Counts take integers; ``pitch_deg`` and ``roll_deg`` stay within
+    +/-80 degrees, ``hfov_deg`` within 5-150, ``cam_height`` within 0.2-100 m, ``*_prob`` within 0-1, the headings (``*_yaw_deg``) anything, the rest
+    (heights, distances, counts) >= 0.  A ValueError with a one-line reason for anything else."""
+    defaults = {f.name: f.default for cls in (SceneParams, OutdoorParams) for f in fields(cls)}
+    out: dict = {}
+    for item in items:
+        name, sep, text = str(item).partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not text.strip():
+            raise ValueError(f"scene parameter {item!r}: write NAME=LO,HI or NAME=VALUE")
+        if name not in defaults:
+            raise ValueError(f"unknown scene parameter {name!r}; choose from {', '.join(sorted(defaults))}")
+        default = defaults[name]
+        is_range = isinstance(default, tuple)
+        kind = type(default[0] if is_range else default)
+        parts = [t.strip() for t in text.split(",")]
+        if len(parts) > (2 if is_range else 1):
+            raise ValueError(f"scene parameter {name} takes {'LO,HI' if is_range else 'one value'}, got {text!r}")
+        try:
+            vals = [kind(float(t)) if kind is float else int(t) for t in parts]
+        except ValueError:
+            raise ValueError(f"scene parameter {name} takes {'integers' if kind is int else 'numbers'}, "
+                             f"got {text!r}") from None
+        if is_range and len(vals) == 1:
+            vals = vals * 2
+        if not all(np.isfinite(vals)) or (is_range and vals[0] > vals[1]):
+            raise ValueError(f"scene parameter {name}: {text!r} is not a range LO <= HI of finite numbers")
+        lo, hi = (_OVERRIDE_BOUNDS.get(name) or ((0.0, 1.0) if name.endswith("_prob") else
+                                                  (-np.inf, np.inf) if name.endswith("_yaw_deg") else (0.0, np.inf)))
+        if min(vals) < lo or max(vals) > hi:
+            raise ValueError(f"scene parameter {name} must lie within [{lo:g}, {hi:g}], got {text!r}")
+        out[name] = tuple(vals) if is_range else vals[0]
+    return out

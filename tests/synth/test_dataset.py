@@ -237,3 +237,21 @@ def test_synth_cli_depth_error_flags(tmp_path, capsys):
         assert main(["synth", "--scenes", "1", "--out", str(tmp_path / "bad"), *bad]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("lift3d synth: error:") and "\n" not in err
+
+
+def test_synth_cli_scene_ranges(tmp_path, capsys):
+    """``lift3d synth --scene``: the sampler's ranges overridden (the cameras written in gt_boxes.json lie in them);
+    a range the scene type does not have, or a malformed one, is refused in one line with exit status 2."""
+    from lift3d.cli import main
+
+    out = tmp_path / "tele"
+    assert main(["synth", "--scenes", "2", "--seed", "4", "--width", str(W), "--height", str(H), "--out", str(out),
+                 "--scene-type", "outdoor", "--scene", "hfov_deg=30,32", "--scene", "n_objects=2,2"]) == 0
+    cams = [im["camera"] for im in json.loads((out / "gt_boxes.json").read_text())["images"]]
+    assert len(cams) == 2 and all(30.0 <= c["hfov_deg"] <= 32.0 for c in cams)
+    for bad, why in [(["--scene", "n_objects=2,3"], "indoor scenes have no such range (outdoor only)"),
+                     (["--scene", "hfov=30,40"], "unknown scene parameter 'hfov'"),
+                     (["--scene", "pitch_deg=85,89"], "within [-80, 80]")]:
+        assert main(["synth", "--scenes", "1", "--out", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("lift3d synth: error: --scene") and why in err and "\n" not in err

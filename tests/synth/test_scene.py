@@ -1,5 +1,7 @@
 """Exact geometric properties of sampled scenes (no rendering)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,44 @@ def test_outdoor_boxes_disjoint_inside_the_street_and_never_indoor_categories(ou
         assert all(BY_NAME[o.category].outdoor_weight == 0 for o in make_scene(np.random.default_rng(s), 160, 120).objects)
     with pytest.raises(ValueError):
         make_scene(np.random.default_rng(0), 160, 120, scene_type="beach")
+
+
+def test_scene_overrides_parse_ranges_values_and_refuse_the_rest():
+    """``--scene NAME=LO,HI``: a range of the sampler (one value is a range of one), integers for counts, every
+    value within its field's bounds; anything else a ValueError of one line naming it."""
+    from lift3d.synth.scene import OutdoorParams, parse_scene_overrides, scene_params, scene_types_with
+
+    got = parse_scene_overrides(["hfov_deg=28,45", "n-objects=14,24", "ceiling_prob=0", "roll_deg=-14,14",
+                                 "cam_height=1.5", "street_yaw_deg=-90,90"])
+    assert got == {"hfov_deg": (28.0, 45.0), "n_objects": (14, 24), "ceiling_prob": 0.0, "roll_deg": (-14.0, 14.0),
+                   "cam_height": (1.5, 1.5), "street_yaw_deg": (-90.0, 90.0)}
+    assert isinstance(got["n_objects"][0], int) and isinstance(got["hfov_deg"][0], float)
+    indoor, outdoor = scene_params("indoor", got), scene_params("outdoor", got)
+    assert indoor.hfov_deg == outdoor.hfov_deg == (28.0, 45.0) and indoor.ceiling_prob == 0.0
+    assert outdoor.n_objects == (14, 24) and outdoor.pitch_deg == OutdoorParams().pitch_deg  # the rest: defaults
+    assert not hasattr(indoor, "n_objects")  # an outdoor range is left to outdoor scenes
+    assert scene_params("indoor") == SceneParams() and scene_types_with("n_floor_objects") == ("indoor",)
+    assert scene_types_with("hfov_deg") == ("indoor", "outdoor")
+    for bad, why in [("hfov=30,40", "unknown scene parameter 'hfov'"), ("hfov_deg", "NAME=LO,HI"),
+                     ("hfov_deg=1,2", "within [5, 150]"), ("n_objects=1.5,3", "takes integers"),
+                     ("pitch_deg=10,5", "LO <= HI"), ("ceiling_prob=2", "within [0, 1]"),
+                     ("cam_height=1,2,3", "takes LO,HI"), ("ceiling_prob=0.1,0.2", "takes one value"),
+                     ("dist_side_wall=-1,2", "within [0, inf]"), ("hfov_deg=nan,40", "finite"),
+                     ("hfov_deg=a", "takes numbers")]:
+        with pytest.raises(ValueError, match=re.escape(why)) as e:
+            parse_scene_overrides([bad])
+        assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="unknown scene parameter 'foo'"):
+        scene_params("indoor", {"foo": (1.0, 2.0)})
+
+
+@pytest.mark.parametrize("scene_type", ["indoor", "outdoor"])
+def test_scenes_are_drawn_from_the_overridden_ranges(scene_type):
+    """A long lens and a tilted, raised camera: every sampled scene's camera lies in the ranges given."""
+    from lift3d.synth.scene import parse_scene_overrides, scene_params
+
+    p = scene_params(scene_type, parse_scene_overrides(["hfov_deg=28,32", "roll_deg=10,12", "cam_height=2.2,2.4"]))
+    for seed in range(6):
+        sc = make_scene(np.random.default_rng(seed), 320, 240, p, scene_type)
+        assert 28.0 <= sc.hfov_deg <= 32.0 and 10.0 <= sc.roll_deg <= 12.0 and 2.2 <= sc.cam_height <= 2.4
+        assert sc.K[0, 0] == pytest.approx(160.0 / np.tan(np.radians(sc.hfov_deg / 2)))
