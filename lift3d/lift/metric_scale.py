@@ -33,9 +33,13 @@ Student-t term (or its CDF for a bound) mixed with a flat outlier term of probab
 is simply wrong: a toy car, a child, a partial view nobody flagged); and one common factor ``tau`` on every cue's
 spread, marginalised over a half-log-normal prior on [1, ``max_spread_factor``] (log spread a third of that range) (the stated spreads are themselves
 uncertain: cues that scatter more than they claim widen the posterior instead of being believed).  The estimate
-is the posterior mean of ``log k`` (kept within x/÷ ``max_factor``) and the uncertainty its posterior standard
-deviation about the kept value, plus the error every cue shares (``shared_sigma``, a model's focal length), which no
-number of cues averages out.  Cues that disagree give a
+is the centre of the posterior's most probable window of ``log k`` +/- ``point_window`` (kept within x/÷
+``max_factor``) and the uncertainty its posterior standard deviation about the kept value, plus the error every cue
+shares (``shared_sigma``, a model's focal length), which no number of cues averages out.  The most probable window,
+not the mean: a box (and the distances and sizes read off it) is useful only within a few per cent of its true
+distance (a person 0.3 m deep at 10 m, a lamp at 3 m), so the estimate is the scale most likely to be that close;
+the posterior mean is drawn into the tails (a censored cue's one side, a failure's mode, an outlier's) where the
+scale is not likely to lie.  For a symmetric, single-peaked posterior the two agree.  Cues that disagree give a
 wide (or two-peaked) posterior and so a large ``log_sigma``.
 """
 
@@ -67,6 +71,9 @@ class ScaleCueConfig:
     max_spread_factor: float = 3.0  # the cues' spreads may be understated by up to this factor (log-uniform)
     max_factor: float = 3.0  # the factor is kept in [1/max_factor, max_factor] (x3 failures do happen)
     grid_step: float = 0.005  # log k grid resolution
+    # the estimate is the centre of the posterior's most probable window of log k +/- this (a box is of use within a
+    # few per cent of its distance); 0: the posterior mean
+    point_window: float = 0.05
     grid_half_width: float = 1.6  # log k grid: [-this, this] (x/÷ 5)
     # an image of unknown up direction: its pitch's prior, half-normal of this sd (deg), on ``tilt_steps`` pitches
     # up to ``tilt_max_deg``; photos are mostly within 30 degrees of level, close-ups of a table 40-60 down
@@ -205,9 +212,22 @@ def tilted(c: Cue, theta: float) -> Cue:
     return replace(c, log_ratio=c.log_ratio - e, modes=tuple((m[0] - e,) + tuple(m[1:]) for m in c.modes))
 
 
+def most_probable_window(p: np.ndarray, g: np.ndarray, half: float) -> float:
+    """The centre of the window of the evenly spaced grid ``g`` spanning +/- ``half`` (at least one step) that holds
+    the most of the probabilities ``p``; of equally probable windows (a peak narrower than the window), the middle
+    one."""
+    w = max(1, int(round(half / float(g[1] - g[0])))) if len(g) > 1 else 0
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    i = np.arange(len(g))
+    mass = c[np.minimum(i + w + 1, len(g))] - c[np.maximum(i - w, 0)]
+    best = np.flatnonzero(mass >= mass.max() * (1.0 - 1e-9))
+    return float(g[int(best[len(best) // 2])])
+
+
 def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> ScaleEstimate:
-    """Posterior of log k from the cues on a grid (see the module docstring): mean and standard deviation; cues with a
-    ``tilt_ratio`` (an image of unknown up direction) are read over the pitch's prior as well."""
+    """Posterior of log k from the cues on a grid (see the module docstring): its most probable window's centre and
+    the standard deviation about it; cues with a ``tilt_ratio`` (an image of unknown up direction) are read over the
+    pitch's prior as well."""
     cues = [c for c in cues if np.isfinite(c.log_ratio) and np.isfinite(c.sigma) and c.sigma > 0]
     if not cues:
         return ScaleEstimate.none(float(np.sqrt(cfg.prior_sigma ** 2 * (1 - cfg.failure_prob)
@@ -229,16 +249,16 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     post = np.exp(logpost - logpost.max())
     joint = post / post.sum()
     p = joint.sum(axis=(0, 1))  # marginal over the pitch and tau
-    mean = float(np.sum(p * g))
-    var = float(np.sum(p * (g - mean) ** 2))
+    point = most_probable_window(p, g, cfg.point_window) if cfg.point_window > 0 else float(np.sum(p * g))
+    var = float(np.sum(p * (g - point) ** 2))
     # each cue's posterior probability of being right, averaged over the posterior
     resp = sum(((1.0 - eps) * inl[i] / mix[i]) @ joint[j, i] for j, (_, inl, mix) in enumerate(parts)
                for i in range(len(taus)))
-    # the factor is kept within its bounds; where that moves it off the posterior's mean, its error is the posterior's
-    # spread about the kept value, not about the mean (the cues said x4.5 and x3 is written: the answers built on it
-    # are off by the difference, and the guards must know)
+    # the factor is kept within its bounds; where that moves it off the estimate, its error is the posterior's
+    # spread about the kept value (the cues said x4.5 and x3 is written: the answers built on it are off by the
+    # difference, and the guards must know)
     lim = np.log(cfg.max_factor)
-    kept = float(np.clip(mean, -lim, lim))
-    var += (mean - kept) ** 2 + cfg.shared_sigma ** 2
+    kept = float(np.clip(point, -lim, lim))
+    var += (point - kept) ** 2 + cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(kept)), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
                          tuple(float(x) for x in resp), tuple(cues))

@@ -502,8 +502,9 @@ def parse_scene_overrides(items) -> dict:
     """``NAME=LO,HI`` (a range the sampler draws from uniformly) or ``NAME=V`` (a single value; a range of one value
     as LO = HI) for the fields of :class:`SceneParams` / :class:`OutdoorParams`, e.g. ``hfov_deg=30,45`` (a long lens)
     or ``n_objects=14,24`` (a crowded street).  Counts take integers; ``pitch_deg`` and ``roll_deg`` stay within
-    +/-80 degrees, ``hfov_deg`` within 5-150, ``cam_height`` within 0.2-100 m, ``*_prob`` within 0-1, the headings (``*_yaw_deg``) anything, the rest
-    (heights, distances, counts) >= 0.  A ValueError with a one-line reason for anything else."""
+    +/-80 degrees, ``hfov_deg`` within 5-150, ``cam_height`` within 0.2-100 m, ``*_prob`` within 0-1, the headings
+    (``*_yaw_deg``) anything, the rest (heights, distances, counts) >= 0.  A ValueError with a one-line reason for
+    anything else."""
     defaults = {f.name: f.default for cls in (SceneParams, OutdoorParams) for f in fields(cls)}
     out: dict = {}
     for item in items:

@@ -205,3 +205,38 @@ def test_a_zero_tilt_ratio_leaves_the_estimate_as_it_was():
     a = combine_cues(cues, CFG)
     b = combine_cues([replace(c, tilt_ratio=0.0) for c in cues], CFG)
     assert (a.factor, a.log_sigma, a.weights) == (b.factor, b.log_sigma, b.weights)
+
+
+def test_most_probable_window_centre():
+    """The centre of the +/- half window holding the most probability, not the mean: a narrow peak beats a broad
+    spread of more total mass outside any one window; of equal windows, the middle one."""
+    from lift3d.lift.metric_scale import most_probable_window
+
+    g = np.arange(-1.0, 1.0 + 1e-9, 0.01)
+    p = np.where(np.abs(g + 0.5) <= 0.3, 1.0, 0.0) + np.where(np.abs(g - 0.3) <= 0.02, 6.0, 0.0)
+    p /= p.sum()
+    assert most_probable_window(p, g, 0.05) == pytest.approx(0.3)
+    assert float(np.sum(p * g)) < -0.1  # the mean lies where the scale is not likely to be
+    # windows wider than the peak take in the broad part: the one with the most mass
+    assert most_probable_window(p, g, 0.3) == pytest.approx(-0.5, abs=0.05)
+    flat = np.full(len(g), 1.0 / len(g))
+    assert most_probable_window(flat, g, 0.05) == pytest.approx(0.0, abs=0.011)  # every full window alike
+    assert most_probable_window(p, g, 0.001) == pytest.approx(0.3, abs=0.021)  # at least one step each side
+
+
+def test_the_estimate_is_the_most_probable_scale_not_the_posterior_mean():
+    """A height seen whole (two-sided, spread 0.10) and one that is only a lower bound at the same value (spread
+    0.02): the scale is at least that value, so the posterior is cut there and skewed above it. The estimate is the
+    scale most likely to be within +/- 5 %, near the cut; the posterior mean (point_window 0) lies further into the
+    tail; the stated spread is the posterior's about the estimate."""
+    cues = [Cue("height", 0.0, 0.10), Cue("height_bound", 0.0, 0.02, lower=True)]
+    mean_cfg = replace(EXACT, point_window=0.0)
+    est, mean = combine_cues(cues, EXACT), combine_cues(cues, mean_cfg)
+    k, km = np.log(est.factor), np.log(mean.factor)
+    assert 0.0 < k < km - 0.02 and km == pytest.approx(0.08, abs=0.02)
+    g = np.arange(-0.6, 0.6, 0.0005)  # the posterior, by hand: N(0, 0.1) cut by the bound (t terms ~ normal here)
+    post = np.exp(-0.5 * (g / 0.1) ** 2) * (g >= 0)
+    post /= post.sum()
+    mass = lambda c: float(post[np.abs(g - c) <= 0.05].sum())  # noqa: E731
+    assert mass(k) > mass(km) + 0.03
+    assert est.log_sigma > np.sqrt(np.sum(post * (g - np.sum(post * g)) ** 2))  # spread about k, not about the mean
