@@ -6,6 +6,14 @@ build's default) and with model depth (``scale_from_priors`` + ``depth_field``),
 variant) estimated.  The digest is a sha256 over every object's centre, dimensions, yaw, flags and quality
 rounded to 1e-9, plus the rejects.  A change that moves a box changes a digest here: the commit must say
 why, and update the pinned value.
+
+The digests are pinned per OpenBLAS kernel family.  OpenBLAS picks its kernels by CPU (an Intel CPU with AVX-512:
+SkylakeX, Cooperlake, SapphireRapids; an AMD Zen or an AVX2-only Intel CPU: Haswell), and the kernels round their
+last bits differently; the lifter's discrete choices can carry such a bit into a visible difference (one truncated
+object's height here: 0.736 against 0.753 m).  numpy's own SIMD level does not change them (checked with
+``NPY_DISABLE_CPU_FEATURES``), only ``OPENBLAS_CORETYPE`` does.  On a kernel family with no pinned digest the
+test is skipped with its name, to be recorded (``OPENBLAS_CORETYPE=SKYLAKEX`` / ``HASWELL`` give both families'
+digests on an AVX-512 machine).
 """
 
 from __future__ import annotations
@@ -61,26 +69,48 @@ def _digest(results) -> str:
     return h.hexdigest()
 
 
+# OpenBLAS kernel -> family of pinned digests
+KERNEL_FAMILY = {"skylakex": "avx512", "cooperlake": "avx512", "sapphirerapids": "avx512",
+                 "haswell": "avx2", "zen": "avx2"}
+
 PINNED = {
-    ("masks", False, True):
-        "60280da2845747b26553ce16a6dfd75cf57d3e82abf793aaa0cd0f73051cb891",
-    ("box-only", False, True):
-        "118802ba344843dcfcc1f00d0bc4f847c1dbe48d9fc5a61d98f17db25ac91e43",
-    ("masks", True, True):
-        "b9e21b3474975c7e4654fe272e6e64d0a00479269c5d50d8cbba6758124717b1",
-    ("box-only", True, True):
-        "144d212d3308427674808aaa0051f0a72438007244961b67f2fae2117627f3b6",
-    ("masks", True, False):
-        "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49",
+    ("masks", False, True): {
+        "avx512": "60280da2845747b26553ce16a6dfd75cf57d3e82abf793aaa0cd0f73051cb891",
+        "avx2": "ef2fbd58220e386642f1b695999f2250c17331d853aed3f344e31e9f89b31bcd"},
+    ("box-only", False, True): {
+        "avx512": "118802ba344843dcfcc1f00d0bc4f847c1dbe48d9fc5a61d98f17db25ac91e43",
+        "avx2": "51bf08d0c9e1a58621f38f4825c829306a81bf520ede2b3f68118a493d8f857e"},
+    ("masks", True, True): {
+        "avx512": "b9e21b3474975c7e4654fe272e6e64d0a00479269c5d50d8cbba6758124717b1",
+        "avx2": "29204ad21c4c36ad9651b3b17a26a2fe6c1325c3e92903c996ee0691f1eff3e6"},
+    ("box-only", True, True): {
+        "avx512": "144d212d3308427674808aaa0051f0a72438007244961b67f2fae2117627f3b6",
+        "avx2": "59829504ee42354b8a2136c58324ec7a57b43a6892fb13a389dae6ae648487ab"},
+    ("masks", True, False): {
+        "avx512": "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49",
+        "avx2": "e1b518c0d6c610eba2b666104091d8420cb8a630d2b881a7498ca2f620234e49"},
 }
+
+
+def blas_kernels() -> set[str]:
+    """The kernels (architectures) of the OpenBLAS libraries loaded in this process, lower case."""
+    from threadpoolctl import threadpool_info
+
+    import scipy.linalg  # noqa: F401  (scipy's own OpenBLAS, which the lifter calls too)
+
+    return {str(i.get("architecture", "")).lower() for i in threadpool_info() if i.get("internal_api") == "openblas"}
 
 
 @pytest.mark.parametrize("key", list(PINNED), ids=lambda k: f"{k[0]}-{'model' if k[1] else 'sensor'}"
                          f"-{'gravity' if k[2] else 'estimated'}")
 def test_lifted_boxes_pinned(key):
+    kernels = blas_kernels()
+    families = {KERNEL_FAMILY.get(k) for k in kernels}
+    if len(families) != 1 or None in families:
+        pytest.skip(f"no digest pinned for the OpenBLAS kernels {sorted(kernels)}: record this machine's")
     results = _lift_all(*key)
     assert sum(len(r.objects) for _, r in results) >= 10  # the scenes do exercise the lifter
-    assert _digest(results) == PINNED[key]
+    assert _digest(results) == PINNED[key][families.pop()]
 
 
 def test_a_few_exact_values():
