@@ -71,10 +71,10 @@ class ScaleCueConfig:
     max_spread_factor: float = 3.0  # the cues' spreads may be understated by up to this factor (log-uniform)
     max_factor: float = 3.0  # the factor is kept in [1/max_factor, max_factor] (x3 failures do happen)
     grid_step: float = 0.005  # log k grid resolution
+    grid_half_width: float = 1.6  # log k grid: [-this, this] (x/÷ 5)
     # the estimate is the centre of the posterior's most probable window of log k +/- this (a box is of use within a
     # few per cent of its distance); 0: the posterior mean
     point_window: float = 0.05
-    grid_half_width: float = 1.6  # log k grid: [-this, this] (x/÷ 5)
     # an image of unknown up direction: its pitch's prior, half-normal of this sd (deg), on ``tilt_steps`` pitches
     # up to ``tilt_max_deg``; photos are mostly within 30 degrees of level, close-ups of a table 40-60 down
     tilt_sd_deg: float = 25.0
