@@ -21,6 +21,10 @@ ROBUST_PCT = (2.0, 98.0)  # percentiles of the points' robust ground range
 LOCAL_FLOOR_MAX_PX = 4000.0  # the band below a box is read with a stride giving at most this many pixels
 MAX_BELOW_FLOOR = 0.10  # m; a bottom up to this far below the floor level is put on it (depth noise)
 TOP_LOST_ROWS = 1.0  # rows; the box's top rows without a point from which the top reach applies (top_reach)
+# px; the points sit at pixel centres, so their reprojected rows are whole numbers up to the round-off of the trip
+# through the gravity frame, which differs by CPU (the BLAS kernels' last bits): a row tests as above a line only
+# when it is above it by more than this (a point on the line, as in exact arithmetic, is not)
+ROW_EPS = 1e-6
 
 
 def _pixel_ray(K: np.ndarray, G: np.ndarray, u: float, v: float) -> np.ndarray:
@@ -94,7 +98,7 @@ def top_reach(bbox, K: np.ndarray, G: np.ndarray, q: np.ndarray):
     rises, the far end when it falls: a bound, never a guess).  The fit does not use it where a top face is seen
     from above (its far edge is the box's top row whatever the lost rows)."""
     rows = project(q @ G.T, K)[:, 1]
-    if float(rows.min()) < float(bbox[1]) + TOP_LOST_ROWS:
+    if float(rows.min()) < float(bbox[1]) + TOP_LOST_ROWS - ROW_EPS:
         return None
     rng = np.hypot(q[:, 0], q[:, 2])
     levels = _ray_levels(top_ray(bbox, K, G), float(rng.min()), float(rng.max()))

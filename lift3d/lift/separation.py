@@ -253,7 +253,7 @@ def smear_trim(q: np.ndarray, z_sel: np.ndarray, prior, K: np.ndarray, G: np.nda
     reach *= height_growth(q[:, 1], prior, cfg)  # a taller object than the prior is likely wider too
     if far - near <= reach:
         return q, z_sel
-    rows = np.floor(project(q @ G.T, K)[:, 1]).astype(np.int64)
+    rows = np.rint(project(q @ G.T, K)[:, 1]).astype(np.int64)  # pixel centres: whole rows up to round-off
     order = np.lexsort((rng_, rows))  # by row, nearest first within a row
     first = np.concatenate([[True], np.diff(rows[order]) != 0])
     face = float(median(rng_[order][first]))
