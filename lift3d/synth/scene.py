@@ -521,7 +521,7 @@ def parse_scene_overrides(items) -> dict:
         if len(parts) > (2 if is_range else 1):
             raise ValueError(f"scene parameter {name} takes {'LO,HI' if is_range else 'one value'}, got {text!r}")
         try:
-            vals = [kind(float(t)) if kind is float else int(t) for t in parts]
+            vals = [float(t) if kind is float else int(t) for t in parts]
         except ValueError:
             raise ValueError(f"scene parameter {name} takes {'integers' if kind is int else 'numbers'}, "
                              f"got {text!r}") from None
