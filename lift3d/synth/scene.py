@@ -469,6 +469,9 @@ def make_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
     return _Builder(rng, int(width), int(height), params or SceneParams()).build()
 
 
+# each scene type's sampler ranges (make_scene's ``params``)
+_PARAMS = {"indoor": SceneParams, "outdoor": OutdoorParams}
+
 # the ranges a --scene override may take (field name -> (lowest, highest)); a field not named here takes any value
 # >= 0, except the headings relative to the room or street (*_yaw_deg), which take any angle
 _OVERRIDE_BOUNDS = {"pitch_deg": (-80.0, 80.0), "roll_deg": (-80.0, 80.0), "hfov_deg": (5.0, 150.0),
@@ -479,23 +482,19 @@ def scene_params(scene_type: str, overrides: dict | None = None) -> SceneParams 
     """The scene sampler's ranges for ``scene_type`` (:class:`SceneParams` indoors, :class:`OutdoorParams` outdoors)
     with ``overrides`` (field -> value, as :func:`parse_scene_overrides` gives) applied: the fields that type has.  A
     ValueError names an override that neither type has (a field of the other type only is left to that type)."""
-    if scene_type not in SCENE_TYPES:
+    if scene_type not in _PARAMS:
         raise ValueError(f"unknown scene type {scene_type!r}; choose from {SCENE_TYPES}")
-    cls = OutdoorParams if scene_type == "outdoor" else SceneParams
     overrides = overrides or {}
-    unknown = sorted(set(overrides) - _scene_fields(SceneParams) - _scene_fields(OutdoorParams))
+    unknown = sorted(k for k in overrides if not scene_types_with(k))
     if unknown:
         raise ValueError(f"unknown scene parameter {unknown[0]!r}")
-    return replace(cls(), **{k: v for k, v in overrides.items() if k in _scene_fields(cls)})
+    cls = _PARAMS[scene_type]
+    return replace(cls(), **{k: v for k, v in overrides.items() if scene_type in scene_types_with(k)})
 
 
 def scene_types_with(name: str) -> tuple[str, ...]:
     """The scene types whose sampler has the range ``name``."""
-    return tuple(t for t, cls in zip(SCENE_TYPES, (SceneParams, OutdoorParams)) if name in _scene_fields(cls))
-
-
-def _scene_fields(cls) -> set[str]:
-    return {f.name for f in fields(cls)}
+    return tuple(t for t, cls in _PARAMS.items() if name in {f.name for f in fields(cls)})
 
 
 def parse_scene_overrides(items) -> dict:
@@ -505,7 +504,7 @@ def parse_scene_overrides(items) -> dict:
     +/-80 degrees, ``hfov_deg`` within 5-150, ``cam_height`` within 0.2-100 m, ``*_prob`` within 0-1, the headings
     (``*_yaw_deg``) anything, the rest (heights, distances, counts) >= 0.  A ValueError with a one-line reason for
     anything else."""
-    defaults = {f.name: f.default for cls in (SceneParams, OutdoorParams) for f in fields(cls)}
+    defaults = {f.name: f.default for cls in _PARAMS.values() for f in fields(cls)}
     out: dict = {}
     for item in items:
         name, sep, text = str(item).partition("=")
