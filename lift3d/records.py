@@ -92,6 +92,9 @@ CONTRACT: tuple[Boundary, ...] = (
             "depth_scale_factor": "float, the model depth was divided by this (1.0: not rescaled)",
             "depth_scale_log_sigma": "float, sd of the log depth scale left after that correction (0: sensor depth "
                                      "taken as metric; --sensor-scale-sd: its fused scale's sd)",
+            "lateral_scale_log_sigma": "float, the same sd for lengths across the line of sight (sizes, lateral "
+                                       "positions), which the scale cues read directly: no focal-length error "
+                                       "beyond the depth prior's (the QA guards); not an output column",
             "edge_ramp_px": "float or None, width of the depth map's edge ramps in pixels (model depth: measured for "
                             "the soft-edge erosion; the QA guards' size uncertainty); not an output column",
         },

@@ -122,6 +122,7 @@ def lift_image(depth: np.ndarray, K, annotations: list[dict], gravity, config: L
     if cfg.scale.from_priors and cfg.scale.cues:
         est = scale_from_cues(obs, ge.floor_h, ge.confidence, cfg, ceil_h, level_unknown=ge.down is None)
         scale, res.depth_scale_log_sigma, res.scale_estimate = est.factor, est.log_sigma, est
+        res.lateral_scale_log_sigma = est.log_sigma if est.lateral_log_sigma is None else est.lateral_log_sigma
     elif cfg.scale.from_priors and obs:
         scale, _ = estimate_depth_scale(obs, ge.floor_h, cfg)
     res.depth_scale_factor = float(scale)

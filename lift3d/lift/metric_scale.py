@@ -104,11 +104,17 @@ class ScaleEstimate:
     n_cues: int  # cues with a non-negligible weight
     weights: tuple  # each cue's posterior probability of being right (not an outlier)
     cues: tuple = ()  # the cues combined, in the order of ``weights``
+    # posterior sd of the log scale of lengths across the line of sight (sizes, lateral positions): the cues read
+    # those directly, so it holds the shared error (the focal length's) only through the depth's prior; None: as
+    # ``log_sigma``
+    lateral_log_sigma: float | None = None
 
     @classmethod
-    def none(cls, prior_sigma: float) -> "ScaleEstimate":
-        """No cue: the depth is kept and the scale is as uncertain as the depth source."""
-        return cls(1.0, float(prior_sigma), 0, ())  # (the prior already covers the shared errors)
+    def none(cls, prior_sigma: float, shared_sigma: float = 0.0) -> "ScaleEstimate":
+        """No cue: the depth is kept and the scale is as uncertain as the depth source; lengths across the line of
+        sight carry the shared error (``shared_sigma``, a focal length's) on top of it."""
+        return cls(1.0, float(prior_sigma), 0, (), (),  # (the prior already covers the shared errors of distances)
+                   float(np.hypot(prior_sigma, shared_sigma)))
 
 
 def camera_height_cue(floor_h: float | None, confidence: float, cfg: ScaleCueConfig = ScaleCueConfig()) -> Cue | None:
@@ -231,7 +237,7 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     cues = [c for c in cues if np.isfinite(c.log_ratio) and np.isfinite(c.sigma) and c.sigma > 0]
     if not cues:
         return ScaleEstimate.none(float(np.sqrt(cfg.prior_sigma ** 2 * (1 - cfg.failure_prob)
-                                                + cfg.failure_sigma ** 2 * cfg.failure_prob)))
+                                                + cfg.failure_sigma ** 2 * cfg.failure_prob)), cfg.shared_sigma)
     g = np.arange(-cfg.grid_half_width, cfg.grid_half_width + 0.5 * cfg.grid_step, cfg.grid_step)
     logprior = np.log(prior_density(g, cfg) + 1e-300)
     eps = cfg.outlier_prob
@@ -259,6 +265,26 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     # difference, and the guards must know)
     lim = np.log(cfg.max_factor)
     kept = float(np.clip(point, -lim, lim))
+    lat = lateral_variance(logpost, logprior, g, point, cfg) + (point - kept) ** 2
     var += (point - kept) ** 2 + cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(kept)), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
-                         tuple(float(x) for x in resp), tuple(cues))
+                         tuple(float(x) for x in resp), tuple(cues), float(np.sqrt(lat)))
+
+
+def lateral_variance(logpost: np.ndarray, logprior: np.ndarray, g: np.ndarray, point: float,
+                     cfg: ScaleCueConfig) -> float:
+    """Variance about ``point`` of the log scale of lengths across the line of sight.  Every cue is such a length
+    (a height, the camera's height above the floor): it reads the depth's scale over the focal length's, ``b = a -
+    e``, where ``a`` is the depth's own log scale and ``e`` the shared error (N(0, ``shared_sigma``^2)).  ``logpost``
+    treats the cues as reading ``a``; the same likelihood under b's prior (a's prior convolved with e's spread:
+    each component's variance plus ``shared_sigma``^2) is b's posterior.  Distances carry ``e`` on top of ``a``;
+    sizes across the view only through the prior, which the cues outweigh."""
+    if cfg.shared_sigma <= 0:
+        p = np.exp(logpost - logpost.max()).sum(axis=(0, 1))
+    else:
+        wide = replace(cfg, prior_sigma=float(np.hypot(cfg.prior_sigma, cfg.shared_sigma)),
+                       failure_sigma=float(np.hypot(cfg.failure_sigma, cfg.shared_sigma)))
+        lp = logpost + (np.log(prior_density(g, wide) + 1e-300) - logprior)
+        p = np.exp(lp - lp.max()).sum(axis=(0, 1))
+    p = p / p.sum()
+    return float(np.sum(p * (g - point) ** 2))

@@ -36,6 +36,9 @@ class LiftResult:
     floor_height: float | None = None
     depth_scale_factor: float = 1.0  # the depth was divided by this (1.0: no correction applied)
     depth_scale_log_sigma: float = 0.0  # sd of log(true / used depth scale) after the correction (0: sensor depth)
+    # the same for lengths across the line of sight (sizes, lateral positions), which the scale cues read directly:
+    # no focal-length error beyond what the depth's prior carries (ScaleEstimate.lateral_log_sigma)
+    lateral_scale_log_sigma: float = 0.0
     edge_ramp_px: float | None = None  # width of the depth map's edge ramps when measured (crop.soft_edges)
     depth_field: DepthField | None = None  # the distortion divided out of the crops (None: not applied)
     K: list | None = None  # row-major 3x3 intrinsics used when the lifter refined the given ones (focal length)

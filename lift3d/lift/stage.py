@@ -89,6 +89,7 @@ class LiftStage(Stage):
         record["gravity_confidence"] = res.gravity_confidence
         record["depth_scale_factor"] = float(res.depth_scale_factor)
         record["depth_scale_log_sigma"] = float(res.depth_scale_log_sigma)
+        record["lateral_scale_log_sigma"] = float(res.lateral_scale_log_sigma)
         record["edge_ramp_px"] = None if res.edge_ramp_px is None else float(res.edge_ramp_px)
         record["annotations"] = []  # every annotation is now an object or a reject
         if self.keep_pixels:

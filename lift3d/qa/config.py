@@ -87,8 +87,11 @@ class QAConfig:
     # +/- numeric_tolerance, and at 3D IoU >= box_min_iou).
     numeric_tolerance: float = 0.25
     # Model depth (depth_scale_log_sigma > 0): a numeric answer's log error is modelled as N(0, sd^2) with
-    # sd^2 = sigma_k^2 (the lifter's depth-scale sd, which holds the focal length's error: its scale.shared_std, the
-    # refined focal's sd where the vanishing points gave one; counted once) + (range_log_sigma * ln(z / z_anchor))^2
+    # sd^2 = sigma^2 (the image's scale for that length, lift3d.qa.scene.Scene.scale_var: sigma_k, the lifter's
+    # depth-scale sd, which holds the focal length's error (its scale.shared_std, the refined focal's sd where the
+    # vanishing points gave one; counted once), for a length along the line of sight; the lateral scale's sd
+    # (lateral_scale_log_sigma: the cues read lengths across it, so no focal error beyond the prior's) across it; in
+    # proportion to the squared share along the optical axis between) + (range_log_sigma * ln(z / z_anchor))^2
     # (the depth-range distortion, which bends depths away from z_anchor, the geometric mean depth of the image's
     # objects: the scale cues are the objects, so the scale is right about there) + the object's own terms (position
     # sigma relative to the value, or size_log_sigma; for a horizontal extent the soft edge: edge_gain * edge_ramp_px

@@ -124,6 +124,7 @@ class Scene:
         self.has_gravity = down is not None
         self.down = down
         ex, ed, ef = gravity_axes(down)
+        self.axes_z = (ex[2], ed[2], ef[2])  # the gravity frame's axes' components along the optical axis
 
         objs, geo = [], []
         incomplete: Counter = Counter(str(c) for c in (image.get("rejected_categories") or ()))
@@ -155,6 +156,11 @@ class Scene:
         # the focal length's error (the lifter's scale.shared_std: the refined focal length's sd where the vanishing
         # points gave one), which a scale fitted to sizes in the image plane leaves in every depth
         self.img_var = self.scale_sigma ** 2
+        # lengths across the line of sight: the scale cues read them directly, so their scale's sd holds no focal-length
+        # error beyond the prior's (the lifter's lateral_scale_log_sigma, at most the depth's; absent: the depth's)
+        lat = image.get("lateral_scale_log_sigma")
+        lat = float(lat) if lat is not None and math.isfinite(float(lat)) and float(lat) >= 0 else self.scale_sigma
+        self.lat_sigma = min(lat, self.scale_sigma)
         ramp = image.get("edge_ramp_px")
         self.edge_ramp = float(ramp) if ramp is not None and math.isfinite(float(ramp)) else cfg.edge_ramp_px
         if n == 0:
@@ -461,13 +467,35 @@ class Scene:
                                       for i, (p, (c, d, R)) in enumerate(zip(self.box_p, self.geo))]
         return self._box_p_answer
 
+    def scale_var(self, along: float) -> float:
+        """Model depth: the image's part of the log variance of a length whose squared extent lies a share ``along``
+        (0-1) along the line of sight.  A focal length off by e stretches depths by e against the image plane, where
+        the scale cues read their heights: a length across the view carries the lateral scale's sd, one along it the
+        depth scale's (which holds e), and one between them the sds in proportion (correlated errors: no smaller than
+        either share's)."""
+        s = self.lat_sigma + min(max(along, 0.0), 1.0) * (self.scale_sigma - self.lat_sigma)
+        return s * s
+
+    def extent_along(self, i: int, q: str) -> float:
+        """The share of quantity ``q``'s squared length along the optical axis (d: the distance to the camera; h: the
+        height, along gravity; w, l: the box's shorter / longer horizontal side)."""
+        c, d, R = self.geo[i]
+        if q == "d":
+            n2 = c[0] * c[0] + c[1] * c[1] + c[2] * c[2]
+            return c[2] * c[2] / n2 if n2 > 0 else 1.0
+        if q == "h":
+            return self.axes_z[1] ** 2
+        j = 0 if (d[0] < d[2]) == (q == "w") else 2  # the box's axis of that side (R row-major: column j)
+        return R[6 + j] ** 2
+
     def metric1_var(self, i: int, q: str, v: float) -> float:
         """Model depth: variance of ln(answer / truth) of the numeric answer ``v`` (> 0) of quantity ``q``
-        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p): the image's depth
-        scale (``img_var``, the focal length's error in it), the range term and the object's own terms."""
+        (d: distance to the camera; w, h, l: extents) of object ``i`` (QAConfig.numeric_min_p): the image's scale
+        for that length (:meth:`scale_var`: the depth scale's along the line of sight, which holds the focal length's
+        error, the lateral scale's across it), the range term and the object's own terms."""
         c, _, _ = self.geo[i]
         cfg = self.cfg
-        var = self.img_var + self.range_var[i]
+        var = self.scale_var(self.extent_along(i, q)) + self.range_var[i]
         if q == "d":
             return var + (self.pos_sig[i] / v) ** 2
         var += (cfg.size_log_sigma * self.mult[i]) ** 2
@@ -483,7 +511,9 @@ class Scene:
         rv = self.range_var
         dx, dy, dz = delta
         n2 = dx * dx + dy * dy + dz * dz
-        return (self.img_var + max(rv[a], rv[b])
+        az = self.axes_z
+        along = (dx * az[0] + dy * az[1] + dz * az[2]) ** 2 / n2
+        return (self.scale_var(along) + max(rv[a], rv[b])
                 + (self.ps2[a] + self.ps2[b]) / n2)
 
     def numeric_true_p(self, var: float) -> float:

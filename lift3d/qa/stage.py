@@ -30,7 +30,8 @@ class QAStage(Stage):
         from lift3d.qa import generate_qa
 
         image = {k: record.get(k) for k in ("image_id", "width", "height", "K", "gravity", "file_name",
-                                           "depth_scale_log_sigma", "edge_ramp_px", "depth_source")}
+                                           "depth_scale_log_sigma", "lateral_scale_log_sigma", "edge_ramp_px",
+                                           "depth_source")}
         from lift3d.qa.exhaustive import incomplete_categories
 
         # Categories with an unlifted instance or not exhaustively annotated in the source (LVIS):

@@ -240,3 +240,29 @@ def test_the_estimate_is_the_most_probable_scale_not_the_posterior_mean():
     mass = lambda c: float(post[np.abs(g - c) <= 0.05].sum())  # noqa: E731
     assert mass(k) > mass(km) + 0.03
     assert est.log_sigma > np.sqrt(np.sum(post * (g - np.sum(post * g)) ** 2))  # spread about k, not about the mean
+
+
+def test_lengths_across_the_view_carry_the_shared_error_only_through_the_prior():
+    """Every cue reads a length across the line of sight, the depth's scale over the focal length's (b = a - e, e the
+    shared error): sizes read off the estimate carry b's posterior, distances a's plus e.  With Gaussian terms (normal
+    cues, no outliers, no failures, spreads as stated) b's posterior about the estimate is known in closed form."""
+    sp, sf, sc, c = 0.15, 0.08, 0.1, 0.2
+    cfg = ScaleCueConfig(prior_sigma=sp, failure_prob=0.0, shared_sigma=sf, t_nu=0.0, outlier_prob=0.0,
+                         max_spread_factor=1.0)
+    est = combine_cues([Cue("height:x", c, sc)], cfg)
+    point = np.log(est.factor)
+    assert point == pytest.approx(c * sp ** 2 / (sp ** 2 + sc ** 2), abs=0.003)  # the cue read as a, as before
+    assert est.log_sigma == pytest.approx(np.sqrt(sp ** 2 * sc ** 2 / (sp ** 2 + sc ** 2) + sf ** 2), rel=0.01)
+    pb = sp ** 2 + sf ** 2  # b's prior
+    mean_b, var_b = c * pb / (pb + sc ** 2), pb * sc ** 2 / (pb + sc ** 2)
+    assert est.lateral_log_sigma == pytest.approx(np.sqrt(var_b + (mean_b - point) ** 2), rel=0.02)
+    assert est.lateral_log_sigma < est.log_sigma
+    # many cues outweigh the prior: the sizes' sd is the cues' own, the distances' holds the shared error
+    many = combine_cues([Cue("height:x", 0.1, 0.1)] * 40, CFG)
+    assert many.lateral_log_sigma < 0.02 < CFG.shared_sigma <= many.log_sigma
+    # no shared error: the two are one; no cue: sizes carry the prior and the shared error
+    none = replace(cfg, shared_sigma=0.0)
+    one = combine_cues([Cue("height:x", c, sc)], none)
+    assert one.lateral_log_sigma == pytest.approx(one.log_sigma, rel=1e-9)
+    empty = combine_cues([], cfg)
+    assert empty.log_sigma == pytest.approx(sp) and empty.lateral_log_sigma == pytest.approx(np.hypot(sp, sf))

@@ -284,7 +284,12 @@ def test_a_field_of_view_guess_is_the_error_every_scale_cue_shares(scene):
                                                      ).depth_scale_log_sigma
     rec = {"image_id": 1, "depth": depth, "K": K.ravel().tolist(), "annotations": anns, "gravity": None,
            "intrinsics_source": "fov_prior"}
-    assert LiftStage(cfg).process_record(rec)["depth_scale_log_sigma"] == guess.depth_scale_log_sigma
+    out = LiftStage(cfg).process_record(rec)
+    assert out["depth_scale_log_sigma"] == guess.depth_scale_log_sigma
+    # sizes across the view: the cues read them, so the field-of-view guess's error reaches them only through the
+    # depth's prior (lateral_scale_log_sigma, for the QA guards)
+    assert out["lateral_scale_log_sigma"] == guess.lateral_scale_log_sigma
+    assert model.lateral_scale_log_sigma <= guess.lateral_scale_log_sigma < 0.5 * guess.depth_scale_log_sigma
 
 
 @pytest.mark.parametrize("min_grad", [4.0, 12.0, 40.0])

@@ -120,6 +120,42 @@ def test_variance_terms():
     assert Scene(img0, objs, cfg, random.Random(0)).img_var == 0.0
 
 
+def test_lengths_across_the_view_take_the_lateral_scale_sd():
+    """The scale cues read lengths across the line of sight, so a focal length's error stretches only what lies along
+    it: a height (gravity across the view of a level camera) takes the lateral scale's sd, a distance to the camera
+    the depth scale's in proportion to its squared share along the optical axis, a side of the box the one its axis
+    points along."""
+    img, objs = _scene(0.12)
+    img["lateral_scale_log_sigma"] = 0.04
+    cfg = QAConfig(range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
+    S = Scene(img, objs, cfg, random.Random(0))
+    own, rv = (0.05 * S.mult[0]) ** 2, S.range_var[0]
+    assert S.metric1_var(0, "h", S.h[0]) == pytest.approx(0.04 ** 2 + rv + own)
+    along = 2.0 ** 2 / (1.0 + 0.25 + 4.0)  # the chair's centre (-1, 0.5, 2)
+    v = S.dist[0]
+    assert S.metric1_var(0, "d", v) == pytest.approx((0.04 + along * 0.08) ** 2 + rv + (S.pos_sig[0] / v) ** 2)
+    # the chair's 0.45 m side runs along the camera's x (across), its 0.5 m side along z (the view)
+    w, l = S.w[0], S.l[0]
+    edge_w, edge_l = 8.0 * 2.0 / (S.K[0] * w), 8.0 * 2.0 / (S.K[0] * l)
+    assert S.metric1_var(0, "w", w) == pytest.approx(0.04 ** 2 + rv + own + edge_w ** 2)
+    assert S.metric1_var(0, "l", l) == pytest.approx(0.12 ** 2 + rv + own + edge_l ** 2)
+    # between two objects: by the separation's share along the view
+    ps = S.ps2[0] + S.ps2[1]
+    assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(0.04 ** 2 + rv + ps / 0.64)
+    a2 = 0.36 / 4.36
+    assert S.metric2_var(0, 1, (2.0, 0.0, 0.6)) == pytest.approx((0.04 + a2 * 0.08) ** 2 + rv + ps / 4.36)
+    # a lateral sd above the depth scale's is capped at it; none given: the depth scale's (as before)
+    assert Scene({**img, "lateral_scale_log_sigma": 0.5}, objs, cfg, random.Random(0)).lat_sigma == 0.12
+    assert Scene({**img, "lateral_scale_log_sigma": None}, objs, cfg, random.Random(0)).lat_sigma == 0.12
+    # so at a depth scale too uncertain for a distance, the height is still asked where the sizes are sure
+    kw = dict(include_types=("1p_height", "1p_distance_camera"), max_per_image=50, max_per_type_per_image=50)
+    img3, objs3 = _scene(0.3)
+    assert not generate_qa(img3, objs3, QAConfig(**kw), 0)[0]
+    types = {r["question_type"] for r in generate_qa({**img3, "lateral_scale_log_sigma": 0.03}, objs3, QAConfig(**kw),
+                                                      0)[0]}
+    assert types == {"1p_height"}
+
+
 def test_range_bend_of_lateral_comparisons():
     img, objs = _scene(0.1)
     cfg = QAConfig(range_log_sigma=0.1)
