@@ -174,7 +174,9 @@ def render_card(out: str, info: dict) -> str:
             edges = (0.0,) + SCALE_SIGMA_BINS
             names = [f"{a:.2f}-{b:.2f}" for a, b in zip(edges, edges[1:])] + [f"> {edges[-1]:.2f}"]
             lines += ["Uncertainty of each image's metric scale (sd of log scale, `depth_scale_log_sigma`; model "
-                      "depth's metric and box questions are asked only below ~0.11).", "",
+                      "depth's distance and box questions are asked only below ~0.11, heights and other lengths "
+                      "across the line of sight by the smaller sd of the lateral scale, which the size cues read "
+                      "directly). Each object states its own: `distance_log_sigma`, `height_log_sigma`.", "",
                       "| scale sd | images |", "|---|---|"]
             lines += [f"| {n} | {c} |" for n, c in zip(names, sig)] + [""]
         hist = st.get("quality_hist")

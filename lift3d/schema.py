@@ -45,6 +45,20 @@ OBJECT_FIELDS: dict[str, tuple] = {
     "mask_source": (Value("string"), "Where the object's pixels came from: dataset (annotation) | sam (segmenter) | depth (box-only separation)."),
     "on_floor": (Value("bool"), "True when the box was snapped to rest on the floor plane."),
     "yaw_confidence": (Value("float32"), "Confidence of the fitted yaw in [0, 1] (low for round or thin objects)."),
+    "distance_log_sigma": (
+        Value("float32"),
+        "Uncertainty of the object's distance from the camera as the QA guards model it: sd of log(lifted / true "
+        "distance). Model depth: the image's depth scale (which holds the focal length's error), the depth-range "
+        "bend and the object's own position error; sensor depth: the object's own position error only (the depth is "
+        "taken as metric). Null for an object the QA cannot use.",
+    ),
+    "height_log_sigma": (
+        Value("float32"),
+        "The same for its height (`dimensions`' h). Model depth: the lateral scale's sd (the size cues read heights "
+        "directly, so the focal length's error hardly reaches them), the depth-range bend and the object's own size "
+        "error; sensor depth: the object's own size error. Null for an object the QA cannot use. (Horizontal extents "
+        "have none: one seen along the line of sight carries errors the model does not state.)",
+    ),
 }
 
 OBJECTS_ROW: dict[str, tuple] = {

@@ -26,6 +26,7 @@ EXAMPLE = {
             "center_cam": [0.1, 0.2, 3.0], "dimensions": [0.5, 0.9, 0.5],
             "R_cam": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], "yaw": 0.25, "quality": 0.75,
             "flags": ["occluded"], "num_points": 1234, "mask_source": "dataset", "on_floor": True, "yaw_confidence": 0.5,
+            "distance_log_sigma": 0.125, "height_log_sigma": 0.0625,
         }],
     },
     "qa": {

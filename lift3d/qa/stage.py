@@ -49,6 +49,10 @@ class QAStage(Stage):
             for k, v in skipped.items():
                 if v:
                     stats.setdefault("skipped", {})[k] = stats.get("skipped", {}).get(k, 0) + v
+        # each object's distance and size uncertainty as the guards model it: columns of the objects rows
+        from lift3d.qa.scene import annotate_uncertainty
+
+        annotate_uncertainty(image, record.get("objects") or [], self.config)
         record["qa"] = rows
         record["qa_stats"] = stats
         return record

@@ -64,3 +64,36 @@ def test_the_build_does_not_take_a_gravityless_camera_for_a_level_one():
     assert not qa_types(BuildConfig(), None) & FRAME_TYPES
     assert qa_types(BuildConfig(), [0, 1, 0]) & FRAME_TYPES
     assert qa_types(BuildConfig(qa={"assume_level_without_gravity": True}), None) & FRAME_TYPES
+
+
+def test_each_object_gets_its_distance_and_height_uncertainty():
+    """The QA stage writes the guards' model of each object's errors onto it (objects columns ``distance_log_sigma``,
+    ``height_log_sigma``): sensor depth the object's own terms; model depth adds the image's scale, the depth scale's
+    along the line of sight (the distance, mostly) and the lateral scale's across it (the height); an object with no
+    valid box gets None."""
+    import math
+    import random
+
+    from lift3d.qa import QAConfig
+    from lift3d.qa.scene import Scene
+
+    stage = QAStage(seed=0)
+    stage.setup()
+    sensor = _record({1: "chair", 2: "chair", 3: "table"})
+    sensor["objects"].append({**_obj(4, "lamp", 0.5), "dimensions": [0.0, 0.5, 0.3]})  # no valid box
+    stage.process([sensor])
+    chair = sensor["objects"][0]
+    S = Scene(sensor, sensor["objects"][:3], QAConfig(), random.Random(0))
+    own = QAConfig().size_log_sigma * S.mult[0]
+    assert chair["distance_log_sigma"] == round(S.pos_sig[0] / S.dist[0], 4)
+    assert chair["height_log_sigma"] == round(own, 4)
+    assert sensor["objects"][3]["distance_log_sigma"] is None and sensor["objects"][3]["height_log_sigma"] is None
+    model = dict(_record({1: "chair", 2: "chair", 3: "table"}), depth_scale_log_sigma=0.12, lateral_scale_log_sigma=0.04,
+                 depth_source="dataset-model")
+    stage.process([model])
+    m = model["objects"][0]
+    rv = Scene(model, model["objects"][:3], QAConfig(), random.Random(0)).range_var[0]
+    along = 3.0 ** 2 / (0.8 ** 2 + 0.2 ** 2 + 3.0 ** 2)  # the chair at (-0.8, 0.2, 3.0)
+    assert m["distance_log_sigma"] == round(math.sqrt((0.04 + along * 0.08) ** 2 + rv + (S.pos_sig[0] / S.dist[0]) ** 2),
+                                            4)
+    assert m["height_log_sigma"] == round(math.sqrt(0.04 ** 2 + rv + own ** 2), 4)  # gravity across the view
