@@ -49,8 +49,8 @@ OBJECT_FIELDS: dict[str, tuple] = {
         Value("float32"),
         "Uncertainty of the object's distance from the camera as the QA guards model it: sd of log(lifted / true "
         "distance). Model depth: the image's depth scale (which holds the focal length's error), the depth-range "
-        "bend and the object's own position error; sensor depth: the object's own position error only (the depth is "
-        "taken as metric). Null for an object the QA cannot use.",
+        "bend and the object's own position error; sensor depth: the object's own position error only (its guards take "
+        "the depth's scale as known). Null for an object the QA cannot use.",
     ),
     "height_log_sigma": (
         Value("float32"),

@@ -510,13 +510,13 @@ class Scene:
         model them (:meth:`metric1_var`); under sensor depth only the object's own terms (the depth is taken as metric).
         Not its horizontal extents: one seen along the line of sight carries the soft edges' smear and the unseen far
         side, which the model does not state (stated sds 1-2x too small there, scratch seeds 7600 and 7800)."""
-        sqrt, var = math.sqrt, self.metric1_var
-        return [(sqrt(var(i, "d", max(self.dist[i], 1e-3))), sqrt(var(i, "h", max(self.h[i], 1e-3)))) for i in range(self.n)]
+        sqrt, var, dist, h = math.sqrt, self.metric1_var, self.dist, self.h
+        return [(sqrt(var(i, "d", max(dist[i], 1e-3))), sqrt(var(i, "h", max(h[i], 1e-3)))) for i in range(self.n)]
 
     def metric2_var(self, a: int, b: int, delta) -> float:
         """Model depth: variance of ln(answer / truth) of the length of ``delta`` (the gravity-frame vector the
-        answer measures between objects a and b, > 0): the image's depth scale (``img_var``), the range term of the
-        farther-bent object and both objects' position sigmas."""
+        answer measures between objects a and b, > 0): the image's scale for it (:meth:`scale_var` at its squared
+        share along the optical axis), the range term of the farther-bent object and both objects' position sigmas."""
         rv = self.range_var
         dx, dy, dz = delta
         n2 = dx * dx + dy * dy + dz * dz
