@@ -123,8 +123,8 @@ def test_variance_terms():
 def test_lengths_across_the_view_take_the_lateral_scale_sd():
     """The scale cues read lengths across the line of sight, so a focal length's error stretches only what lies along
     it: a height (gravity across the view of a level camera) takes the lateral scale's sd, a distance to the camera
-    the depth scale's in proportion to its squared share along the optical axis, a side of the box the one its axis
-    points along."""
+    the depth scale's in proportion to its squared share along the optical axis, a width or length the share of the
+    box's side most along the view (which side is the shorter depends on both)."""
     img, objs = _scene(0.12)
     img["lateral_scale_log_sigma"] = 0.04
     cfg = QAConfig(range_log_sigma=0.1, edge_ramp_px=8.0, edge_gain=1.0, size_log_sigma=0.05)
@@ -134,11 +134,18 @@ def test_lengths_across_the_view_take_the_lateral_scale_sd():
     along = 2.0 ** 2 / (1.0 + 0.25 + 4.0)  # the chair's centre (-1, 0.5, 2)
     v = S.dist[0]
     assert S.metric1_var(0, "d", v) == pytest.approx((0.04 + along * 0.08) ** 2 + rv + (S.pos_sig[0] / v) ** 2)
-    # the chair's 0.45 m side runs along the camera's x (across), its 0.5 m side along z (the view)
+    # the chair's 0.45 m side runs along the camera's x (across), its 0.5 m side along z (the view): which is the
+    # width depends on both, so both take the share of the one along the view
     w, l = S.w[0], S.l[0]
     edge_w, edge_l = 8.0 * 2.0 / (S.K[0] * w), 8.0 * 2.0 / (S.K[0] * l)
-    assert S.metric1_var(0, "w", w) == pytest.approx(0.04 ** 2 + rv + own + edge_w ** 2)
+    assert S.metric1_var(0, "w", w) == pytest.approx(0.12 ** 2 + rv + own + edge_w ** 2)
     assert S.metric1_var(0, "l", l) == pytest.approx(0.12 ** 2 + rv + own + edge_l ** 2)
+    # a box turned 45 degrees: each side half along the view
+    c45 = math.sqrt(0.5)
+    turned = [dict(o, R_cam=[c45, 0, c45, 0, 1, 0, -c45, 0, c45]) for o in objs]
+    S45 = Scene(img, turned, cfg, random.Random(0))
+    assert S45.metric1_var(0, "w", w) == pytest.approx((0.04 + 0.5 * 0.08) ** 2 + S45.range_var[0] + own
+                                                        + (8.0 * 2.0 / (S45.K[0] * w)) ** 2)
     # between two objects: by the separation's share along the view
     ps = S.ps2[0] + S.ps2[1]
     assert S.metric2_var(0, 1, (0.0, 0.8, 0.0)) == pytest.approx(0.04 ** 2 + rv + ps / 0.64)
