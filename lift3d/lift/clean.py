@@ -10,6 +10,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import Crop, crop_dot, ray_parts
 from lift3d.lift.quantiles import percentile_columns
 from lift3d.lift.result import LiftReject
+from lift3d.lift.soft_edges import SoftEdgeConfig
 
 
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the robust range of the outlier test
@@ -118,12 +119,33 @@ def drop_floor_pixels(ok: np.ndarray, cr: Crop, hdown: np.ndarray, floor_h: floa
 
 def surround_pixels(win: Crop, G: np.ndarray, floor_h, cfg: LiftConfig) -> np.ndarray:
     """The pixels of a surround crop (:func:`lift3d.lift.crop.read_surround`) cleaned like the box's own: valid, not
-    at a depth discontinuity (:func:`flying_pixels`) and, with a floor level, not on the floor (the floor joins every
-    object standing on it to everything else: it must not connect them)."""
+    at a depth discontinuity (:func:`flying_pixels`; on soft-edged depth, ``crop.rim_px`` > 0, not on its ramps either:
+    :func:`ramp_pixels`) and, with a floor level, not on the floor (the floor joins every object standing on it to
+    everything else: it must not connect them).  The surround's connected surfaces say which of the box's components
+    goes on beyond it (:func:`lift3d.lift.components.inside_share`); joined through ramps, a far object's surface
+    read as one with the facade behind it and the ground in front (a bicycle 72 % hidden behind a person was lifted
+    at the person's depth)."""
     ok = win.valid & ~flying_pixels(win.d, win.valid, cfg.clean.flying_rel)
+    if cfg.crop.rim_px > 0:  # soft-edged depth: a ramp joins what a step would part
+        ok &= ~ramp_pixels(win.d, win.valid, int(np.ceil(0.5 * cfg.crop.rim_px / win.st - 1e-9)))
     if floor_h is not None:
         ok &= ~floor_pixels(win, crop_dot(win.dz, win.ax, win.bx, win.by, G[:, 1]), floor_h, cfg)
     return ok
+
+
+def ramp_pixels(d: np.ndarray, valid: np.ndarray, k: int, jump: float = SoftEdgeConfig.jump_min) -> np.ndarray:
+    """Pixels on a soft edge's ramp: where log depth changes by more than ``jump`` (a discontinuity, as
+    :mod:`lift3d.lift.soft_edges` measures the ramps) between the pixels ``k`` before and ``k`` after, along u or v.
+    On soft-edged depth a discontinuity is a ramp of in-between depths a few pixels wide, whose second differences
+    :func:`flying_pixels` misses where the ramp flattens (its far end): ``k`` half the ramp's width spans it."""
+    k = max(1, int(k))
+    lz = np.where(valid, np.log(np.where(valid, d, 1.0)), np.nan)
+    p = np.pad(lz, k, mode="edge")
+    h, w = lz.shape
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(p[k:k + h, 2 * k:] - p[k:k + h, :w]) > jump
+        bad |= np.abs(p[2 * k:, k:k + w] - p[:h, k:k + w]) > jump
+    return valid & bad
 
 
 def object_points(sel: np.ndarray, cr: Crop, K: np.ndarray, G: np.ndarray, cfg: LiftConfig):

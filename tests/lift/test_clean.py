@@ -7,7 +7,7 @@ import pytest
 
 from lift3d.geometry.camera import K_from_fov
 from lift3d.lift import LiftConfig
-from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, robust_keep, smoothed_points
+from lift3d.lift.clean import drop_floor_pixels, flying_pixels, object_points, ramp_pixels, robust_keep, smoothed_points
 from lift3d.lift.crop import read_box_crop
 from lift3d.lift.result import LiftReject
 
@@ -23,6 +23,27 @@ def test_flying_pixels_are_the_two_sides_of_a_depth_step_only():
     d2 = np.full((6, 20), 2.0)
     d2[:, 5] = 0.0
     assert not flying_pixels(d2, d2 > 0, 0.06).any()
+
+
+def test_a_soft_edge_ramp_is_a_discontinuity_where_the_second_differences_miss_it():
+    """A soft-edged map turns a step from 15.6 m to 40 m into a ramp of in-between depths (here linear over 5 px, as
+    an upsampled prediction's): the second differences of 1/z flag its near end but not its flat far end, so the two
+    surfaces stay joined; the log-depth change across half a ramp each side flags every pixel of it.  A grazing plane
+    (1/z affine) and a gentle slope are no discontinuity."""
+    u = np.arange(40, dtype=np.float64)
+    ramp = np.clip((u - 18.0) / 5.0, 0.0, 1.0)  # 0 before column 18, 1 from column 23
+    d = np.tile(15.6 + (40.0 - 15.6) * ramp, (6, 1))
+    fly = flying_pixels(d, d > 0, 0.06)
+    assert not fly[:, 19:24].all()  # a path across the ramp survives the second-difference test
+    on = ramp_pixels(d, d > 0, 3)
+    assert on[:, 18:24].all()  # the whole ramp
+    assert not on[:, :14].any() and not on[:, 28:].any()  # the surfaces on either side
+    plane = np.tile(1.0 / (0.5 + 0.01 * u), (6, 1))
+    slope = np.tile(10.0 + 0.05 * u, (6, 1))
+    assert not ramp_pixels(plane, plane > 0, 3).any() and not ramp_pixels(slope, slope > 0, 3).any()
+    holes = np.full((6, 40), 5.0)
+    holes[:, 10] = 0.0
+    assert not ramp_pixels(holes, holes > 0, 3).any()  # a hole is no discontinuity
 
 
 def test_robust_keep_drops_only_a_far_outlier():
