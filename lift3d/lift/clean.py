@@ -10,7 +10,7 @@ from lift3d.lift.config import LiftConfig
 from lift3d.lift.crop import Crop, crop_dot, ray_parts
 from lift3d.lift.quantiles import percentile_columns
 from lift3d.lift.result import LiftReject
-from lift3d.lift.soft_edges import SoftEdgeConfig
+from lift3d.lift.soft_edges import SoftEdgeConfig, half_ramp_steps
 
 
 ROBUST_PCT = (2.0, 98.0)  # percentiles of the robust range of the outlier test
@@ -127,7 +127,7 @@ def surround_pixels(win: Crop, G: np.ndarray, floor_h, cfg: LiftConfig) -> np.nd
     at the person's depth)."""
     ok = win.valid & ~flying_pixels(win.d, win.valid, cfg.clean.flying_rel)
     if cfg.crop.rim_px > 0:  # soft-edged depth: a ramp joins what a step would part
-        ok &= ~ramp_pixels(win.d, win.valid, int(np.ceil(0.5 * cfg.crop.rim_px / win.st - 1e-9)))
+        ok &= ~ramp_pixels(win.d, win.valid, half_ramp_steps(win.st, cfg.crop.rim_px))
     if floor_h is not None:
         ok &= ~floor_pixels(win, crop_dot(win.dz, win.ax, win.bx, win.by, G[:, 1]), floor_h, cfg)
     return ok

@@ -106,7 +106,7 @@ def blended(mask: np.ndarray, stride: int, rim_px: float) -> bool:
     # ``float(outline_distance(mask).max()) * stride < 0.5 * rim_px``, without the whole distance transform; by hand,
     # stopping once the mask is empty (``ndimage.binary_erosion(..., iterations=c - 1)`` costs as much as the transform)
     core = mask
-    for _ in range(_half_ramp_steps(stride, rim_px) - 1):
+    for _ in range(half_ramp_steps(stride, rim_px) - 1):
         inner = np.zeros_like(core)
         inner[1:-1, 1:-1] = core[1:-1, 1:-1] & core[:-2, 1:-1] & core[2:, 1:-1] & core[1:-1, :-2] & core[1:-1, 2:]
         if not inner.any():
@@ -119,10 +119,10 @@ def blended_box(shape: tuple[int, int], stride: int, rim_px: float) -> bool:
     """:func:`blended` of a whole crop (a box-only object's 2D box, which the object lies within), without eroding it:
     a rectangle's innermost pixel lies ``ceil(min(shape) / 2)`` from its outline, so it is emptied by c - 1 erosions
     exactly when its shorter side is at most 2 (c - 1) pixels."""
-    return rim_px > 0 and min(shape) <= 2 * (_half_ramp_steps(stride, rim_px) - 1)
+    return rim_px > 0 and min(shape) <= 2 * (half_ramp_steps(stride, rim_px) - 1)
 
 
-def _half_ramp_steps(stride: int, rim_px: float) -> int:
+def half_ramp_steps(stride: int, rim_px: float) -> int:
     """c, the least whole number of crop pixels (of ``stride`` image pixels) not below half the ramp ``rim_px``, at
     least 1."""
     c = 1
