@@ -265,7 +265,8 @@ def combine_cues(cues: list[Cue], cfg: ScaleCueConfig = ScaleCueConfig()) -> Sca
     # difference, and the guards must know)
     lim = np.log(cfg.max_factor)
     kept = float(np.clip(point, -lim, lim))
-    lat = lateral_variance(logpost, logprior, g, point, cfg) + (point - kept) ** 2
+    # (no shared error: lengths across the view have the same posterior as the depth's scale)
+    lat = (lateral_variance(logpost, logprior, g, point, cfg) if cfg.shared_sigma > 0 else var) + (point - kept) ** 2
     var += (point - kept) ** 2 + cfg.shared_sigma ** 2
     return ScaleEstimate(float(np.exp(kept)), float(np.sqrt(var)), int(np.sum(resp > 0.5)),
                          tuple(float(x) for x in resp), tuple(cues), float(np.sqrt(lat)))
@@ -278,13 +279,11 @@ def lateral_variance(logpost: np.ndarray, logprior: np.ndarray, g: np.ndarray, p
     e``, where ``a`` is the depth's own log scale and ``e`` the shared error (N(0, ``shared_sigma``^2)).  ``logpost``
     treats the cues as reading ``a``; the same likelihood under b's prior (a's prior convolved with e's spread:
     each component's variance plus ``shared_sigma``^2) is b's posterior.  Distances carry ``e`` on top of ``a``;
-    sizes across the view only through the prior, which the cues outweigh."""
-    if cfg.shared_sigma <= 0:
-        p = np.exp(logpost - logpost.max()).sum(axis=(0, 1))
-    else:
-        wide = replace(cfg, prior_sigma=float(np.hypot(cfg.prior_sigma, cfg.shared_sigma)),
-                       failure_sigma=float(np.hypot(cfg.failure_sigma, cfg.shared_sigma)))
-        lp = logpost + (np.log(prior_density(g, wide) + 1e-300) - logprior)
-        p = np.exp(lp - lp.max()).sum(axis=(0, 1))
+    sizes across the view only through the prior, which the cues outweigh.  (Without a shared error it is the depth
+    scale's own posterior variance, which :func:`combine_cues` has already.)"""
+    wide = replace(cfg, prior_sigma=float(np.hypot(cfg.prior_sigma, cfg.shared_sigma)),
+                   failure_sigma=float(np.hypot(cfg.failure_sigma, cfg.shared_sigma)))
+    lp = logpost + (np.log(prior_density(g, wide) + 1e-300) - logprior)
+    p = np.exp(lp - lp.max()).sum(axis=(0, 1))
     p = p / p.sum()
     return float(np.sum(p * (g - point) ** 2))
